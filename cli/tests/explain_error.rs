@@ -1,0 +1,101 @@
+//! `codeassist explain-error` as a black box: every error vector through the binary.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use codeassist_testkit::vectors::error_vectors;
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeassist"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn codeassist");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn every_vector_through_json_output() {
+    let mut failures = Vec::new();
+    for vector in error_vectors() {
+        let status = vector.status.to_string();
+        let headers: Vec<String> = vector
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let mut args = vec!["explain-error", "--json", "--status", &status];
+        for header in &headers {
+            args.extend(["--header", header]);
+        }
+        let output = run(&args, &vector.body);
+        assert!(output.status.success(), "{}: {:?}", vector.name, output);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "{}: one JSON line: {stdout}",
+            vector.name
+        );
+        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for key in [
+            "http_status",
+            "status",
+            "reason",
+            "domain",
+            "model",
+            "retry_after_secs",
+            "class",
+            "retryable",
+            "fallback",
+            "reauth",
+            "message",
+        ] {
+            assert!(
+                summary.get(key).is_some(),
+                "{}: key {key} missing",
+                vector.name
+            );
+        }
+        if let Err(problem) = vector.check(&summary) {
+            failures.push(problem);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn reads_curl_i_output_and_prints_the_human_line() {
+    let input = b"HTTP/2 429 \r\ncontent-type: application/json; charset=UTF-8\r\nretry-after: 7\r\n\r\n{\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted (e.g. check quota).\", \"status\": \"RESOURCE_EXHAUSTED\", \"details\": [{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", \"reason\": \"MODEL_CAPACITY_EXHAUSTED\", \"domain\": \"cloudcode-pa.googleapis.com\", \"metadata\": {\"model\": \"gemini-2.5-pro\"}}]}}";
+    let output = run(&["explain-error"], input);
+    assert!(output.status.success());
+    let line = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        line.starts_with("Gemini capacity exhausted for gemini-2.5-pro"),
+        "{line}"
+    );
+    assert!(line.contains("retry in 7s"), "{line}");
+
+    let output = run(&["explain-error", "--json"], input);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["http_status"], 429);
+    assert_eq!(summary["retry_after_secs"], 7.0);
+    assert_eq!(summary["class"], "capacity");
+}
+
+#[test]
+fn unreadable_input_is_a_clear_error() {
+    let output = run(&["explain-error"], b"{\"error\": {}}");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--status"), "{stderr}");
+
+    let output = run(
+        &["explain-error", "--status", "429", "--header", "no colon"],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(2));
+}

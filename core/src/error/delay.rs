@@ -1,0 +1,184 @@
+//! Reading retry delays: protobuf `Duration` JSON, `Retry-After`, and "retry in 5s"
+//! phrases in messages.
+//!
+//! Every reader refuses negative, non-finite and absurd values (more than
+//! [`MAX_PLAUSIBLE_DELAY`]) by returning `None`: a host is better served by its own
+//! backoff than by a nonsense wait.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+/// The longest delay taken at face value: 30 days. Anything longer is treated as
+/// garbage and reported as no delay.
+pub const MAX_PLAUSIBLE_DELAY: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Reads a protobuf `Duration` as JSON: `"3.5s"`, `"0.000500s"`, `"30s"`; also
+/// `"900ms"`, bare numbers (seconds) and the `{"seconds": 3, "nanos": 5}` object form.
+pub fn parse_protobuf_duration(value: &Value) -> Option<Duration> {
+    match value {
+        Value::String(text) => parse_delay_text(text),
+        Value::Number(number) => seconds(number.as_f64()?),
+        Value::Object(object) => {
+            let whole = object.get("seconds").map_or(Some(0.0), |v| match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })?;
+            let nanos = object.get("nanos").and_then(Value::as_f64).unwrap_or(0.0);
+            seconds(whole + nanos / 1e9)
+        }
+        _ => None,
+    }
+}
+
+/// Reads a delay written as text: `"3.5s"`, `"900.2ms"`, `"45"` (seconds).
+pub fn parse_delay_text(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, scale) = if let Some(number) = text.strip_suffix("ms") {
+        (number, 1e-3)
+    } else if let Some(number) = text.strip_suffix('s') {
+        (number, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    let number = number.trim();
+    // Plain decimal only: `f64::from_str` would also accept "inf", "NaN" and "1e9".
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    seconds(number.parse::<f64>().ok()? * scale)
+}
+
+/// Reads a `Retry-After` header value: delta-seconds, or an HTTP-date taken relative
+/// to `now` (a date in the past means "now": zero).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if value.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        return parse_delay_text(value);
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let delay = when.duration_since(now).unwrap_or(Duration::ZERO);
+    (delay <= MAX_PLAUSIBLE_DELAY).then_some(delay)
+}
+
+/// Finds a delay announced in a message: "Please retry in 5s", "retry in 900.2ms",
+/// "retry after 3 seconds".
+pub fn delay_in_message(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    for marker in ["retry in ", "retry after ", "try again in "] {
+        let mut from = 0;
+        while let Some(found) = lower[from..].find(marker) {
+            let start = from + found + marker.len();
+            from = start;
+            let rest = &lower[start..];
+            let number_len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b'.')
+                .count();
+            if number_len == 0 {
+                continue;
+            }
+            let number = rest[..number_len].trim_end_matches('.');
+            let unit = rest[number_len..].trim_start();
+            let scale = if unit.starts_with("ms") || unit.starts_with("millisecond") {
+                1e-3
+            } else if unit.starts_with("min") {
+                60.0
+            } else if unit.starts_with('h') {
+                3600.0
+            } else {
+                1.0
+            };
+            if let Some(delay) = number.parse::<f64>().ok().and_then(|n| seconds(n * scale)) {
+                return Some(delay);
+            }
+        }
+    }
+    None
+}
+
+fn seconds(value: f64) -> Option<Duration> {
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|delay| *delay <= MAX_PLAUSIBLE_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn protobuf_durations() {
+        let cases = [
+            (json!("3.5s"), Some(Duration::from_millis(3500))),
+            (json!("0.000500s"), Some(Duration::from_micros(500))),
+            (json!("30s"), Some(Duration::from_secs(30))),
+            (json!("1.000340s"), Some(Duration::from_micros(1_000_340))),
+            (json!("900ms"), Some(Duration::from_millis(900))),
+            (json!("12"), Some(Duration::from_secs(12))),
+            (json!(2.5), Some(Duration::from_millis(2500))),
+            (
+                json!({"seconds": 3, "nanos": 500_000_000}),
+                Some(Duration::from_millis(3500)),
+            ),
+            (json!({"seconds": "7"}), Some(Duration::from_secs(7))),
+            (json!("-1s"), None),
+            (json!("NaNs"), None),
+            (json!("infs"), None),
+            (json!("1e9s"), None),
+            (json!("99999999999s"), None),
+            (json!("s"), None),
+            (json!(""), None),
+            (json!(null), None),
+            (json!(-3), None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse_protobuf_duration(&value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(parse_retry_after("45", now), Some(Duration::from_secs(45)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(
+            parse_retry_after("Fri, 21 Oct 2095 07:28:00 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn phrases_in_messages() {
+        assert_eq!(
+            delay_in_message("You have exhausted your capacity. Please retry in 5s."),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            delay_in_message("Quota exceeded, retry in 900.2ms"),
+            Some(Duration::from_micros(900_200))
+        );
+        assert_eq!(
+            delay_in_message("retry after 2 minutes"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(delay_in_message("retry in a while"), None);
+        assert_eq!(delay_in_message("nothing to see"), None);
+    }
+}

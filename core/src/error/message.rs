@@ -1,0 +1,378 @@
+//! One-line human messages, and the sanitising every shown string goes through.
+//!
+//! A message is one line, at most [`MAX_MESSAGE`] characters, and never holds a bearer
+//! token, an OAuth token or an API key, whatever the body contained.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::ApiError;
+use super::class::ErrorClass;
+
+/// The longest message, in characters.
+pub const MAX_MESSAGE: usize = 300;
+/// The longest body excerpt kept for unknown shapes, in characters.
+pub const MAX_EXCERPT: usize = 160;
+
+/// Builds the human line for a classified error.
+pub(crate) fn human_message(error: &ApiError) -> String {
+    let model = error.model();
+    let for_model = model.map(|m| format!(" for {m}")).unwrap_or_default();
+    // What Google said, or failing that, an excerpt of what came back instead.
+    let shown = error
+        .google_message()
+        .map(|m| sanitize(m, 200))
+        .or_else(|| error.excerpt().map(str::to_owned));
+    let said = shown
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    let code = error
+        .http_status()
+        .map(|s| format!("HTTP {s}"))
+        .unwrap_or_else(|| "no HTTP response".to_owned());
+    let wait = error.retry_delay().map(format_delay);
+    let project = error
+        .project()
+        .map(|p| format!(" for project {p}"))
+        .unwrap_or_default();
+
+    let mut line = match error.class() {
+        ErrorClass::Capacity => {
+            let mut line = format!(
+                "Gemini capacity exhausted{} (Google-side throttle, not your quota)",
+                model
+                    .map(|m| format!(" for {m}"))
+                    .unwrap_or_else(|| " for this model".to_owned())
+            );
+            match &wait {
+                Some(wait) => write!(line, "; retry in {wait} or switch model"),
+                None => write!(line, "; retry shortly or switch model"),
+            }
+            .ok();
+            line
+        }
+        ErrorClass::RateLimit => match &wait {
+            Some(wait) => format!("Gemini rate limit reached{for_model}; retry in {wait}"),
+            None => format!("Gemini rate limit reached{for_model}; retry shortly"),
+        },
+        ErrorClass::QuotaExhausted => match &wait {
+            Some(wait) => format!(
+                "Gemini quota exhausted{for_model}; it resets in about {wait}, or switch model"
+            ),
+            None => format!(
+                "Gemini quota exhausted{for_model}; it resets later (often daily), or switch model"
+            ),
+        },
+        ErrorClass::Billing => format!("Billing problem{project}{said}"),
+        ErrorClass::ModelNotFound => format!(
+            "Model {} was not found ({code}); choose another model",
+            model.unwrap_or("(unnamed)")
+        ),
+        ErrorClass::NotFound => format!("Not found ({code}){said}"),
+        ErrorClass::Auth => {
+            format!("Google rejected the access token ({code}); refresh it and retry")
+        }
+        ErrorClass::AuthPermanent => {
+            let (what, description) = match error.oauth() {
+                Some(oauth) => (oauth.error.as_str(), oauth.description.as_deref()),
+                None => ("refused", None),
+            };
+            let description = description
+                .map(|d| format!(": {}", sanitize(d, 120)))
+                .unwrap_or_default();
+            format!("Google refused the saved sign-in ({what}{description}); sign in again")
+        }
+        ErrorClass::Permission => format!("Google denied permission{project}{said}"),
+        ErrorClass::ValidationRequired => match error.validation_url() {
+            Some(url) => format!("Google requires you to verify your account: open {url}"),
+            None => format!("Google requires you to verify your account{said}"),
+        },
+        ErrorClass::PolicyBlocked => format!(
+            "Blocked by your organization's VPC Service Controls policy (SECURITY_POLICY_VIOLATED){project}"
+        ),
+        ErrorClass::ServerError => format!("Google server error ({code}){said}; retry shortly"),
+        ErrorClass::Timeout => match error.transport() {
+            Some(failure) => format!(
+                "The request timed out before Google answered: {}",
+                failure.detail()
+            ),
+            None => format!("The request timed out ({code}){said}"),
+        },
+        ErrorClass::ContextOverflow => {
+            format!("The input is larger than the model's context window{for_model}{said}")
+        }
+        ErrorClass::PayloadTooLarge => format!("The request body is too large ({code}){said}"),
+        ErrorClass::InvalidRequest => match error.oauth() {
+            Some(oauth) => format!(
+                "Google's token endpoint refused the request ({}){}",
+                oauth.error,
+                oauth
+                    .description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            None => format!("Google rejected the request as invalid ({code}){said}"),
+        },
+        ErrorClass::Network => match error.transport() {
+            Some(failure) => format!("Could not reach Google: {failure}"),
+            None => "Could not reach Google".to_owned(),
+        },
+        ErrorClass::Unknown => String::new(),
+    };
+    if line.is_empty() {
+        // The old raw form: the status and a short excerpt of what came back.
+        line = match &shown {
+            Some(shown) => format!("{code}: {shown}"),
+            None => format!("{code} with an empty body"),
+        };
+    }
+    sanitize(&line, MAX_MESSAGE)
+}
+
+/// Formats a delay the way people read it: `30s`, `1.5s`, `900ms`, `5m 0s`.
+pub fn format_delay(delay: Duration) -> String {
+    let millis = delay.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if delay.as_secs() < 120 {
+        let secs = delay.as_secs_f64();
+        let rounded = (secs * 10.0).round() / 10.0;
+        if rounded.fract() == 0.0 {
+            format!("{}s", rounded as u64)
+        } else {
+            format!("{rounded:.1}s")
+        }
+    } else if delay.as_secs() < 7200 {
+        format!("{}m {}s", delay.as_secs() / 60, delay.as_secs() % 60)
+    } else {
+        format!(
+            "{}h {}m",
+            delay.as_secs() / 3600,
+            delay.as_secs() % 3600 / 60
+        )
+    }
+}
+
+/// Makes text safe to show: one line, secrets redacted, at most `max_chars` characters
+/// (an ellipsis marks a cut).
+pub fn sanitize(text: &str, max_chars: usize) -> String {
+    let redacted = redact_secrets(text);
+    let mut out = String::with_capacity(redacted.len().min(max_chars * 4));
+    let mut last_space = true;
+    for c in redacted.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        out.push(c);
+    }
+    let out = out.trim_end();
+    if out.chars().count() <= max_chars {
+        return out.to_owned();
+    }
+    let mut cut: String = out.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// Replaces anything that looks like a credential with `[redacted]`: `Bearer …`,
+/// Google access tokens (`ya29.…`), refresh tokens (`1//…`), API keys (`AIza…`), and
+/// the values of `access_token`, `refresh_token`, `id_token`, `client_secret` and
+/// `code` in JSON or form encoding.
+pub fn redact_secrets(text: &str) -> String {
+    const MARKERS: [&str; 4] = ["bearer ", "ya29.", "1//", "aiza"];
+    const KEYS: [&str; 6] = [
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "code_verifier",
+        "api_key",
+    ];
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &lower[i..];
+        let marker = MARKERS
+            .iter()
+            .find(|m| rest.starts_with(**m) && at_word_start(bytes, i));
+        let key = KEYS.iter().find(|k| rest.starts_with(**k));
+        if let Some(marker) = marker {
+            let start = i + marker.len();
+            let end = token_end(bytes, start);
+            let long_enough = match *marker {
+                "1//" => end - start >= 8,
+                "aiza" => end - i >= 30,
+                _ => end > start,
+            };
+            if long_enough {
+                if *marker == "bearer " {
+                    out.push_str(&text[i..start]);
+                }
+                out.push_str("[redacted]");
+                i = end;
+                continue;
+            }
+        } else if let Some(key) = key {
+            // key, then optional quote, then `:` or `=`, then optional spaces/quote, then the value.
+            let mut j = i + key.len();
+            if bytes.get(j) == Some(&b'"') {
+                j += 1;
+            }
+            let sep = j;
+            while j < bytes.len() && matches!(bytes[j], b' ' | b':' | b'=') {
+                j += 1;
+            }
+            if j > sep {
+                if bytes.get(j) == Some(&b'"') {
+                    j += 1;
+                }
+                let end = token_end(bytes, j);
+                if end > j {
+                    out.push_str(&text[i..j]);
+                    out.push_str("[redacted]");
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8().max(1);
+    }
+    out
+}
+
+fn at_word_start(bytes: &[u8], i: usize) -> bool {
+    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+}
+
+fn token_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    while end < bytes.len()
+        && (bytes[end].is_ascii_alphanumeric()
+            || matches!(bytes[end], b'.' | b'_' | b'-' | b'/' | b'~' | b'+' | b'='))
+    {
+        end += 1;
+    }
+    end
+}
+
+/// A short, sanitised excerpt of a body for unknown shapes: HTML tags and
+/// `<script>`/`<style>` contents are dropped, whitespace collapsed.
+pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
+    let head = &body[..body.len().min(8 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}').trim();
+    if text.is_empty() {
+        return None;
+    }
+    let plain = if text.starts_with('<') {
+        strip_tags(text)
+    } else {
+        text.to_owned()
+    };
+    let cleaned = sanitize(&plain, MAX_EXCERPT);
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let tag = &rest[open..];
+        let lower_tag: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let skip_to = if lower_tag.starts_with("<script") {
+            tag.to_ascii_lowercase()
+                .find("</script>")
+                .map(|at| at + "</script>".len())
+        } else if lower_tag.starts_with("<style") {
+            tag.to_ascii_lowercase()
+                .find("</style>")
+                .map(|at| at + "</style>".len())
+        } else {
+            tag.find('>').map(|at| at + 1)
+        };
+        match skip_to {
+            Some(at) => rest = &tag[at..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        let cases = [
+            (
+                "Authorization: Bearer ya29.a0AfH6SMBx-abc",
+                "Authorization: Bearer [redacted]",
+            ),
+            ("token ya29.secret.value here", "token [redacted] here"),
+            ("refresh 1//0gABCdef-xyz end", "refresh [redacted] end"),
+            (
+                "key=AIzaSyA1234567890abcdefghijklmnopqrstu",
+                "key=[redacted]",
+            ),
+            (
+                r#"{"access_token": "abc.def", "x": 1}"#,
+                r#"{"access_token": "[redacted]", "x": 1}"#,
+            ),
+            (
+                "refresh_token=abc&client_secret=GOCSPX-xyz",
+                "refresh_token=[redacted]&client_secret=[redacted]",
+            ),
+            ("nothing secret", "nothing secret"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact_secrets(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn sanitize_makes_one_bounded_line() {
+        assert_eq!(sanitize("a\n\tb\r\n  c", 100), "a b c");
+        let long = "x".repeat(1000);
+        let cut = sanitize(&long, 300);
+        assert_eq!(cut.chars().count(), 300);
+        assert!(cut.ends_with('…'));
+        assert_eq!(sanitize("ünïcödé", 4).chars().count(), 4);
+    }
+
+    #[test]
+    fn html_excerpts_lose_their_tags() {
+        let html = b"<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>Bad Gateway</h1><script>x()</script></body></html>";
+        assert_eq!(excerpt(html).unwrap(), "502 Bad Gateway Bad Gateway");
+        assert_eq!(excerpt(b"   "), None);
+    }
+
+    #[test]
+    fn delays_read_naturally() {
+        assert_eq!(format_delay(Duration::from_millis(900)), "900ms");
+        assert_eq!(format_delay(Duration::from_secs(30)), "30s");
+        assert_eq!(format_delay(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_delay(Duration::from_secs(301)), "5m 1s");
+        assert_eq!(format_delay(Duration::from_secs(7300)), "2h 1m");
+    }
+}

@@ -1,0 +1,437 @@
+//! Google errors: the envelope parser, the classifier and the one-line messages.
+//!
+//! [`ApiError::from_parts`] takes what came back (status, headers, body) and the
+//! current time, and never fails: whatever the body holds (a `google.rpc.Status`
+//! envelope, an OAuth token-endpoint error, an array, an SSE stream, HTML, nothing,
+//! or a truncated or non-UTF-8 mess) it yields an error with
+//!
+//! - the facts: HTTP status, `error.code`, `error.status`, `error.message` and every
+//!   detail by `@type` ([`Envelope`], [`Detail`]);
+//! - a class to route on ([`ErrorClass`]) with its `retryable`, `fallback` and
+//!   `reauth` properties;
+//! - one retry delay (see below);
+//! - a human line of at most 300 characters that names the model when Google named
+//!   one, and never holds a secret.
+//!
+//! # The retry delay
+//! One delay, from the first source that has one:
+//! 1. `RetryInfo.retryDelay` in the body (Google's own, most specific answer);
+//! 2. the `Retry-After` header (delta-seconds, or an HTTP-date relative to `now`);
+//! 3. a phrase in the message such as "Please retry in 5s" or "retry in 900.2ms";
+//! 4. 60 seconds for a per-minute `QuotaFailure` that named no delay;
+//! 5. none.
+//!
+//! Negative, non-finite and absurd values (over 30 days) count as absent. A delay is
+//! reported whatever the class; a 429 whose delay is over 300 seconds is
+//! `quota_exhausted`, not `rate_limit`, because waiting it out in-line is not sensible.
+//!
+//! # Classifying a 429 (or `RESOURCE_EXHAUSTED`)
+//! In this order: `capacity` (ErrorInfo reason `MODEL_CAPACITY_EXHAUSTED` or
+//! `MODEL_CAPACITY_EXCEEDED`, or a "no capacity" message, unless a reason is
+//! `RATE_LIMIT_EXCEEDED`; a 503 with those signals is `capacity` too), then `billing`
+//! (`INSUFFICIENT_G1_CREDITS_BALANCE`), then `quota_exhausted` (a daily quota, reason
+//! `QUOTA_EXHAUSTED`, `limit: 0`, or a delay over 300 s), else `rate_limit`.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use codeassist_core::error::{ApiError, ErrorClass};
+//!
+//! let body = br#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "...",
+//!   "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+//!                "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com",
+//!                "metadata": {"model": "gemini-2.5-pro"}},
+//!               {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3.5s"}]}}"#;
+//! let error = ApiError::from_parts(429, &http::HeaderMap::new(), body, UNIX_EPOCH);
+//! assert_eq!(error.class(), ErrorClass::Capacity);
+//! assert!(error.class().retryable() && error.class().fallback());
+//! assert_eq!(error.retry_delay(), Some(Duration::from_millis(3500)));
+//! assert_eq!(error.model(), Some("gemini-2.5-pro"));
+//! assert!(error.message().starts_with("Gemini capacity exhausted for gemini-2.5-pro"));
+//! ```
+
+mod class;
+mod delay;
+mod envelope;
+mod message;
+
+pub use class::{ErrorClass, LONG_WAIT, PER_MINUTE_WAIT};
+pub use delay::{
+    MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_protobuf_duration,
+    parse_retry_after,
+};
+pub use envelope::{
+    Detail, Envelope, FieldViolation, HelpLink, MAX_PARSED_BODY, OAuthError, PreconditionViolation,
+    QuotaViolation,
+};
+pub use message::{MAX_MESSAGE, format_delay, redact_secrets, sanitize};
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use serde::Serialize;
+
+use crate::flow::{Response, TransportError};
+use class::Facts;
+
+/// A failed request, parsed and classified: what Google said, what class of failure it
+/// is, how long to wait, and one line for a person.
+///
+/// Built from a response with [`ApiError::from_response`] / [`ApiError::from_parts`],
+/// or from a transport failure with [`ApiError::from_transport`]. Holds no secret: the
+/// request is not kept, and every string shown is sanitised.
+#[derive(Clone, PartialEq)]
+pub struct ApiError {
+    http_status: Option<u16>,
+    envelope: Option<Envelope>,
+    oauth: Option<OAuthError>,
+    transport: Option<TransportError>,
+    excerpt: Option<String>,
+    retry_after_header: Option<Duration>,
+    class: ErrorClass,
+    retry_delay: Option<Duration>,
+    message: String,
+}
+
+impl ApiError {
+    /// Parses and classifies a response received at `now`.
+    pub fn from_response(response: &Response, now: SystemTime) -> Self {
+        Self::from_parts(
+            response.status().as_u16(),
+            response.headers(),
+            response.body(),
+            now,
+        )
+    }
+
+    /// Parses and classifies a status, headers and body received at `now`. Never fails
+    /// and never panics, whatever the bytes.
+    pub fn from_parts(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
+        let parsed = envelope::parse_body(body);
+        let retry_after_header = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, now));
+        let excerpt = if parsed.envelope.is_none() && parsed.oauth.is_none() {
+            message::excerpt(body)
+        } else {
+            None
+        };
+        Self::build(
+            Some(status),
+            parsed.envelope,
+            parsed.oauth,
+            None,
+            excerpt,
+            retry_after_header,
+        )
+    }
+
+    /// Classifies a request that got no response at all.
+    pub fn from_transport(failure: &TransportError) -> Self {
+        Self::build(None, None, None, Some(failure.clone()), None, None)
+    }
+
+    fn build(
+        http_status: Option<u16>,
+        envelope: Option<Envelope>,
+        oauth: Option<OAuthError>,
+        transport: Option<TransportError>,
+        excerpt: Option<String>,
+        retry_after_header: Option<Duration>,
+    ) -> Self {
+        let text = envelope
+            .as_ref()
+            .and_then(|e| e.message.as_deref())
+            .or(oauth.as_ref().and_then(|o| o.description.as_deref()))
+            .or(excerpt.as_deref())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut facts = Facts {
+            http_status,
+            envelope: envelope.as_ref(),
+            oauth: oauth.as_ref(),
+            transport: transport.as_ref(),
+            text,
+            retry_delay: None,
+        };
+        let retry_info = envelope
+            .iter()
+            .flat_map(|e| &e.details)
+            .find_map(|detail| match detail {
+                Detail::RetryInfo { retry_delay } => *retry_delay,
+                _ => None,
+            });
+        let retry_delay = retry_info
+            .or(retry_after_header)
+            .or_else(|| delay_in_message(&facts.text))
+            .or_else(|| facts.per_minute_quota().then_some(PER_MINUTE_WAIT));
+        facts.retry_delay = retry_delay;
+        let class = class::classify(&facts);
+        let mut error = Self {
+            http_status,
+            envelope,
+            oauth,
+            transport,
+            excerpt,
+            retry_after_header,
+            class,
+            retry_delay,
+            message: String::new(),
+        };
+        error.message = message::human_message(&error);
+        error
+    }
+
+    /// The class a host routes on.
+    pub fn class(&self) -> ErrorClass {
+        self.class
+    }
+
+    /// The same request may succeed later. Shorthand for `class().retryable()`.
+    pub fn retryable(&self) -> bool {
+        self.class.retryable()
+    }
+
+    /// The host should switch model or provider. Shorthand for `class().fallback()`.
+    pub fn fallback(&self) -> bool {
+        self.class.fallback()
+    }
+
+    /// A person must sign in again. Shorthand for `class().reauth()`.
+    pub fn reauth(&self) -> bool {
+        self.class.reauth()
+    }
+
+    /// How long Google asked the caller to wait, when it said (see the module docs for
+    /// the sources and their order).
+    pub fn retry_delay(&self) -> Option<Duration> {
+        self.retry_delay
+    }
+
+    /// The one-line human message (at most 300 characters, no secrets).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status, or `None` when no response arrived.
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+
+    /// The parsed `google.rpc.Status`, when the body held one.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_ref()
+    }
+
+    /// The OAuth token-endpoint error, when the body was one.
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        self.oauth.as_ref()
+    }
+
+    /// The transport failure, when no response arrived.
+    pub fn transport(&self) -> Option<&TransportError> {
+        self.transport.as_ref()
+    }
+
+    /// A short sanitised excerpt of a body that held no recognisable error.
+    pub fn excerpt(&self) -> Option<&str> {
+        self.excerpt.as_deref()
+    }
+
+    /// The `Retry-After` header's delay, when the response had a readable one.
+    pub fn retry_after_header(&self) -> Option<Duration> {
+        self.retry_after_header
+    }
+
+    /// `error.status`, such as `RESOURCE_EXHAUSTED`.
+    pub fn status(&self) -> Option<&str> {
+        self.envelope.as_ref()?.status.as_deref()
+    }
+
+    /// The first ErrorInfo `reason`, such as `MODEL_CAPACITY_EXHAUSTED`.
+    pub fn reason(&self) -> Option<&str> {
+        self.error_infos().find_map(|(reason, _, _)| reason)
+    }
+
+    /// The first ErrorInfo `domain`, normalised.
+    pub fn domain(&self) -> Option<&str> {
+        self.error_infos().find_map(|(_, domain, _)| domain)
+    }
+
+    /// The model Google named: ErrorInfo metadata `model` or `modelId`, else a model
+    /// named in the message (`models/NAME`, "for model NAME").
+    pub fn model(&self) -> Option<&str> {
+        let message = self.google_message().unwrap_or("");
+        model_name(self.envelope.as_ref(), message)
+    }
+
+    /// The project Google named in ErrorInfo metadata (`consumer`, `project`, `projectId`).
+    pub fn project(&self) -> Option<&str> {
+        self.error_infos().find_map(|(_, _, metadata)| {
+            ["consumer", "project", "projectId", "project_id"]
+                .iter()
+                .find_map(|key| metadata.get(*key))
+                .map(|value| value.trim_start_matches("projects/"))
+                .filter(|value| !value.is_empty())
+        })
+    }
+
+    /// The verification link for `validation_required`: a Help link, else a metadata
+    /// value or message word starting with `https://`.
+    pub fn validation_url(&self) -> Option<&str> {
+        let details = self.envelope.iter().flat_map(|e| &e.details);
+        let from_help = details.clone().find_map(|detail| match detail {
+            Detail::Help { links } => links.iter().find_map(|link| link.url.as_deref()),
+            _ => None,
+        });
+        from_help
+            .or_else(|| {
+                self.error_infos().find_map(|(_, _, metadata)| {
+                    metadata
+                        .values()
+                        .find(|v| v.starts_with("https://"))
+                        .map(String::as_str)
+                })
+            })
+            .or_else(|| {
+                self.google_message()?
+                    .split_whitespace()
+                    .find(|word| word.starts_with("https://"))
+                    .map(|word| word.trim_end_matches(['.', ',', ')', '"']))
+            })
+    }
+
+    /// Google's own message (`error.message`, or an OAuth `error_description`), raw but
+    /// capped. Prefer [`ApiError::message`] for people.
+    pub fn google_message(&self) -> Option<&str> {
+        self.envelope
+            .as_ref()
+            .and_then(|e| e.message.as_deref())
+            .or_else(|| self.oauth.as_ref()?.description.as_deref())
+    }
+
+    fn error_infos(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            Option<&str>,
+            Option<&str>,
+            &std::collections::BTreeMap<String, String>,
+        ),
+    > {
+        self.envelope
+            .iter()
+            .flat_map(|e| &e.details)
+            .filter_map(|detail| match detail {
+                Detail::ErrorInfo {
+                    reason,
+                    domain,
+                    metadata,
+                } => Some((reason.as_deref(), domain.as_deref(), metadata)),
+                _ => None,
+            })
+    }
+
+    /// The summary a host or a script reads: the keys `codeassist explain-error --json`
+    /// prints.
+    pub fn summary(&self) -> ErrorSummary<'_> {
+        ErrorSummary {
+            http_status: self.http_status,
+            status: self.status(),
+            reason: self.reason(),
+            domain: self.domain(),
+            model: self.model(),
+            retry_after_secs: self.retry_delay.map(|d| d.as_secs_f64()),
+            class: self.class,
+            retryable: self.retryable(),
+            fallback: self.fallback(),
+            reauth: self.reauth(),
+            message: &self.message,
+        }
+    }
+}
+
+/// The routing facts of an [`ApiError`] as one flat, serialisable record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ErrorSummary<'a> {
+    /// HTTP status, or `None` when no response arrived.
+    pub http_status: Option<u16>,
+    /// `error.status`.
+    pub status: Option<&'a str>,
+    /// The first ErrorInfo reason.
+    pub reason: Option<&'a str>,
+    /// The first ErrorInfo domain.
+    pub domain: Option<&'a str>,
+    /// The model Google named.
+    pub model: Option<&'a str>,
+    /// The retry delay in seconds.
+    pub retry_after_secs: Option<f64>,
+    /// The class.
+    pub class: ErrorClass,
+    /// See [`ErrorClass::retryable`].
+    pub retryable: bool,
+    /// See [`ErrorClass::fallback`].
+    pub fallback: bool,
+    /// See [`ErrorClass::reauth`].
+    pub reauth: bool,
+    /// The human line.
+    pub message: &'a str,
+}
+
+/// The model named by an envelope's ErrorInfo metadata, else by its message.
+pub(crate) fn model_name<'a>(envelope: Option<&'a Envelope>, message: &'a str) -> Option<&'a str> {
+    let from_metadata =
+        envelope
+            .into_iter()
+            .flat_map(|e| &e.details)
+            .find_map(|detail| match detail {
+                Detail::ErrorInfo { metadata, .. } => metadata
+                    .get("model")
+                    .or_else(|| metadata.get("modelId"))
+                    .map(|m| m.trim().trim_start_matches("models/"))
+                    .filter(|m| !m.is_empty()),
+                _ => None,
+            });
+    from_metadata.or_else(|| model_in_message(message))
+}
+
+fn model_in_message(message: &str) -> Option<&str> {
+    let lower = message.to_ascii_lowercase();
+    let start = if let Some(at) = lower.find("models/") {
+        at + "models/".len()
+    } else if let Some(at) = lower.find("for model ") {
+        at + "for model ".len()
+    } else {
+        return None;
+    };
+    let rest = &message[start..];
+    let len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'))
+        .count();
+    let name = rest[..len].trim_end_matches(['.', ':']);
+    (!name.is_empty() && name.bytes().any(|b| b.is_ascii_alphabetic())).then_some(name)
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("class", &self.class)
+            .field("http_status", &self.http_status)
+            .field("status", &self.status())
+            .field("reason", &self.reason())
+            .field("retry_delay", &self.retry_delay)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,97 @@
+//! `codeassist-core`: the sans-IO heart of codeassist.
+//!
+//! This crate knows Google's OAuth and Code Assist protocols and nothing about I/O:
+//! it opens no sockets and files, reads no clock, never sleeps and draws no OS
+//! randomness. Every exchange is a [`flow::Flow`], a state machine the caller steps:
+//!
+//! ```text
+//! loop {
+//!     match flow.poll(now)? {
+//!         Step::Send(request)  => flow.handle_response(transport.send(request), now),
+//!         Step::Wait(duration) => sleep(duration),
+//!         Step::Done(output)   => break output,
+//!     }
+//! }
+//! ```
+//!
+//! The adapter crates (`codeassist-blocking`, `codeassist-tokio`) run that loop over a
+//! real network. Here is the whole loop written out by hand, with a closure as the
+//! transport, driving a [`flow::Call`] whose first answer is a Google error:
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use codeassist_core::error::ErrorClass;
+//! use codeassist_core::flow::{Call, Flow, Step};
+//!
+//! let transport = |request: http::Request<Vec<u8>>| {
+//!     assert_eq!(request.uri(), "https://cloudcode-pa.googleapis.com/v1internal:loadCodeAssist");
+//!     let body = br#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+//!         "message": "Resource has been exhausted (e.g. check quota).",
+//!         "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3.5s"}]}}"#;
+//!     Ok(http::Response::builder().status(429).body(body.to_vec()).unwrap())
+//! };
+//!
+//! let request = http::Request::post("https://cloudcode-pa.googleapis.com/v1internal:loadCodeAssist")
+//!     .body(b"{}".to_vec())
+//!     .unwrap();
+//! let mut flow = Call::new(request);
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let outcome = loop {
+//!     match flow.poll(now) {
+//!         Ok(Step::Send(request)) => flow.handle_response(transport(request), now),
+//!         Ok(Step::Wait(_duration)) => unreachable!("a single call never waits"),
+//!         Ok(Step::Done(response)) => break Ok(response),
+//!         Err(error) => break Err(error),
+//!     }
+//! };
+//!
+//! let error = outcome.unwrap_err();
+//! let api = error.api().unwrap();
+//! assert_eq!(api.class(), ErrorClass::RateLimit);
+//! assert_eq!(api.retry_delay(), Some(Duration::from_millis(3500)));
+//! ```
+//!
+//! [`flow::drive`] runs the same loop for you on a [`flow::VirtualClock`].
+//!
+//! Modules:
+//! - [`flow`]: the driving contract, the virtual-clock driver, transport failures.
+//! - [`error`]: Google's error envelope, its classification and one-line messages.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod flow;
+
+pub use error::{ApiError, ErrorClass};
+
+/// Every way a flow of this crate can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Google (or the network in between) answered with an error, or did not answer.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The caller stepped a flow out of order.
+    #[error(transparent)]
+    Misuse(#[from] flow::Misuse),
+}
+
+impl Error {
+    /// The classified Google error, when that is what this is.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Error::Api(Box::new(error))
+    }
+}
