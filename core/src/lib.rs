@@ -56,10 +56,12 @@
 //! Modules:
 //! - [`flow`]: the driving contract, the virtual-clock driver, transport failures.
 //! - [`error`]: Google's error envelope, its classification and one-line messages.
+//! - [`retry`]: the retry policy and the combinator that applies it to any flow.
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod flow;
+pub mod retry;
 
 pub use error::{ApiError, ErrorClass};
 
@@ -73,13 +75,37 @@ pub enum Error {
     /// The caller stepped a flow out of order.
     #[error(transparent)]
     Misuse(#[from] flow::Misuse),
+    /// A flow wrapped in [`retry::Retry`] failed; `history` says what was tried.
+    #[error("{error} (after {} attempts)", history.attempts)]
+    Retried {
+        /// The error the flow ended with.
+        error: Box<Error>,
+        /// Every attempt and wait.
+        history: Box<retry::RetryHistory>,
+    },
 }
 
 impl Error {
     /// The classified Google error, when that is what this is.
     pub fn api(&self) -> Option<&ApiError> {
-        match self {
+        match self.root() {
             Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The error underneath any [`Error::Retried`] wrapping.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Retried { error, .. } => error.root(),
+            other => other,
+        }
+    }
+
+    /// The retry history, when the flow ran under [`retry::Retry`].
+    pub fn retry_history(&self) -> Option<&retry::RetryHistory> {
+        match self {
+            Error::Retried { history, .. } => Some(history),
             _ => None,
         }
     }
