@@ -23,9 +23,8 @@ pub enum Jitter {
 }
 
 /// When and how often to retry a failed request. See the [module docs](super) for the
-/// defaults and why.
+/// defaults and why. Build one with struct update syntax over `Default`.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct RetryPolicy {
     /// Most attempts per request, the first included (1 = never retry).
     pub max_attempts: u32,
