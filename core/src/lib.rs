@@ -57,11 +57,17 @@
 //! - [`flow`]: the driving contract, the virtual-clock driver, transport failures.
 //! - [`error`]: Google's error envelope, its classification and one-line messages.
 //! - [`retry`]: the retry policy and the combinator that applies it to any flow.
+//! - [`oauth`]: PKCE, the authorization URL, callbacks, token exchange and refresh,
+//!   userinfo, revocation, and the token source that refreshes only when needed.
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod flow;
+pub mod oauth;
 pub mod retry;
+mod secret;
+
+pub use secret::Secret;
 
 pub use error::{ApiError, ErrorClass};
 
@@ -75,6 +81,23 @@ pub enum Error {
     /// The caller stepped a flow out of order.
     #[error(transparent)]
     Misuse(#[from] flow::Misuse),
+    /// A 2xx answer whose body could not be used.
+    #[error("unexpected answer from {what}: {detail}")]
+    InvalidResponse {
+        /// Which endpoint answered.
+        what: &'static str,
+        /// What was wrong (sanitised).
+        detail: String,
+    },
+    /// The OAuth callback gave no usable code.
+    #[error(transparent)]
+    Callback(#[from] oauth::CallbackError),
+    /// A secret would have gone to a URL that is neither `https://` nor loopback.
+    #[error("refusing to send credentials to {0}: only https:// or loopback http:// is allowed")]
+    InsecureEndpoint(String),
+    /// The configuration cannot work (a malformed URL, a missing value).
+    #[error("configuration error: {0}")]
+    Config(String),
     /// A flow wrapped in [`retry::Retry`] failed; `history` says what was tried.
     #[error("{error} (after {} attempts)", history.attempts)]
     Retried {

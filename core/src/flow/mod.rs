@@ -19,9 +19,12 @@
 //! tests and hosts with their own I/O need no runtime at all.
 
 mod call;
+mod map;
+pub mod request;
 mod transport;
 
 pub use call::Call;
+pub use map::Map;
 pub use transport::{TransportError, TransportErrorKind};
 
 use std::time::{Duration, SystemTime};
@@ -146,6 +149,15 @@ where
 }
 
 impl<T> Step<T> {
+    /// Converts the output of a `Done` step; other steps pass through.
+    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Step<U> {
+        match self {
+            Step::Send(request) => Step::Send(request),
+            Step::Wait(duration) => Step::Wait(duration),
+            Step::Done(output) => Step::Done(convert(output)),
+        }
+    }
+
     /// The request, when this step asks for one to be sent.
     pub fn as_request(&self) -> Option<&Request> {
         match self {

@@ -1,0 +1,251 @@
+//! Reading the authorization code out of whatever comes back from the browser.
+//!
+//! Accepted: the full redirected URL (`http://localhost:8085/oauth2callback?code=…`),
+//! the request target a listener sees (`/oauth2callback?code=…`), a bare query string
+//! (`code=…&state=…`, with or without a leading `?`), or a bare code pasted by a person
+//! (with or without `code=`). Everything is trimmed first.
+//!
+//! Whenever `state` can be checked it is, in constant time: a URL or query without
+//! the expected `state` is refused (an attack, or a stale tab from an earlier
+//! sign-in). A bare code carries no state; accepting it is the person's own act of
+//! pasting, which is the manual fallback's whole point.
+
+use url::Url;
+
+use crate::secret::{Secret, constant_time_eq};
+
+/// The longest input looked at.
+pub const MAX_CALLBACK_INPUT: usize = 16 * 1024;
+
+/// Why a callback gave no usable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The person declined on Google's consent screen.
+    #[error("sign-in was cancelled: access was denied on Google's consent screen")]
+    AccessDenied,
+    /// Google sent back another `error` value.
+    #[error("Google refused the sign-in ({error}){}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Refused {
+        /// The `error` value, such as `invalid_scope`.
+        error: String,
+        /// `error_description`, when given.
+        description: Option<String>,
+    },
+    /// `state` did not match: a forged callback or a stale browser tab.
+    #[error(
+        "the callback's state does not match this sign-in (a stale tab or a forged request); start again"
+    )]
+    StateMismatch,
+    /// No `state` at all where one was required.
+    #[error(
+        "the callback has no state parameter; paste the whole redirected URL, or just the code"
+    )]
+    MissingState,
+    /// No `code` parameter.
+    #[error("the callback has no authorization code")]
+    MissingCode,
+    /// More than one `code` parameter.
+    #[error("the callback has more than one authorization code")]
+    DuplicateCode,
+    /// Nothing, or nothing that could be a code.
+    #[error("that does not look like a redirected URL or an authorization code")]
+    Unreadable,
+}
+
+/// Reads the authorization code from `input`, checking `state` against `expected_state`.
+pub fn parse_callback(input: &str, expected_state: &str) -> Result<Secret, CallbackError> {
+    let input = input.trim();
+    if input.is_empty() || input.len() > MAX_CALLBACK_INPUT {
+        return Err(CallbackError::Unreadable);
+    }
+    let query = if input.contains("://") {
+        let url = Url::parse(input).map_err(|_| CallbackError::Unreadable)?;
+        // Some browsers and copy paths move the parameters into the fragment.
+        match (url.query(), url.fragment()) {
+            (Some(query), _) if !query.is_empty() => query.to_owned(),
+            (_, Some(fragment)) if fragment.contains('=') => fragment.to_owned(),
+            _ => return Err(CallbackError::MissingCode),
+        }
+    } else if let Some((_, query)) = input.split_once('?') {
+        query.to_owned()
+    } else if input.contains('=') {
+        input.to_owned()
+    } else {
+        return bare_code(input);
+    };
+    from_query(
+        &query,
+        expected_state,
+        input.contains("://") || input.starts_with('/') || input.contains('&'),
+    )
+}
+
+fn from_query(
+    query: &str,
+    expected_state: &str,
+    state_required: bool,
+) -> Result<Secret, CallbackError> {
+    let mut codes = Vec::new();
+    let mut states = Vec::new();
+    let mut error = None;
+    let mut description = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "code" => codes.push(value.into_owned()),
+            "state" => states.push(value.into_owned()),
+            "error" => error = Some(value.into_owned()),
+            "error_description" => description = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    match states.as_slice() {
+        [] if state_required || error.is_some() => return Err(CallbackError::MissingState),
+        [] => {}
+        [state] if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => {}
+        _ => return Err(CallbackError::StateMismatch),
+    }
+    if let Some(error) = error {
+        return Err(match error.as_str() {
+            "access_denied" => CallbackError::AccessDenied,
+            _ => CallbackError::Refused {
+                error: crate::error::sanitize(&error, 100),
+                description: description.map(|d| crate::error::sanitize(&d, 200)),
+            },
+        });
+    }
+    match codes.as_slice() {
+        [] => Err(CallbackError::MissingCode),
+        [code] if plausible_code(code) => Ok(Secret::new(code.as_str())),
+        [_] => Err(CallbackError::Unreadable),
+        _ => Err(CallbackError::DuplicateCode),
+    }
+}
+
+fn bare_code(input: &str) -> Result<Secret, CallbackError> {
+    let decoded: String = url::form_urlencoded::parse(format!("code={input}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .ok_or(CallbackError::Unreadable)?;
+    if plausible_code(&decoded) {
+        Ok(Secret::new(decoded))
+    } else {
+        Err(CallbackError::Unreadable)
+    }
+}
+
+fn plausible_code(code: &str) -> bool {
+    !code.is_empty() && code.len() <= 2048 && code.chars().all(|c| c.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATE: &str = "s7aTe";
+
+    fn ok(input: &str) -> String {
+        parse_callback(input, STATE)
+            .unwrap_or_else(|e| panic!("{input}: {e}"))
+            .expose()
+            .to_owned()
+    }
+
+    #[test]
+    fn every_accepted_shape() {
+        let code = "4/0AQSTgQExample-code_1";
+        for input in [
+            format!(
+                "http://localhost:8085/oauth2callback?state={STATE}&code=4%2F0AQSTgQExample-code_1&scope=email"
+            ),
+            format!("  http://127.0.0.1:8085/oauth2callback?code={code}&state={STATE}\n"),
+            format!("http://localhost:8085/oauth2callback#code={code}&state={STATE}"),
+            format!("/oauth2callback?code={code}&state={STATE}"),
+            format!("?code={code}&state={STATE}"),
+            format!("code={code}&state={STATE}"),
+            format!("code={code}"),
+            code.to_owned(),
+            "4%2F0AQSTgQExample-code_1".to_owned(),
+            format!("\t{code}  "),
+        ] {
+            assert_eq!(ok(&input), code, "{input}");
+        }
+    }
+
+    #[test]
+    fn state_is_checked() {
+        let cases = [
+            (
+                "http://localhost:8085/oauth2callback?code=c&state=other",
+                CallbackError::StateMismatch,
+            ),
+            (
+                "http://localhost:8085/oauth2callback?code=c",
+                CallbackError::MissingState,
+            ),
+            ("/oauth2callback?code=c", CallbackError::MissingState),
+            (
+                "code=c&state=s7aTe&state=s7aTe",
+                CallbackError::StateMismatch,
+            ),
+            ("code=c&state=S7ATE", CallbackError::StateMismatch),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_callback(input, STATE), Err(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let cases = [
+            (
+                format!("http://localhost:8085/oauth2callback?error=access_denied&state={STATE}"),
+                CallbackError::AccessDenied,
+            ),
+            (
+                format!(
+                    "/oauth2callback?error=invalid_scope&error_description=Bad+scope&state={STATE}"
+                ),
+                CallbackError::Refused {
+                    error: "invalid_scope".to_owned(),
+                    description: Some("Bad scope".to_owned()),
+                },
+            ),
+            // An error with a forged state is still a forgery.
+            (
+                "/oauth2callback?error=access_denied&state=x".to_owned(),
+                CallbackError::StateMismatch,
+            ),
+            (
+                "error=access_denied".to_owned(),
+                CallbackError::MissingState,
+            ),
+            (
+                format!("/oauth2callback?state={STATE}"),
+                CallbackError::MissingCode,
+            ),
+            (
+                format!("/oauth2callback?code=a&code=b&state={STATE}"),
+                CallbackError::DuplicateCode,
+            ),
+            (
+                format!("/oauth2callback?code=&state={STATE}"),
+                CallbackError::Unreadable,
+            ),
+            (
+                "http://localhost:8085/oauth2callback".to_owned(),
+                CallbackError::MissingCode,
+            ),
+            ("   ".to_owned(), CallbackError::Unreadable),
+            ("two words".to_owned(), CallbackError::Unreadable),
+            ("http://[bad".to_owned(), CallbackError::Unreadable),
+            (
+                "x".repeat(MAX_CALLBACK_INPUT + 1),
+                CallbackError::Unreadable,
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_callback(&input, STATE), Err(expected), "{input}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Google OAuth 2.0 for installed apps (Authorization Code + PKCE), without I/O.
+//!
+//! A sign-in, step by step:
+//! 1. [`OAuthClient::authorization_request`] makes a PKCE pair, a `state` and the URL
+//!    to open in the person's browser (with `access_type=offline` and
+//!    `prompt=consent`, so Google returns a refresh token);
+//! 2. the callback (or what the person pastes) goes through [`parse_callback`], which
+//!    checks `state` in constant time and types Google's `error` values;
+//! 3. [`exchange_code`] trades the code for [`Credentials`];
+//! 4. [`fetch_email`] names who signed in.
+//!
+//! Afterwards [`AccessToken`] hands out the stored access token while it has more
+//! than 5 minutes left and refreshes it otherwise, saying when the credentials
+//! changed; [`revoke_token`] signs out at Google. A refresh that answers
+//! `invalid_grant` fails with [`ErrorClass::AuthPermanent`](crate::ErrorClass): sign in
+//! again.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use codeassist_core::flow::{drive, VirtualClock};
+//! use codeassist_core::oauth::{AccessToken, Credentials};
+//!
+//! let credentials = Credentials::new("client-id", None, "refresh-token");
+//! let mut clock = VirtualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+//! let fresh = drive(AccessToken::new(credentials, "https://oauth2.googleapis.com/token"), &mut clock, |request, _| {
+//!     assert_eq!(request.uri(), "https://oauth2.googleapis.com/token");
+//!     let body = br#"{"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"}"#;
+//!     Ok(http::Response::builder().status(200).body(body.to_vec()).unwrap())
+//! })
+//! .unwrap();
+//! assert!(fresh.refreshed);
+//! assert_eq!(fresh.access_token.expose(), "ya29.new");
+//! assert_eq!(fresh.credentials.expires_at, Some(1_700_003_599));
+//! assert_eq!(fresh.credentials.refresh_token.expose(), "refresh-token");
+//! ```
+
+mod callback;
+mod config;
+mod credentials;
+mod flows;
+mod pkce;
+
+pub use callback::{CallbackError, MAX_CALLBACK_INPUT, parse_callback};
+pub use config::{
+    AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, OAuthClient, OAuthEndpoints,
+};
+pub use credentials::{
+    ASSUMED_LIFETIME, Credentials, DEFAULT_REFRESH_WINDOW, MAX_LIFETIME, TokenResponse,
+    unix_seconds,
+};
+pub use flows::{
+    AccessToken, ExchangeCode, FetchEmail, FreshToken, RefreshToken, RevokeToken, exchange_code,
+    fetch_email, refresh_token, revoke_token,
+};
+pub use pkce::{Pkce, random_token};
