@@ -140,6 +140,19 @@ pub struct FreshToken {
     pub refreshed: bool,
 }
 
+impl FreshToken {
+    /// The token held by `credentials`, when they hold one; `refreshed` says whether
+    /// they changed and must be saved.
+    pub fn from_credentials(credentials: Credentials, refreshed: bool) -> Option<Self> {
+        let access_token = credentials.access_token.clone().filter(|t| !t.is_empty())?;
+        Some(Self {
+            access_token,
+            credentials,
+            refreshed,
+        })
+    }
+}
+
 /// The token source: returns the stored access token while more than `window` (5
 /// minutes by default) of validity remains, and refreshes first otherwise.
 ///

@@ -1,0 +1,266 @@
+//! The default store: one JSON file, replaced atomically under a lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use codeassist_core::oauth::Credentials;
+
+use crate::{CredentialStore, LockedStore, StoreError};
+
+/// The largest credential file read; anything bigger is not ours.
+const MAX_FILE: u64 = 1024 * 1024;
+/// How long [`FileStore::lock`] waits for another process by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Credentials in a JSON file; see the [crate docs](crate) for the guarantees.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+    lock_timeout: Duration,
+}
+
+impl FileStore {
+    /// A store at `path` (nothing is touched until it is used).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// A store at [`default_path`](crate::default_path).
+    pub fn at_default_location() -> Result<Self, StoreError> {
+        Ok(Self::new(crate::default_path()?))
+    }
+
+    /// The same store with another lock timeout.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The credential file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sibling lock file.
+    pub fn lock_path(&self) -> PathBuf {
+        sibling(&self.path, ".lock")
+    }
+
+    fn read(&self) -> Result<Option<Credentials>, StoreError> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io("open", &self.path, source)),
+        };
+        check_private(&file, &self.path)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| io("read", &self.path, source))?;
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(corrupt(&self.path, "larger than 1 MiB"));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(corrupt(&self.path, "empty"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| corrupt(&self.path, &error.to_string()))
+    }
+
+    fn write(&self, credentials: &Credentials) -> Result<(), StoreError> {
+        let dir = self.ensure_dir()?;
+        let mut json = serde_json::to_vec_pretty(credentials)
+            .map_err(|e| corrupt(&self.path, &e.to_string()))?;
+        json.push(b'\n');
+        let temp = temp_path(&self.path);
+        let result = (|| {
+            let mut file = create_private(&temp)?;
+            file.write_all(&json)
+                .map_err(|source| io("write", &temp, source))?;
+            file.sync_all()
+                .map_err(|source| io("sync", &temp, source))?;
+            drop(file);
+            fs::rename(&temp, &self.path).map_err(|source| io("replace", &self.path, source))?;
+            sync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn ensure_dir(&self) -> Result<PathBuf, StoreError> {
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&dir)
+            .map_err(|source| io("create directory", &dir, source))?;
+        Ok(dir)
+    }
+}
+
+impl CredentialStore for FileStore {
+    fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        self.read()
+    }
+
+    fn lock(&self) -> Result<Box<dyn LockedStore + '_>, StoreError> {
+        self.ensure_dir()?;
+        let lock_path = self.lock_path();
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock_file = options
+            .open(&lock_path)
+            .map_err(|source| io("open", &lock_path, source))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= self.lock_timeout {
+                        return Err(StoreError::LockTimeout {
+                            path: lock_path,
+                            waited: started.elapsed(),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(fs::TryLockError::Error(source)) => return Err(io("lock", &lock_path, source)),
+            }
+        }
+        Ok(Box::new(LockedFile {
+            store: self,
+            _lock: lock_file,
+        }))
+    }
+}
+
+/// A [`FileStore`] under its lock; dropping it closes the lock file, which releases
+/// the lock.
+struct LockedFile<'a> {
+    store: &'a FileStore,
+    _lock: File,
+}
+
+impl LockedStore for LockedFile<'_> {
+    fn load(&mut self) -> Result<Option<Credentials>, StoreError> {
+        self.store.read()
+    }
+
+    fn save(&mut self, credentials: &Credentials) -> Result<(), StoreError> {
+        self.store.write(credentials)
+    }
+
+    fn delete(&mut self) -> Result<(), StoreError> {
+        match fs::remove_file(&self.store.path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(io("delete", &self.store.path, source)),
+        }
+    }
+}
+
+fn io(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn corrupt(path: &Path, detail: &str) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: codeassist_core::error::sanitize(detail, 160),
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".tmp-{}-{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Creates a new file readable only by its owner from the first byte.
+fn create_private(path: &Path) -> Result<File, StoreError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|source| io("create", path, source))
+}
+
+#[cfg(unix)]
+fn check_private(file: &File, path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file
+        .metadata()
+        .map_err(|source| io("inspect", path, source))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::PermissionsTooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_file: &File, _path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| io("sync directory", dir, source))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), StoreError> {
+    Ok(())
+}

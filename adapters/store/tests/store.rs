@@ -1,0 +1,292 @@
+//! The file store: permissions, atomic replacement, refusals, and one refresh under
+//! contention from several processes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use codeassist_core::Secret;
+use codeassist_core::oauth::{Credentials, unix_seconds};
+use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError, access_token};
+
+const WINDOW: Duration = Duration::from_secs(300);
+
+fn credentials(access: &str, expires_at: i64) -> Credentials {
+    let mut credentials = Credentials::new("client", Some(Secret::new("secret")), "1//refresh");
+    credentials.access_token = Some(Secret::new(access));
+    credentials.expires_at = Some(expires_at);
+    credentials.email = Some("person@example.com".to_owned());
+    credentials
+}
+
+fn save(store: &FileStore, credentials: &Credentials) {
+    store.lock().unwrap().save(credentials).unwrap();
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn saves_privately_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/codeassist/oauth.json");
+    let store = FileStore::new(&path);
+    assert!(store.load().unwrap().is_none());
+    let saved = credentials("ya29.a", 1_700_000_000);
+    save(&store, &saved);
+    assert_eq!(store.load().unwrap(), Some(saved));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+    // No temporary files are left behind.
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.contains(".tmp-")).count(),
+        0,
+        "{names:?}"
+    );
+
+    store.lock().unwrap().delete().unwrap();
+    assert!(store.load().unwrap().is_none());
+    store.lock().unwrap().delete().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_world_readable_file_is_refused_not_fixed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    save(&store, &credentials("ya29.a", 1));
+    std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let error = store.load().unwrap_err();
+    assert!(
+        matches!(error, StoreError::PermissionsTooOpen { mode: 0o644, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("chmod 600"), "{error}");
+    assert_eq!(mode(store.path()), 0o644, "left for the person to fix");
+}
+
+#[test]
+fn corrupt_and_truncated_files_are_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let whole = serde_json::to_string(&credentials("ya29.a", 1)).unwrap();
+    for content in [
+        &whole[..whole.len() / 2],
+        "",
+        "not json",
+        "{\"client_id\": 5}",
+    ] {
+        save(&store, &credentials("x", 1));
+        std::fs::write(store.path(), content).unwrap();
+        let error = access_token(
+            &store,
+            SystemTime::now,
+            WINDOW,
+            |_| -> Result<Credentials, ()> { panic!("must not refresh from a corrupt file") },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, TokenError::Store(StoreError::Corrupt { .. })),
+            "{content:?}: {error:?}"
+        );
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), content);
+    }
+}
+
+#[test]
+fn a_reader_never_sees_a_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let mut big = credentials("ya29.a", 1);
+    big.extra.insert(
+        "padding".to_owned(),
+        serde_json::Value::String("p".repeat(256 * 1024)),
+    );
+    save(&store, &big);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let store = store.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for i in 0..60 {
+                let mut next = big.clone();
+                next.access_token = Some(Secret::new(format!("ya29.{i}")));
+                save(&store, &next);
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut reads = 0;
+    while !done.load(Ordering::SeqCst) {
+        let loaded = store.load().expect("always a whole file").expect("present");
+        assert!(loaded.access_token.unwrap().expose().starts_with("ya29."));
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert!(reads > 0);
+}
+
+#[test]
+fn refreshes_only_when_needed_and_saves_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let now = || UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+
+    let error = access_token(&store, now, WINDOW, |c| Ok::<_, ()>(c)).unwrap_err();
+    assert!(matches!(error, TokenError::NotSignedIn));
+
+    save(&store, &credentials("ya29.valid", 1_700_000_000 + 301));
+    let fresh = access_token(&store, now, WINDOW, |_| -> Result<Credentials, ()> {
+        panic!("no refresh needed")
+    })
+    .unwrap();
+    assert_eq!(fresh.access_token.expose(), "ya29.valid");
+    assert!(!fresh.refreshed);
+
+    save(&store, &credentials("ya29.old", 1_700_000_000 + 299));
+    let fresh = access_token(&store, now, WINDOW, |mut c| {
+        c.access_token = Some(Secret::new("ya29.new"));
+        c.expires_at = Some(1_700_003_600);
+        Ok::<_, ()>(c)
+    })
+    .unwrap();
+    assert!(fresh.refreshed);
+    assert_eq!(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .access_token
+            .unwrap()
+            .expose(),
+        "ya29.new"
+    );
+
+    save(&store, &credentials("ya29.old", 0));
+    let error = access_token(&store, now, WINDOW, |_| {
+        Err::<Credentials, _>("invalid_grant")
+    })
+    .unwrap_err();
+    assert!(matches!(error, TokenError::Refresh("invalid_grant")));
+    assert_eq!(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .access_token
+            .unwrap()
+            .expose(),
+        "ya29.old",
+        "nothing lost"
+    );
+}
+
+/// Environment variables that turn this test binary into one contending process.
+const CHILD_STORE: &str = "CODEASSIST_STORE_TEST_CHILD_STORE";
+const CHILD_COUNTER: &str = "CODEASSIST_STORE_TEST_CHILD_COUNTER";
+
+/// Not a test on its own: the body each child process runs in
+/// `eight_processes_make_one_refresh`. Without the environment it returns at once.
+#[test]
+fn contending_process() {
+    let (Some(store), Some(counter)) = (
+        std::env::var_os(CHILD_STORE),
+        std::env::var_os(CHILD_COUNTER),
+    ) else {
+        return;
+    };
+    let store = FileStore::new(store);
+    let fresh = access_token(&store, SystemTime::now, WINDOW, |mut c| {
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&counter)
+            .unwrap();
+        writeln!(log, "refresh by {}", std::process::id()).unwrap();
+        // A slow token endpoint: the others pile up on the lock meanwhile.
+        std::thread::sleep(Duration::from_millis(300));
+        c.access_token = Some(Secret::new(format!("ya29.from-{}", std::process::id())));
+        c.expires_at = Some(unix_seconds(SystemTime::now()) + 3600);
+        Ok::<_, ()>(c)
+    })
+    .unwrap();
+    println!("TOKEN={}", fresh.access_token.expose());
+}
+
+#[test]
+fn eight_processes_make_one_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("oauth.json");
+    let counter = dir.path().join("refreshes.log");
+    let store = FileStore::new(&store_path);
+    save(
+        &store,
+        &credentials("ya29.expiring", unix_seconds(SystemTime::now()) + 60),
+    );
+
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "contending_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_STORE, &store_path)
+                .env(CHILD_COUNTER, &counter)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            // The harness may print the test name on the same line.
+            stdout
+                .split("TOKEN=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no token in {stdout}"))
+                .to_owned()
+        })
+        .collect();
+
+    let refreshes = std::fs::read_to_string(&counter).unwrap();
+    assert_eq!(refreshes.lines().count(), 1, "{refreshes}");
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+    assert!(tokens[0].starts_with("ya29.from-"));
+    assert_eq!(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .access_token
+            .unwrap()
+            .expose(),
+        tokens[0]
+    );
+}
