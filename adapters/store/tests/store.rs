@@ -146,7 +146,7 @@ fn refreshes_only_when_needed_and_saves_the_result() {
     let store = FileStore::new(dir.path().join("oauth.json"));
     let now = || UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 
-    let error = access_token(&store, now, WINDOW, |c| Ok::<_, ()>(c)).unwrap_err();
+    let error = access_token(&store, now, WINDOW, Ok::<_, ()>).unwrap_err();
     assert!(matches!(error, TokenError::NotSignedIn));
 
     save(&store, &credentials("ya29.valid", 1_700_000_000 + 301));
