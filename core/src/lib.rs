@@ -57,16 +57,21 @@
 //! - [`flow`]: the driving contract, the virtual-clock driver, transport failures.
 //! - [`error`]: Google's error envelope, its classification and one-line messages.
 //! - [`retry`]: the retry policy and the combinator that applies it to any flow.
+//! - [`code_assist`]: loadCodeAssist with fallback endpoints, onboarding with
+//!   operation polling, project resolution, and quota.
 //! - [`oauth`]: PKCE, the authorization URL, callbacks, token exchange and refresh,
 //!   userinfo, revocation, and the token source that refreshes only when needed.
 #![forbid(unsafe_code)]
 
+pub mod code_assist;
 pub mod error;
 pub mod flow;
 pub mod oauth;
+mod random;
 pub mod retry;
 mod secret;
 
+pub use random::SplitMix64;
 pub use secret::Secret;
 
 pub use error::{ApiError, ErrorClass};
@@ -81,6 +86,10 @@ pub enum Error {
     /// The caller stepped a flow out of order.
     #[error(transparent)]
     Misuse(#[from] flow::Misuse),
+    /// A Code Assist step could not complete (a project is needed, onboarding did not
+    /// finish, …).
+    #[error(transparent)]
+    CodeAssist(#[from] code_assist::CodeAssistError),
     /// A 2xx answer whose body could not be used.
     #[error("unexpected answer from {what}: {detail}")]
     InvalidResponse {

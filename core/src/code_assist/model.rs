@@ -1,0 +1,207 @@
+//! What the Code Assist control plane answers, read leniently.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A tier: `free-tier`, `legacy-tier`, `standard-tier`, …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Tier {
+    /// The tier id.
+    pub id: String,
+    /// Its display name, when given.
+    pub name: Option<String>,
+    /// Whether Google marks it as the default choice.
+    pub is_default: bool,
+}
+
+/// A tier the account may not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct IneligibleTier {
+    /// The tier concerned.
+    pub tier_id: Option<String>,
+    /// A machine reason, such as `VALIDATION_REQUIRED` or `INELIGIBLE_ACCOUNT`.
+    pub reason_code: Option<String>,
+    /// Google's explanation.
+    pub reason_message: Option<String>,
+    /// For `VALIDATION_REQUIRED`: the page where the person verifies the account.
+    pub validation_url: Option<String>,
+}
+
+/// The answer of `loadCodeAssist`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct LoadResponse {
+    /// The tier the account is on; absent for an account never onboarded.
+    pub current_tier: Option<Tier>,
+    /// The paid tier, when the account has one (it wins over `current_tier`).
+    pub paid_tier: Option<Tier>,
+    /// Tiers the account may onboard to.
+    pub allowed_tiers: Vec<Tier>,
+    /// Tiers it may not, with reasons.
+    pub ineligible_tiers: Vec<IneligibleTier>,
+    /// `cloudaicompanionProject`: the project Google already associates.
+    pub project: Option<String>,
+}
+
+impl LoadResponse {
+    /// Parses the body of a successful `loadCodeAssist`.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+        let object = value.as_object().ok_or("not a JSON object")?;
+        Ok(Self {
+            current_tier: object.get("currentTier").and_then(tier),
+            paid_tier: object.get("paidTier").and_then(tier),
+            allowed_tiers: array(object, "allowedTiers").filter_map(tier).collect(),
+            ineligible_tiers: array(object, "ineligibleTiers")
+                .filter_map(Value::as_object)
+                .map(|t| IneligibleTier {
+                    tier_id: text(t, "tierId"),
+                    reason_code: text(t, "reasonCode"),
+                    reason_message: text(t, "reasonMessage"),
+                    validation_url: text(t, "validationUrl"),
+                })
+                .collect(),
+            project: object.get("cloudaicompanionProject").and_then(project_id),
+        })
+    }
+
+    /// The tier the account already has: `paidTier` over `currentTier`.
+    pub fn existing_tier(&self) -> Option<&Tier> {
+        self.paid_tier.as_ref().or(self.current_tier.as_ref())
+    }
+
+    /// The tier to onboard to: the allowed tier marked default, else `legacy-tier`.
+    pub fn onboarding_tier(&self) -> String {
+        self.allowed_tiers
+            .iter()
+            .find(|t| t.is_default)
+            .map(|t| t.id.clone())
+            .unwrap_or_else(|| super::LEGACY_TIER.to_owned())
+    }
+}
+
+/// A long-running operation, as `onboardUser` and the operations endpoint answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Operation {
+    pub name: Option<String>,
+    pub done: bool,
+    pub project: Option<String>,
+    /// The operation's `error` (a `google.rpc.Status`), re-wrapped as an envelope body.
+    pub error: Option<(u16, Vec<u8>)>,
+}
+
+impl Operation {
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+        let object = value.as_object().ok_or("not a JSON object")?;
+        let error = object.get("error").filter(|e| e.is_object()).map(|error| {
+            let code = error
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (400..=599).contains(c))
+                .unwrap_or(500);
+            (
+                code,
+                serde_json::json!({ "error": error })
+                    .to_string()
+                    .into_bytes(),
+            )
+        });
+        Ok(Self {
+            name: text(object, "name").filter(|n| !n.is_empty()),
+            done: object.get("done").and_then(Value::as_bool).unwrap_or(false),
+            project: object
+                .get("response")
+                .and_then(Value::as_object)
+                .and_then(|r| r.get("cloudaicompanionProject"))
+                .and_then(project_id),
+            error,
+        })
+    }
+}
+
+/// A project as Google writes it: a plain string, or an object with `id`.
+fn project_id(value: &Value) -> Option<String> {
+    let id = match value {
+        Value::String(id) => id.as_str(),
+        Value::Object(object) => object.get("id")?.as_str()?,
+        _ => return None,
+    };
+    let id = id.trim();
+    (!id.is_empty() && id.len() <= 128).then(|| id.to_owned())
+}
+
+fn tier(value: &Value) -> Option<Tier> {
+    let object = value.as_object()?;
+    Some(Tier {
+        id: text(object, "id").filter(|id| !id.is_empty())?,
+        name: text(object, "name"),
+        is_default: object
+            .get("isDefault")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+fn array<'a>(object: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = &'a Value> {
+    object
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(64)
+}
+
+fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .map(|s| crate::error::sanitize(s, 500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_response_fields_and_tier_choice() {
+        let parsed = LoadResponse::parse(
+            br#"{"currentTier": {"id": "standard-tier", "name": "Standard"}, "paidTier": {"id": "g1-pro-tier"},
+                 "allowedTiers": [{"id": "free-tier"}, {"id": "standard-tier", "isDefault": true}, {"name": "no id"}, 5],
+                 "ineligibleTiers": [{"tierId": "free-tier", "reasonCode": "VALIDATION_REQUIRED", "reasonMessage": "Verify", "validationUrl": "https://v.test/"}],
+                 "cloudaicompanionProject": {"id": "proj-1", "name": "x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.existing_tier().unwrap().id, "g1-pro-tier");
+        assert_eq!(parsed.allowed_tiers.len(), 2);
+        assert_eq!(parsed.onboarding_tier(), "standard-tier");
+        assert_eq!(parsed.project.as_deref(), Some("proj-1"));
+        assert_eq!(
+            parsed.ineligible_tiers[0].validation_url.as_deref(),
+            Some("https://v.test/")
+        );
+
+        let empty = LoadResponse::parse(b"{}").unwrap();
+        assert_eq!(empty.existing_tier(), None);
+        assert_eq!(empty.onboarding_tier(), "legacy-tier");
+        for bad in [&b"[]"[..], b"nope", b""] {
+            assert!(LoadResponse::parse(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn operations() {
+        let op = Operation::parse(br#"{"name": "operations/1", "done": true, "response": {"cloudaicompanionProject": "p-2"}}"#).unwrap();
+        assert_eq!(
+            (op.name.as_deref(), op.done, op.project.as_deref()),
+            (Some("operations/1"), true, Some("p-2"))
+        );
+        let failed = Operation::parse(br#"{"done": true, "error": {"code": 403, "message": "no", "status": "PERMISSION_DENIED"}}"#).unwrap();
+        assert_eq!(failed.error.as_ref().unwrap().0, 403);
+        let pending = Operation::parse(br#"{"name": "", "done": "yes"}"#).unwrap();
+        assert_eq!((pending.name, pending.done), (None, false));
+    }
+}
