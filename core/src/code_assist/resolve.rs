@@ -373,7 +373,11 @@ impl ResolveProject {
                     }
                     Err(api) => api.into(),
                 };
-                if index + 1 < self.config.endpoints.len() {
+                // A rejected token is rejected everywhere: no point asking the sandboxes.
+                let token_problem = failure.api().is_some_and(|api| {
+                    matches!(api.class(), ErrorClass::Auth | ErrorClass::AuthPermanent)
+                });
+                if index + 1 < self.config.endpoints.len() && !token_problem {
                     tracing::warn!(endpoint = %endpoint, error = %failure, "loadCodeAssist failed; trying the next endpoint");
                     self.send_load(index + 1)
                 } else {
