@@ -1,6 +1,24 @@
 //! `codeassist-blocking`: runs every `codeassist-core` flow on a blocking HTTP client.
 //!
-//! It will hold the one blocking driver loop (ureq 3: sends requests, sleeps for waits,
-//! reads the real clock, supplies OS randomness), the std localhost OAuth callback
-//! listener, and a three-line convenience client.
+//! - [`BlockingDriver`]: the one driver loop (ureq 3 with rustls): sends each request,
+//!   sleeps for waits, reads the real clock, and maps transport failures (DNS,
+//!   connect, TLS, timeout, reset) into the flow's transport-failure input;
+//! - [`os_random`]: OS randomness for PKCE, `state` and request ids.
+//!
+//! ```no_run
+//! use codeassist_blocking::BlockingDriver;
+//! use codeassist_core::oauth::{AccessToken, Credentials};
+//!
+//! let driver = BlockingDriver::default();
+//! let credentials = Credentials::new("client-id", None, "1//refresh-token");
+//! let fresh = driver.run(AccessToken::new(credentials, "https://oauth2.googleapis.com/token"))?;
+//! println!("{}", fresh.access_token.expose().len());
+//! # Ok::<(), codeassist_core::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+
+mod driver;
+mod random;
+
+pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, transport_error};
+pub use random::os_random;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::config::OAuthClient;
 use super::credentials::{Credentials, DEFAULT_REFRESH_WINDOW, TokenResponse};
 use crate::Error;
-use crate::error::sanitize;
+use crate::error::{ApiError, sanitize};
 use crate::flow::request::{bearer_request, form_post};
 use crate::flow::{Call, Flow, Map, Misuse, Response, Step, TransportError};
 use crate::secret::Secret;
@@ -156,7 +156,10 @@ impl FreshToken {
 /// The token source: returns the stored access token while more than `window` (5
 /// minutes by default) of validity remains, and refreshes first otherwise.
 ///
-/// [`FreshToken::refreshed`] tells the caller to persist the new credentials.
+/// [`FreshToken::refreshed`] tells the caller to persist the new credentials. When a
+/// refresh fails transiently (network, 5xx, rate limit) while the current token has
+/// not yet expired, the current token is returned: a failed refresh never takes away
+/// a token that still works. `invalid_grant` always fails.
 #[derive(Debug)]
 pub struct AccessToken {
     state: TokenState,
@@ -167,7 +170,7 @@ pub struct AccessToken {
 #[derive(Debug)]
 enum TokenState {
     Start(Box<Credentials>),
-    Refreshing(Box<RefreshToken>),
+    Refreshing(Box<RefreshToken>, Box<Credentials>),
     Finished,
 }
 
@@ -203,16 +206,28 @@ impl Flow for AccessToken {
                         refreshed: false,
                     }));
                 }
-                self.state = TokenState::Refreshing(Box::new(refresh_token(
-                    &credentials,
-                    &self.token_endpoint,
-                )?));
+                let refresh = refresh_token(&credentials, &self.token_endpoint)?;
+                self.state = TokenState::Refreshing(Box::new(refresh), credentials);
                 self.poll(now)
             }
-            TokenState::Refreshing(mut refresh) => {
-                let step = refresh.poll(now)?;
+            TokenState::Refreshing(mut refresh, current) => {
+                let step = match refresh.poll(now) {
+                    Ok(step) => step,
+                    // A transient failure never replaces a token that still works: the
+                    // caller keeps going, and the next call refreshes again.
+                    Err(error)
+                        if error.api().is_some_and(ApiError::retryable)
+                            && current.remaining(now) > Duration::ZERO =>
+                    {
+                        tracing::warn!(error = %error, "token refresh failed; the current token is still valid");
+                        return Ok(Step::Done(
+                            FreshToken::from_credentials(*current, false).ok_or(error)?,
+                        ));
+                    }
+                    Err(error) => return Err(error),
+                };
                 if !matches!(step, Step::Done(_)) {
-                    self.state = TokenState::Refreshing(refresh);
+                    self.state = TokenState::Refreshing(refresh, current);
                 }
                 Ok(step.map(|credentials| FreshToken {
                     access_token: credentials.access_token.clone().unwrap_or_default(),
@@ -226,7 +241,7 @@ impl Flow for AccessToken {
 
     fn handle_response(&mut self, response: Result<Response, TransportError>, now: SystemTime) {
         match &mut self.state {
-            TokenState::Refreshing(refresh) => refresh.handle_response(response, now),
+            TokenState::Refreshing(refresh, _) => refresh.handle_response(response, now),
             // The refresh flow reports the misuse; without one, remember nothing to send.
             _ => self.state = TokenState::Finished,
         }

@@ -1,0 +1,128 @@
+//! The one blocking driver loop, over ureq.
+
+use std::io::ErrorKind;
+use std::time::{Duration, SystemTime};
+
+use codeassist_core::flow::{Flow, Request, Response, Step, TransportError, TransportErrorKind};
+
+/// The largest response body read by default: 10 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+/// Timeouts and limits of the blocking driver.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// Connecting (DNS included) may take this long.
+    pub connect_timeout: Duration,
+    /// Each read may wait this long for bytes.
+    pub read_timeout: Duration,
+    /// A whole request, response included, may take this long.
+    pub request_timeout: Duration,
+    /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
+    pub max_body: u64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// Runs any `codeassist-core` flow on the calling thread: sends with ureq (rustls),
+/// sleeps for waits, reads the real clock.
+///
+/// 4xx and 5xx answers are responses, not errors; redirects are not followed (the
+/// flows never expect one, and a bearer token must not follow a redirect).
+#[derive(Debug, Clone)]
+pub struct BlockingDriver {
+    agent: ureq::Agent,
+    max_body: u64,
+}
+
+impl Default for BlockingDriver {
+    fn default() -> Self {
+        Self::new(DriverConfig::default())
+    }
+}
+
+impl BlockingDriver {
+    /// A driver with these timeouts and limits.
+    pub fn new(config: DriverConfig) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_recv_response(Some(config.read_timeout))
+            .timeout_recv_body(Some(config.read_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .user_agent(codeassist_core::flow::request::USER_AGENT)
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            max_body: config.max_body,
+        }
+    }
+
+    /// Runs `flow` to completion.
+    pub fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, F::Error> {
+        loop {
+            match flow.poll(SystemTime::now())? {
+                Step::Send(request) => {
+                    let outcome = self.send(request);
+                    flow.handle_response(outcome, SystemTime::now());
+                }
+                Step::Wait(duration) => std::thread::sleep(duration),
+                Step::Done(output) => return Ok(output),
+            }
+        }
+    }
+
+    /// Sends one request and reads the whole (capped) response.
+    pub fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let target = format!("{} {}", request.method(), request.uri().path());
+        let response = self
+            .agent
+            .run(request)
+            .map_err(|error| transport_error(&error))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .into_with_config()
+            .limit(self.max_body)
+            .read_to_vec()
+            .map_err(|error| transport_error(&error))?;
+        tracing::debug!(request = %target, status = parts.status.as_u16(), bytes = bytes.len(), "response");
+        Ok(Response::from_parts(parts, bytes))
+    }
+}
+
+/// Maps a ureq failure to the kind the core flows route on.
+pub fn transport_error(error: &ureq::Error) -> TransportError {
+    let kind = match error {
+        ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
+        ureq::Error::HostNotFound => TransportErrorKind::Dns,
+        ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
+            TransportErrorKind::Tls
+        }
+        ureq::Error::RequireHttpsOnly(_) => TransportErrorKind::Refused,
+        ureq::Error::Protocol(_) | ureq::Error::BodyStalled => TransportErrorKind::Reset,
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+            ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => TransportErrorKind::Reset,
+            _ => TransportErrorKind::Other,
+        },
+        _ => TransportErrorKind::Other,
+    };
+    TransportError::new(kind, error.to_string())
+}

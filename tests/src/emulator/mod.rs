@@ -1,0 +1,588 @@
+//! An emulator of Google's OAuth and Code Assist endpoints that plays Google strictly.
+//!
+//! It checks what Google checks, so a client bug fails a test instead of passing it:
+//! the PKCE verifier against the challenge, `redirect_uri` equal to the one
+//! authorized, single-use codes, client id and secret, access tokens that expire, and
+//! a Bearer token on every Code Assist call.
+//!
+//! [`Emulator::handle`] answers one request in memory (the "closure driver" uses it
+//! directly); [`Emulator::serve`] puts the same handler behind a loopback HTTP/1.1
+//! server for the real drivers. Paths are Google's: `/o/oauth2/v2/auth`, `/token`,
+//! `/revoke`, `/oauth2/v2/userinfo`, `/v1internal:loadCodeAssist`,
+//! `/v1internal:onboardUser`, `/v1internal/operations/…`, `/v1internal:retrieveUserQuota`.
+//!
+//! Faults are queued per path prefix with [`Emulator::inject`]; requests are counted per
+//! path ([`Emulator::count`]).
+
+mod server;
+
+pub use server::Server;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The OAuth client the emulator knows.
+pub const CLIENT_ID: &str = "emulator-client.apps.googleusercontent.com";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "GOCSPX-emulator-secret";
+/// The signed-in person.
+pub const EMAIL: &str = "person@example.com";
+
+/// What the next matching requests get instead of a normal answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// 429 `RESOURCE_EXHAUSTED` with `RetryInfo` of this many seconds.
+    RateLimited(f64),
+    /// 429 `MODEL_CAPACITY_EXHAUSTED` for this model, with `RetryInfo` seconds.
+    NoCapacity(String, f64),
+    /// 503 `UNAVAILABLE`.
+    Unavailable,
+    /// 500 with an HTML page, as a proxy sends.
+    HtmlServerError,
+    /// 403 VPC Service Controls refusal.
+    VpcServiceControls,
+    /// The answer is delayed this long (over a socket; in memory it is not).
+    Slow(Duration),
+    /// The connection is closed without an answer.
+    Drop,
+    /// 200 with a body that is not JSON.
+    MalformedJson,
+    /// 200 with a body of this many bytes.
+    HugeBody(usize),
+}
+
+/// Which account the Code Assist endpoints play.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Account {
+    /// Never onboarded; free tier is the default; onboarding finishes after this many
+    /// operation polls.
+    NewFreeUser {
+        /// Polls answered `done: false` before the one answered `done: true`.
+        polls_before_done: u32,
+    },
+    /// Already on `standard-tier`, with this project known to Google (or none).
+    Standard {
+        /// `cloudaicompanionProject`, when Google knows it.
+        project: Option<String>,
+    },
+    /// Behind VPC Service Controls: `loadCodeAssist` is refused.
+    VpcServiceControls,
+}
+
+/// What the emulator answers: a response, or a dropped connection, after a delay.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response, or `None` to drop the connection.
+    pub response: Option<http::Response<Vec<u8>>>,
+    /// How long a server waits before answering.
+    pub delay: Duration,
+}
+
+#[derive(Debug)]
+struct Grant {
+    challenge: String,
+    redirect_uri: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    account: Option<Account>,
+    deny_consent: bool,
+    rotate_refresh_tokens: bool,
+    token_lifetime: u64,
+    next_id: u64,
+    codes: HashMap<String, Grant>,
+    refresh_tokens: HashMap<String, bool>,
+    access_tokens: HashMap<String, SystemTime>,
+    onboarded: Option<(String, String)>,
+    operations: HashMap<String, u32>,
+    faults: Vec<(String, VecDeque<Fault>)>,
+    counts: BTreeMap<String, usize>,
+    bodies: Vec<(String, Vec<u8>)>,
+}
+
+/// The emulator's state and handler; cheap to clone (clones share state).
+#[derive(Debug, Clone)]
+pub struct Emulator {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for Emulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Emulator {
+    /// An emulator playing a new free-tier user whose onboarding finishes on the
+    /// first poll, with one-hour access tokens.
+    pub fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                account: Some(Account::NewFreeUser {
+                    polls_before_done: 1,
+                }),
+                token_lifetime: 3600,
+                ..State::default()
+            })),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Plays `account` from now on.
+    pub fn set_account(&self, account: Account) {
+        let mut state = self.state();
+        state.account = Some(account);
+        state.onboarded = None;
+    }
+
+    /// Makes the consent screen answer `access_denied`.
+    pub fn deny_consent(&self, deny: bool) {
+        self.state().deny_consent = deny;
+    }
+
+    /// Makes refreshes return a new refresh token (and retire the old one).
+    pub fn rotate_refresh_tokens(&self, rotate: bool) {
+        self.state().rotate_refresh_tokens = rotate;
+    }
+
+    /// Sets the lifetime of new access tokens, in seconds.
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.state().token_lifetime = seconds;
+    }
+
+    /// Revokes every refresh token (as a person removing the app's access would).
+    pub fn revoke_all(&self) {
+        let mut state = self.state();
+        for revoked in state.refresh_tokens.values_mut() {
+            *revoked = true;
+        }
+        state.access_tokens.clear();
+    }
+
+    /// Issues a refresh token directly, as if a sign-in had happened.
+    pub fn issue_refresh_token(&self) -> String {
+        let mut state = self.state();
+        state.next_id += 1;
+        let token = format!("1//emu-refresh-{}", state.next_id);
+        state.refresh_tokens.insert(token.clone(), false);
+        token
+    }
+
+    /// Queues `fault` for the next `times` requests whose path starts with `path`.
+    pub fn inject(&self, path: &str, fault: Fault, times: usize) {
+        let mut state = self.state();
+        let queue = std::iter::repeat_n(fault, times).collect();
+        state.faults.push((path.to_owned(), queue));
+    }
+
+    /// How many requests reached `path` (exact path, without the query).
+    pub fn count(&self, path: &str) -> usize {
+        self.state().counts.get(path).copied().unwrap_or(0)
+    }
+
+    /// The bodies of every request to `path`, in order.
+    pub fn bodies(&self, path: &str) -> Vec<Vec<u8>> {
+        self.state()
+            .bodies
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// Starts a loopback HTTP server for this emulator.
+    pub fn serve(&self) -> std::io::Result<Server> {
+        Server::start(self.clone())
+    }
+
+    /// Answers one request at `now`.
+    pub fn handle(&self, request: &http::Request<Vec<u8>>, now: SystemTime) -> Answer {
+        let path = request.uri().path().to_owned();
+        let mut state = self.state();
+        *state.counts.entry(path.clone()).or_default() += 1;
+        state.bodies.push((path.clone(), request.body().clone()));
+        if let Some(fault) = take_fault(&mut state, &path) {
+            match fault {
+                Fault::Slow(delay) => {
+                    let mut answer = route(&mut state, request, &path, now);
+                    answer.delay = delay;
+                    return answer;
+                }
+                other => return fault_answer(&other),
+            }
+        }
+        route(&mut state, request, &path, now)
+    }
+}
+
+fn take_fault(state: &mut State, path: &str) -> Option<Fault> {
+    let (_, queue) = state
+        .faults
+        .iter_mut()
+        .find(|(prefix, queue)| path.starts_with(prefix.as_str()) && !queue.is_empty())?;
+    queue.pop_front()
+}
+
+fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Answer {
+    let response = http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(body)
+        .expect("static response parts");
+    Answer {
+        response: Some(response),
+        delay: Duration::ZERO,
+    }
+}
+
+fn json_answer(status: u16, body: Value) -> Answer {
+    respond(
+        status,
+        "application/json; charset=UTF-8",
+        body.to_string().into_bytes(),
+    )
+}
+
+fn google_error(code: u16, status: &str, message: &str, details: Value) -> Answer {
+    json_answer(
+        code,
+        json!({"error": {"code": code, "message": message, "status": status, "details": details}}),
+    )
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Answer {
+    json_answer(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+fn fault_answer(fault: &Fault) -> Answer {
+    match fault {
+        Fault::RateLimited(seconds) => google_error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Resource has been exhausted (e.g. check quota).",
+            json!([
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED", "domain": "cloudcode-pa.googleapis.com"},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
+            ]),
+        ),
+        Fault::NoCapacity(model, seconds) => google_error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            &format!("No capacity available for model {model} on the server"),
+            json!([
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com", "metadata": {"model": model}},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
+            ]),
+        ),
+        Fault::Unavailable => google_error(503, "UNAVAILABLE", "The service is currently unavailable.", json!([])),
+        Fault::HtmlServerError => respond(
+            500,
+            "text/html",
+            b"<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>".to_vec(),
+        ),
+        Fault::VpcServiceControls => google_error(
+            403,
+            "PERMISSION_DENIED",
+            "Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier: emu",
+            json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SECURITY_POLICY_VIOLATED", "domain": "googleapis.com"}]),
+        ),
+        Fault::Drop => Answer {
+            response: None,
+            delay: Duration::ZERO,
+        },
+        Fault::MalformedJson => respond(200, "application/json", b"{\"currentTier\": {\"id\": ".to_vec()),
+        Fault::HugeBody(size) => respond(200, "application/json", vec![b' '; *size]),
+        Fault::Slow(_) => respond(500, "text/plain", b"unreachable".to_vec()),
+    }
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn route(
+    state: &mut State,
+    request: &http::Request<Vec<u8>>,
+    path: &str,
+    now: SystemTime,
+) -> Answer {
+    let method = request.method().as_str();
+    match (method, path) {
+        ("GET", "/o/oauth2/v2/auth") => authorize(state, request),
+        ("POST", "/token") => token(state, &form(request.body()), now),
+        ("POST", "/revoke") => {
+            let token = form(request.body())
+                .get("token")
+                .cloned()
+                .unwrap_or_default();
+            if let Some(revoked) = state.refresh_tokens.get_mut(&token) {
+                *revoked = true;
+                json_answer(200, json!({}))
+            } else if state.access_tokens.remove(&token).is_some() {
+                json_answer(200, json!({}))
+            } else {
+                oauth_error(400, "invalid_token", "Token expired or revoked")
+            }
+        }
+        ("GET", "/oauth2/v2/userinfo") if authorized(state, request, now) => json_answer(
+            200,
+            json!({"id": "1234567890", "email": EMAIL, "verified_email": true}),
+        ),
+        ("POST", p) | ("GET", p)
+            if p.starts_with("/v1internal") && authorized(state, request, now) =>
+        {
+            code_assist(state, method, p, request.body())
+        }
+        (_, "/oauth2/v2/userinfo") => unauthenticated(),
+        (_, p) if p.starts_with("/v1internal") => unauthenticated(),
+        _ => google_error(
+            404,
+            "NOT_FOUND",
+            &format!("{method} {path} is not an emulated endpoint"),
+            json!([]),
+        ),
+    }
+}
+
+fn authorize(state: &mut State, request: &http::Request<Vec<u8>>) -> Answer {
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let get = |key: &str| query.get(key).cloned().unwrap_or_default();
+    let redirect_uri = get("redirect_uri");
+    if get("client_id") != CLIENT_ID {
+        return respond(400, "text/plain", b"Error 401: invalid_client".to_vec());
+    }
+    if get("response_type") != "code"
+        || get("code_challenge_method") != "S256"
+        || get("code_challenge").len() != 43
+    {
+        return respond(400, "text/plain", b"Error 400: invalid_request".to_vec());
+    }
+    let Ok(mut location) = url::Url::parse(&redirect_uri) else {
+        return respond(
+            400,
+            "text/plain",
+            b"Error 400: redirect_uri_mismatch".to_vec(),
+        );
+    };
+    if state.deny_consent {
+        location
+            .query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("state", &get("state"));
+    } else {
+        state.next_id += 1;
+        let code = format!("4/emu-code-{}", state.next_id);
+        state.codes.insert(
+            code.clone(),
+            Grant {
+                challenge: get("code_challenge"),
+                redirect_uri: redirect_uri.clone(),
+            },
+        );
+        location
+            .query_pairs_mut()
+            .append_pair("state", &get("state"))
+            .append_pair("code", &code)
+            .append_pair("scope", &get("scope"));
+    }
+    let response = http::Response::builder()
+        .status(302)
+        .header("location", location.as_str())
+        .body(Vec::new())
+        .expect("static response parts");
+    Answer {
+        response: Some(response),
+        delay: Duration::ZERO,
+    }
+}
+
+fn token(state: &mut State, fields: &HashMap<String, String>, now: SystemTime) -> Answer {
+    let get = |key: &str| fields.get(key).map(String::as_str).unwrap_or("");
+    if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
+        return oauth_error(401, "invalid_client", "The OAuth client was not found.");
+    }
+    match get("grant_type") {
+        "authorization_code" => {
+            // Single use: the code is gone whatever happens next.
+            let Some(grant) = state.codes.remove(get("code")) else {
+                return oauth_error(400, "invalid_grant", "Malformed auth code.");
+            };
+            if grant.redirect_uri != get("redirect_uri") {
+                return oauth_error(400, "redirect_uri_mismatch", "Bad Request");
+            }
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(get("code_verifier").as_bytes()));
+            if challenge != grant.challenge {
+                return oauth_error(400, "invalid_grant", "Invalid code verifier.");
+            }
+            state.next_id += 1;
+            let refresh = format!("1//emu-refresh-{}", state.next_id);
+            state.refresh_tokens.insert(refresh.clone(), false);
+            let (access, lifetime) = new_access_token(state, now);
+            json_answer(
+                200,
+                json!({"access_token": access, "expires_in": lifetime, "refresh_token": refresh, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer", "id_token": "emu.id.token"}),
+            )
+        }
+        "refresh_token" => {
+            let refresh = get("refresh_token").to_owned();
+            if state.refresh_tokens.get(&refresh) != Some(&false) {
+                return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
+            }
+            let (access, lifetime) = new_access_token(state, now);
+            let mut body = json!({"access_token": access, "expires_in": lifetime, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer"});
+            if state.rotate_refresh_tokens {
+                state.next_id += 1;
+                let rotated = format!("1//emu-refresh-{}", state.next_id);
+                state.refresh_tokens.insert(refresh, true);
+                state.refresh_tokens.insert(rotated.clone(), false);
+                body["refresh_token"] = json!(rotated);
+            }
+            json_answer(200, body)
+        }
+        _ => oauth_error(400, "unsupported_grant_type", "Invalid grant_type."),
+    }
+}
+
+fn new_access_token(state: &mut State, now: SystemTime) -> (String, u64) {
+    state.next_id += 1;
+    let token = format!("ya29.emu-access-{}", state.next_id);
+    state.access_tokens.insert(
+        token.clone(),
+        now + Duration::from_secs(state.token_lifetime),
+    );
+    (token, state.token_lifetime)
+}
+
+/// True when the request carries a known, unexpired Bearer token.
+fn authorized(state: &State, request: &http::Request<Vec<u8>>, now: SystemTime) -> bool {
+    let token = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    state
+        .access_tokens
+        .get(token)
+        .is_some_and(|expires| *expires > now)
+}
+
+fn unauthenticated() -> Answer {
+    google_error(
+        401,
+        "UNAUTHENTICATED",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+        json!([]),
+    )
+}
+
+fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answer {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (method, path) {
+        ("POST", "/v1internal:loadCodeAssist") => match state.account.clone() {
+            Some(Account::VpcServiceControls) => fault_answer(&Fault::VpcServiceControls),
+            Some(Account::Standard { project }) => {
+                let mut answer = json!({"currentTier": {"id": "standard-tier", "name": "Gemini Code Assist Standard"},
+                    "allowedTiers": [{"id": "standard-tier", "isDefault": true}]});
+                if let Some(project) = project {
+                    answer["cloudaicompanionProject"] = json!(project);
+                }
+                json_answer(200, answer)
+            }
+            Some(Account::NewFreeUser { .. }) | None => match &state.onboarded {
+                Some((tier, project)) => json_answer(
+                    200,
+                    json!({"currentTier": {"id": tier}, "cloudaicompanionProject": project}),
+                ),
+                None => json_answer(
+                    200,
+                    json!({"allowedTiers": [{"id": "free-tier", "isDefault": true}, {"id": "standard-tier"}]}),
+                ),
+            },
+        },
+        ("POST", "/v1internal:onboardUser") => {
+            let tier = body["tierId"].as_str().unwrap_or("").to_owned();
+            let sends_project = body.get("cloudaicompanionProject").is_some()
+                || body["metadata"].get("duetProject").is_some();
+            if tier == "free-tier" && sends_project {
+                return google_error(400, "FAILED_PRECONDITION", "Precondition Failed", json!([]));
+            }
+            if tier.is_empty() {
+                return google_error(400, "INVALID_ARGUMENT", "tierId is required", json!([]));
+            }
+            let polls = match state.account {
+                Some(Account::NewFreeUser { polls_before_done }) => polls_before_done,
+                _ => 0,
+            };
+            state.next_id += 1;
+            let name = format!("operations/onboard-{}", state.next_id);
+            let project = body["cloudaicompanionProject"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| "emu-managed-project".to_owned());
+            state.onboarded = Some((tier, project));
+            if polls == 0 {
+                return json_answer(200, operation_done(&name, state));
+            }
+            state.operations.insert(name.clone(), polls);
+            json_answer(200, json!({"name": name, "done": false}))
+        }
+        ("GET", p) if p.starts_with("/v1internal/operations/") => {
+            let name = p.trim_start_matches("/v1internal/").to_owned();
+            match state.operations.get_mut(&name) {
+                None => google_error(404, "NOT_FOUND", "Operation not found", json!([])),
+                Some(left) if *left > 1 => {
+                    *left -= 1;
+                    json_answer(200, json!({"name": name, "done": false}))
+                }
+                Some(_) => {
+                    state.operations.remove(&name);
+                    json_answer(200, operation_done(&name, state))
+                }
+            }
+        }
+        ("POST", "/v1internal:retrieveUserQuota") => {
+            if body["project"].as_str().is_none_or(str::is_empty) {
+                return google_error(400, "INVALID_ARGUMENT", "project is required", json!([]));
+            }
+            json_answer(
+                200,
+                json!({"buckets": [
+                    {"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.42, "resetTime": "2030-01-01T00:00:00Z"},
+                    {"modelId": "gemini-2.5-flash", "tokenType": "REQUESTS", "remainingFraction": 1.0, "resetTime": "2030-01-01T00:00:00Z"}
+                ]}),
+            )
+        }
+        _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
+    }
+}
+
+fn operation_done(name: &str, state: &State) -> Value {
+    let project = state
+        .onboarded
+        .as_ref()
+        .map(|(_, p)| p.clone())
+        .unwrap_or_default();
+    json!({"name": name, "done": true, "response": {"@type": "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+        "cloudaicompanionProject": {"id": project, "name": project}}})
+}
