@@ -3,7 +3,9 @@
 //! - [`BlockingDriver`]: the one driver loop (ureq 3 with rustls): sends each request,
 //!   sleeps for waits, reads the real clock, and maps transport failures (DNS,
 //!   connect, TLS, timeout, reset) into the flow's transport-failure input;
-//! - [`os_random`]: OS randomness for PKCE, `state` and request ids.
+//! - [`os_random`]: OS randomness for PKCE, `state` and request ids;
+//! - [`CallbackListener`]: the localhost OAuth callback listener, racing a manual paste;
+//! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()` in a few lines.
 //!
 //! ```no_run
 //! use codeassist_blocking::BlockingDriver;
@@ -17,8 +19,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod client;
 mod driver;
+mod listener;
 mod random;
 
+pub use client::{Client, ClientError, LoginOptions, Logout};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, transport_error};
+pub use listener::{
+    CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
+    RejectedPasteHook, WaitOptions,
+};
 pub use random::os_random;

@@ -173,6 +173,12 @@ impl Emulator {
         state.access_tokens.clear();
     }
 
+    /// Forgets every access token (as after a server-side invalidation); refresh
+    /// tokens keep working.
+    pub fn revoke_access_tokens_only(&self) {
+        self.state().access_tokens.clear();
+    }
+
     /// Issues a refresh token directly, as if a sign-in had happened.
     pub fn issue_refresh_token(&self) -> String {
         let mut state = self.state();

@@ -1,0 +1,253 @@
+//! The localhost OAuth callback listener, on std.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use codeassist_core::Secret;
+use codeassist_core::oauth::{CallbackError, parse_callback};
+
+/// The port Google's installed-app examples use.
+pub const DEFAULT_PORT: u16 = 8085;
+/// How long a sign-in may take by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// The path the browser is sent back to.
+pub const CALLBACK_PATH: &str = "/oauth2callback";
+
+/// Why waiting for the callback gave no code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackWaitError {
+    /// Nothing usable arrived in time.
+    #[error("no sign-in arrived within {} seconds", .0.as_secs())]
+    TimedOut(Duration),
+    /// The callback (or the paste) carried an error, such as `access_denied`.
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    /// The listener failed.
+    #[error("the callback listener failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Listens on `127.0.0.1` for Google's redirect back to the app.
+#[derive(Debug)]
+pub struct CallbackListener {
+    listener: TcpListener,
+    port: u16,
+}
+
+/// Told about each pasted line that was not usable.
+pub type RejectedPasteHook = Box<dyn Fn(&CallbackError) + Send>;
+
+/// How [`CallbackListener::wait_for_code`] waits.
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// A reader of pasted lines (stdin in a CLI), raced against the browser. Each line
+    /// may be the redirected URL, its query, or the bare code. Its end does not stop
+    /// the wait.
+    pub paste: Option<Box<dyn Read + Send>>,
+    /// Told about each pasted line that was not usable (a wrong state, no code).
+    pub on_rejected_paste: Option<RejectedPasteHook>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_LOGIN_TIMEOUT,
+            paste: None,
+            on_rejected_paste: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("timeout", &self.timeout)
+            .field("paste", &self.paste.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallbackListener {
+    /// Binds `127.0.0.1:port`, or a free port when that one is busy (`0` always picks
+    /// a free one).
+    pub fn bind(port: u16) -> std::io::Result<Self> {
+        let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            Ok(listener) => listener,
+            Err(error) if error.kind() == ErrorKind::AddrInUse => {
+                tracing::info!(port, "callback port busy; using a free one");
+                TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            }
+            Err(error) => return Err(error),
+        };
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        Ok(Self { listener, port })
+    }
+
+    /// The port bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The redirect URI to put in the authorization URL: the loopback address itself,
+    /// so a browser that resolves `localhost` to `::1` still arrives here.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// Waits for the callback carrying `expected_state`, or a usable paste.
+    ///
+    /// Only `GET /oauth2callback` is answered as a callback; `/favicon.ico` and stray
+    /// requests get a 404. A callback with the wrong `state` (forged, or a stale tab)
+    /// gets an error page and the wait goes on. `access_denied` and other Google
+    /// errors end the wait with that error.
+    pub fn wait_for_code(
+        &self,
+        expected_state: &Secret,
+        options: WaitOptions,
+    ) -> Result<Secret, CallbackWaitError> {
+        let deadline = Instant::now() + options.timeout;
+        let pasted = options.paste.map(spawn_line_reader);
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if let Some(outcome) = serve(stream, peer, expected_state.expose()) {
+                        return outcome.map_err(CallbackWaitError::from);
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+            if let Some(lines) = &pasted {
+                while let Ok(line) = lines.try_recv() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match parse_callback(&line, expected_state.expose()) {
+                        Ok(code) => return Ok(code),
+                        Err(rejected) => {
+                            tracing::warn!(error = %rejected, "pasted sign-in not usable");
+                            if let Some(report) = &options.on_rejected_paste {
+                                report(&rejected);
+                            }
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(CallbackWaitError::TimedOut(options.timeout));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Reads lines on a thread of its own; the channel closes at end of input (which the
+/// wait ignores: the browser may still come back).
+fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(reader);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match lines.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if sender.send(line.clone()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    receiver
+}
+
+/// Answers one connection. `Some` ends the wait.
+fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    expected_state: &str,
+) -> Option<Result<Secret, CallbackError>> {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut reader = BufReader::new(stream.take(16 * 1024));
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).ok()? > 0 {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        head.extend_from_slice(&line);
+        line.clear();
+    }
+    let mut stream = reader.into_inner().into_inner();
+    let request_line =
+        String::from_utf8_lossy(head.split(|b| *b == b'\n').next().unwrap_or_default())
+            .into_owned();
+    let mut words = request_line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    if method != "GET" || path != CALLBACK_PATH {
+        tracing::debug!(%peer, path, "stray request on the callback port");
+        let _ = respond(&mut stream, 404, "Not found", "Nothing here.");
+        return None;
+    }
+    match parse_callback(target, expected_state) {
+        Ok(code) => {
+            let _ = respond(
+                &mut stream,
+                200,
+                "Signed in",
+                "You are signed in. You can close this tab and return to the terminal.",
+            );
+            Some(Ok(code))
+        }
+        Err(CallbackError::StateMismatch | CallbackError::MissingState) => {
+            tracing::warn!(%peer, "callback with a wrong state ignored");
+            let _ = respond(
+                &mut stream,
+                400,
+                "Sign-in link not recognised",
+                "This sign-in link does not belong to the sign-in in progress (an old tab, or a forged link). Use the newest link.",
+            );
+            None
+        }
+        Err(error) => {
+            let _ = respond(&mut stream, 400, "Sign-in failed", &error.to_string());
+            Some(Err(error))
+        }
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) -> std::io::Result<()> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+         <body style=\"font-family: sans-serif; margin: 4em auto; max-width: 36em\"><h1>{0}</h1><p>{1}</p></body></html>",
+        escape(title),
+        escape(text)
+    );
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        _ => "Not Found",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
