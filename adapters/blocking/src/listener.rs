@@ -6,14 +6,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
-use codeassist_core::oauth::{CallbackError, parse_callback};
+use codeassist_core::oauth::{
+    CallbackError, callback_http_response, callback_reply, parse_callback,
+};
 
 /// The port Google's installed-app examples use.
 pub const DEFAULT_PORT: u16 = 8085;
 /// How long a sign-in may take by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
-/// The path the browser is sent back to.
-pub const CALLBACK_PATH: &str = "/oauth2callback";
+pub use codeassist_core::oauth::CALLBACK_PATH;
 
 /// Why waiting for the callback gave no code.
 #[derive(Debug, thiserror::Error)]
@@ -194,60 +195,11 @@ fn serve(
             .into_owned();
     let mut words = request_line.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    if method != "GET" || path != CALLBACK_PATH {
-        tracing::debug!(%peer, path, "stray request on the callback port");
-        let _ = respond(&mut stream, 404, "Not found", "Nothing here.");
-        return None;
+    let reply = callback_reply(method, target, expected_state);
+    if reply.outcome.is_none() {
+        tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
     }
-    match parse_callback(target, expected_state) {
-        Ok(code) => {
-            let _ = respond(
-                &mut stream,
-                200,
-                "Signed in",
-                "You are signed in. You can close this tab and return to the terminal.",
-            );
-            Some(Ok(code))
-        }
-        Err(CallbackError::StateMismatch | CallbackError::MissingState) => {
-            tracing::warn!(%peer, "callback with a wrong state ignored");
-            let _ = respond(
-                &mut stream,
-                400,
-                "Sign-in link not recognised",
-                "This sign-in link does not belong to the sign-in in progress (an old tab, or a forged link). Use the newest link.",
-            );
-            None
-        }
-        Err(error) => {
-            let _ = respond(&mut stream, 400, "Sign-in failed", &error.to_string());
-            Some(Err(error))
-        }
-    }
-}
-
-fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) -> std::io::Result<()> {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head>\
-         <body style=\"font-family: sans-serif; margin: 4em auto; max-width: 36em\"><h1>{0}</h1><p>{1}</p></body></html>",
-        escape(title),
-        escape(text)
-    );
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        _ => "Not Found",
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
+    let _ = stream.write_all(&callback_http_response(&reply));
+    let _ = stream.flush();
+    reply.outcome
 }

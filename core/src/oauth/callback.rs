@@ -138,6 +138,91 @@ fn plausible_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= 2048 && code.chars().all(|c| c.is_ascii_graphic())
 }
 
+/// The path Google sends the browser back to.
+pub const CALLBACK_PATH: &str = "/oauth2callback";
+
+/// What a loopback listener answers to one HTTP request, and whether the wait ends.
+///
+/// Both runtime adapters' listeners use this, so they behave the same: only
+/// `GET /oauth2callback` counts; a wrong or missing `state` gets an error page and the
+/// wait goes on (a forged request or a stale tab must not end a real sign-in); Google's
+/// `error` values and a callback without a code end the wait with that error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CallbackReply {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// A complete small HTML page.
+    pub page: String,
+    /// `Some` when the wait is over: the code, or why there is none.
+    pub outcome: Option<Result<Secret, CallbackError>>,
+}
+
+/// Decides the answer to `method target` for a sign-in expecting `expected_state`.
+pub fn callback_reply(method: &str, target: &str, expected_state: &str) -> CallbackReply {
+    let path = target.split('?').next().unwrap_or("");
+    if method != "GET" || path != CALLBACK_PATH {
+        return CallbackReply {
+            status: 404,
+            page: page("Not found", "Nothing here."),
+            outcome: None,
+        };
+    }
+    match parse_callback(target, expected_state) {
+        Ok(code) => CallbackReply {
+            status: 200,
+            page: page(
+                "Signed in",
+                "You are signed in. You can close this tab and return to the terminal.",
+            ),
+            outcome: Some(Ok(code)),
+        },
+        Err(CallbackError::StateMismatch | CallbackError::MissingState) => CallbackReply {
+            status: 400,
+            page: page(
+                "Sign-in link not recognised",
+                "This sign-in link does not belong to the sign-in in progress (an old tab, or a forged link). Use the newest link.",
+            ),
+            outcome: None,
+        },
+        Err(error) => CallbackReply {
+            status: 400,
+            page: page("Sign-in failed", &error.to_string()),
+            outcome: Some(Err(error)),
+        },
+    }
+}
+
+fn page(title: &str, text: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+         <body style=\"font-family: sans-serif; margin: 4em auto; max-width: 36em\"><h1>{0}</h1><p>{1}</p></body></html>",
+        escape(title),
+        escape(text)
+    )
+}
+
+/// The full HTTP/1.1 response for a [`CallbackReply`] (the connection is closed after).
+pub fn callback_http_response(reply: &CallbackReply) -> Vec<u8> {
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        _ => "Not Found",
+    };
+    format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{}",
+        reply.status,
+        reply.page.len(),
+        reply.page
+    )
+    .into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +278,37 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(parse_callback(input, STATE), Err(expected), "{input}");
         }
+    }
+
+    #[test]
+    fn listener_replies() {
+        let ok = callback_reply("GET", "/oauth2callback?code=c&state=s7aTe", STATE);
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.outcome.unwrap().unwrap().expose(), "c");
+        let forged = callback_reply("GET", "/oauth2callback?code=c&state=x", STATE);
+        assert_eq!((forged.status, forged.outcome.is_none()), (400, true));
+        let stray = callback_reply("GET", "/favicon.ico", STATE);
+        assert_eq!((stray.status, stray.outcome.is_none()), (404, true));
+        let post = callback_reply("POST", "/oauth2callback?code=c&state=s7aTe", STATE);
+        assert_eq!(post.status, 404);
+        let denied = callback_reply(
+            "GET",
+            "/oauth2callback?error=access_denied&state=s7aTe",
+            STATE,
+        );
+        assert_eq!(
+            denied.outcome.unwrap().unwrap_err(),
+            CallbackError::AccessDenied
+        );
+        let http = String::from_utf8(callback_http_response(&ok_page())).unwrap();
+        assert!(
+            http.starts_with("HTTP/1.1 200 OK\r\n") && http.ends_with("</html>"),
+            "{http}"
+        );
+    }
+
+    fn ok_page() -> CallbackReply {
+        callback_reply("GET", "/oauth2callback?code=c&state=s7aTe", STATE)
     }
 
     #[test]

@@ -40,7 +40,10 @@ mod credentials;
 mod flows;
 mod pkce;
 
-pub use callback::{CallbackError, MAX_CALLBACK_INPUT, parse_callback};
+pub use callback::{
+    CALLBACK_PATH, CallbackError, CallbackReply, MAX_CALLBACK_INPUT, callback_http_response,
+    callback_reply, parse_callback,
+};
 pub use config::{
     AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, OAuthClient, OAuthEndpoints,
 };
