@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
+pub use codeassist_core::oauth::CallbackWaitError;
 use codeassist_core::oauth::{
     CallbackError, callback_http_response, callback_reply, parse_callback,
 };
@@ -15,21 +16,6 @@ pub const DEFAULT_PORT: u16 = 8085;
 /// How long a sign-in may take by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 pub use codeassist_core::oauth::CALLBACK_PATH;
-
-/// Why waiting for the callback gave no code.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallbackWaitError {
-    /// Nothing usable arrived in time.
-    #[error("no sign-in arrived within {} seconds", .0.as_secs())]
-    TimedOut(Duration),
-    /// The callback (or the paste) carried an error, such as `access_denied`.
-    #[error(transparent)]
-    Callback(#[from] CallbackError),
-    /// The listener failed.
-    #[error("the callback listener failed: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// Listens on `127.0.0.1` for Google's redirect back to the app.
 #[derive(Debug)]

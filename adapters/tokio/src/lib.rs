@@ -1,6 +1,35 @@
 //! `codeassist-tokio`: runs every `codeassist-core` flow on hyper 1 and tokio.
 //!
-//! It will hold the one async driver loop (hyper-util client with rustls,
-//! `tokio::time::sleep` for waits), the tokio localhost OAuth callback listener, and a
-//! cheap-to-clone async client whose concurrent token requests share one refresh.
+//! - [`AsyncDriver`]: the one async driver loop (hyper-util's pooled client with
+//!   rustls and webpki roots, `tokio::time::sleep` for waits);
+//! - [`CallbackListener`]: the tokio localhost OAuth callback listener;
+//! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()`; `Send + Sync`, cheap
+//!   to clone, with one shared refresh for concurrent callers.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), codeassist_tokio::ClientError> {
+//! use codeassist_core::oauth::OAuthClient;
+//! use codeassist_tokio::Client;
+//!
+//! let client = Client::builder(OAuthClient::new("id.apps.googleusercontent.com", "secret")).build()?;
+//! let token = client.access_token().await?;
+//! let project = client.project().await?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+
+mod client;
+mod driver;
+mod listener;
+
+pub use client::{Client, ClientBuilder, ClientError, LoginOptions, Logout};
+pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig};
+pub use listener::{
+    CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook,
+    WaitOptions,
+};
+
+/// The OS random source (`getrandom`), infallible as core's APIs want it.
+pub fn os_random() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}

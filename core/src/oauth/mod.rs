@@ -41,8 +41,8 @@ mod flows;
 mod pkce;
 
 pub use callback::{
-    CALLBACK_PATH, CallbackError, CallbackReply, MAX_CALLBACK_INPUT, callback_http_response,
-    callback_reply, parse_callback,
+    CALLBACK_PATH, CallbackError, CallbackReply, CallbackWaitError, MAX_CALLBACK_INPUT,
+    callback_http_response, callback_reply, parse_callback,
 };
 pub use config::{
     AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, OAuthClient, OAuthEndpoints,

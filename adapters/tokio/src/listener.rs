@@ -1,0 +1,181 @@
+//! The localhost OAuth callback listener, on tokio.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use codeassist_core::Secret;
+pub use codeassist_core::oauth::CallbackWaitError;
+use codeassist_core::oauth::{
+    CALLBACK_PATH, CallbackError, callback_http_response, callback_reply, parse_callback,
+};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// The port Google's installed-app examples use.
+pub const DEFAULT_PORT: u16 = 8085;
+/// How long a sign-in may take by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Told about each pasted line that was not usable.
+pub type RejectedPasteHook = Box<dyn Fn(&CallbackError) + Send + Sync>;
+
+/// How [`CallbackListener::wait_for_code`] waits.
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// A reader of pasted lines (stdin in a CLI), read on a thread of its own and raced
+    /// against the browser. Its end does not stop the wait.
+    pub paste: Option<Box<dyn Read + Send>>,
+    /// Told about each pasted line that was not usable.
+    pub on_rejected_paste: Option<RejectedPasteHook>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_LOGIN_TIMEOUT,
+            paste: None,
+            on_rejected_paste: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("timeout", &self.timeout)
+            .field("paste", &self.paste.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Listens on `127.0.0.1` for Google's redirect back to the app.
+#[derive(Debug)]
+pub struct CallbackListener {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl CallbackListener {
+    /// Binds `127.0.0.1:port`, or a free port when that one is busy.
+    pub async fn bind(port: u16) -> std::io::Result<Self> {
+        let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await {
+            Ok(listener) => listener,
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+                tracing::info!(port, "callback port busy; using a free one");
+                TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?
+            }
+            Err(error) => return Err(error),
+        };
+        let port = listener.local_addr()?.port();
+        Ok(Self { listener, port })
+    }
+
+    /// The port bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The redirect URI to put in the authorization URL.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// Waits for the callback carrying `expected_state`, or a usable paste; see
+    /// [`callback_reply`] for what each request gets.
+    pub async fn wait_for_code(
+        &self,
+        expected_state: &Secret,
+        options: WaitOptions,
+    ) -> Result<Secret, CallbackWaitError> {
+        let mut pasted = options.paste.map(spawn_line_reader);
+        let wait = async {
+            loop {
+                tokio::select! {
+                    accepted = self.listener.accept() => {
+                        let (stream, peer) = accepted?;
+                        if let Some(outcome) = serve(stream, peer, expected_state.expose()).await {
+                            return outcome.map_err(CallbackWaitError::from);
+                        }
+                    }
+                    Some(line) = async { match pasted.as_mut() { Some(lines) => lines.recv().await, None => None } } => {
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        match parse_callback(&line, expected_state.expose()) {
+                            Ok(code) => return Ok(code),
+                            Err(rejected) => {
+                                tracing::warn!(error = %rejected, "pasted sign-in not usable");
+                                if let Some(report) = &options.on_rejected_paste {
+                                    report(&rejected);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(options.timeout, wait)
+            .await
+            .unwrap_or(Err(CallbackWaitError::TimedOut(options.timeout)))
+    }
+}
+
+fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::UnboundedReceiver<String> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(reader);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match lines.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if sender.send(line.clone()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    receiver
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    expected_state: &str,
+) -> Option<Result<Secret, CallbackError>> {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        reader.read_line(&mut request_line).await?;
+        // Drain the headers so the browser sees a clean answer.
+        let mut header = String::new();
+        for _ in 0..100 {
+            header.clear();
+            if reader.read_line(&mut header).await? == 0 || header.trim().is_empty() {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    if !matches!(read, Ok(Ok(()))) {
+        return None;
+    }
+    let mut words = request_line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let reply = callback_reply(method, target, expected_state);
+    if reply.outcome.is_none() {
+        tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
+    }
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(&callback_http_response(&reply)).await;
+    let _ = stream.shutdown().await;
+    reply.outcome
+}

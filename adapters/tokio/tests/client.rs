@@ -1,0 +1,159 @@
+//! The async client and listener against the emulator over loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeassist_core::Secret;
+use codeassist_core::code_assist::ProjectSource;
+use codeassist_core::oauth::{CallbackError, unix_seconds};
+use codeassist_store::{CredentialStore, FileStore};
+use codeassist_testkit::conformance::{code_assist_config, oauth_client};
+use codeassist_testkit::emulator::{EMAIL, Emulator};
+use codeassist_tokio::{CallbackListener, CallbackWaitError, Client, LoginOptions, WaitOptions};
+
+/// A browser: follows the consent redirect to the listener, on a plain thread.
+fn browse(url: String) {
+    std::thread::spawn(move || {
+        let agent = http_get_agent();
+        let response = agent.get(&url).call().unwrap();
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        agent.get(&location).call().unwrap();
+    });
+}
+
+fn http_get_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_then_concurrent_callers_share_one_refresh() {
+    assert_send_sync_clone::<Client>();
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oauth.json");
+    let client = Client::builder(oauth_client(&server.base_url()))
+        .store(FileStore::new(&path))
+        .code_assist(code_assist_config(&server.base_url()))
+        .env_project(None)
+        .build()
+        .unwrap();
+
+    let mut options = LoginOptions::new(|url| browse(url.to_owned()));
+    options.port = 0;
+    let credentials = client.login(options).await.unwrap();
+    assert_eq!(credentials.email.as_deref(), Some(EMAIL));
+
+    // Near expiry: sixteen concurrent callers, one refresh.
+    let mut near_expiry = credentials.clone();
+    near_expiry.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 30);
+    FileStore::new(&path)
+        .lock()
+        .unwrap()
+        .save(&near_expiry)
+        .unwrap();
+    let before = emulator.count("/token");
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.access_token().await.unwrap() })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.unwrap());
+    }
+    assert_eq!(emulator.count("/token"), before + 1, "single flight");
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+    assert_ne!(Some(&tokens[0]), credentials.access_token.as_ref());
+
+    let project = client.project().await.unwrap();
+    assert_eq!(project.source, ProjectSource::Onboarded);
+    assert_eq!(client.quota().await.unwrap().buckets.len(), 2);
+
+    emulator.revoke_access_tokens_only();
+    assert!(
+        client.project().await.is_ok(),
+        "a 401 refreshes once and goes on"
+    );
+
+    let logout = client.logout().await.unwrap();
+    assert!(logout.was_signed_in);
+    assert!(client.access_token().await.unwrap_err().needs_login());
+}
+
+#[tokio::test]
+async fn the_listener_ignores_forgeries_and_reports_denial() {
+    let listener = CallbackListener::bind(0).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.port());
+    let state = Secret::new("st");
+    let browser = std::thread::spawn(move || {
+        let agent = http_get_agent();
+        let stray = agent
+            .get(&format!("{base}/favicon.ico"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16();
+        let forged = agent
+            .get(&format!("{base}/oauth2callback?code=x&state=bad"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16();
+        let denied = agent
+            .get(&format!(
+                "{base}/oauth2callback?error=access_denied&state=st"
+            ))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16();
+        (stray, forged, denied)
+    });
+    let error = listener
+        .wait_for_code(&state, WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CallbackWaitError::Callback(CallbackError::AccessDenied)
+        ),
+        "{error:?}"
+    );
+    assert_eq!(browser.join().unwrap(), (404, 400, 400));
+
+    let listener = CallbackListener::bind(0).await.unwrap();
+    let mut options = WaitOptions::default();
+    options.timeout = Duration::from_millis(100);
+    options.paste = Some(Box::new(std::io::Cursor::new("")));
+    assert!(matches!(
+        listener.wait_for_code(&state, options).await,
+        Err(CallbackWaitError::TimedOut(_))
+    ));
+
+    let listener = CallbackListener::bind(0).await.unwrap();
+    let rejected = Arc::new(std::sync::Mutex::new(0));
+    let mut options = WaitOptions::default();
+    options.paste = Some(Box::new(std::io::Cursor::new(
+        "code=4/x&state=nope\ncode=4/pasted&state=st\n",
+    )));
+    let count = rejected.clone();
+    options.on_rejected_paste = Some(Box::new(move |_| *count.lock().unwrap() += 1));
+    assert_eq!(
+        listener
+            .wait_for_code(&state, options)
+            .await
+            .unwrap()
+            .expose(),
+        "4/pasted"
+    );
+    assert_eq!(*rejected.lock().unwrap(), 1);
+}
