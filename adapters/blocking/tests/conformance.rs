@@ -35,3 +35,25 @@ fn the_blocking_driver_conforms() {
     };
     run_all(&mut driver, &emulator);
 }
+
+#[test]
+fn bodies_over_the_cap_are_transport_failures() {
+    use codeassist_blocking::DriverConfig;
+    use codeassist_core::flow::{Call, TransportErrorKind};
+    use codeassist_testkit::emulator::Fault;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let mut config = DriverConfig::default();
+    config.max_body = 1024;
+    let driver = BlockingDriver::new(config);
+    emulator.inject("/huge", Fault::HugeBody(64 * 1024), 1);
+    let request = http::Request::get(format!("{}/huge", server.base_url()))
+        .body(Vec::new())
+        .unwrap();
+    let error = driver.run(Call::new(request)).unwrap_err();
+    let api = error.api().unwrap();
+    assert_eq!(
+        api.transport().map(|t| t.kind()),
+        Some(TransportErrorKind::BodyTooLarge)
+    );
+}

@@ -72,6 +72,12 @@ async fn sign_in_then_concurrent_callers_share_one_refresh() {
     assert_eq!(emulator.count("/token"), before + 1, "single flight");
     assert!(tokens.iter().all(|t| t == &tokens[0]));
     assert_ne!(Some(&tokens[0]), credentials.access_token.as_ref());
+    let on_disk = FileStore::new(&path).load().unwrap().unwrap();
+    assert_eq!(on_disk.access_token.as_ref(), Some(&tokens[0]));
+    assert_eq!(
+        on_disk.refresh_token, credentials.refresh_token,
+        "kept on disk when the answer has none"
+    );
 
     let project = client.project().await.unwrap();
     assert_eq!(project.source, ProjectSource::Onboarded);

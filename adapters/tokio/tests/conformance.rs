@@ -49,3 +49,30 @@ fn the_tokio_driver_conforms() {
     };
     run_all(&mut driver, &emulator);
 }
+
+#[test]
+fn bodies_over_the_cap_are_transport_failures() {
+    use codeassist_core::flow::{Call, TransportErrorKind};
+    use codeassist_testkit::emulator::Fault;
+    use codeassist_tokio::DriverConfig;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = DriverConfig::default();
+    config.max_body = 1024;
+    emulator.inject("/huge", Fault::HugeBody(64 * 1024), 1);
+    let request = http::Request::get(format!("{}/huge", server.base_url()))
+        .body(Vec::new())
+        .unwrap();
+    let error = runtime
+        .block_on(async { AsyncDriver::new(config).run(Call::new(request)).await })
+        .unwrap_err();
+    let api = error.api().unwrap();
+    assert_eq!(
+        api.transport().map(|t| t.kind()),
+        Some(TransportErrorKind::BodyTooLarge)
+    );
+}
