@@ -1,7 +1,11 @@
 //! `codeassist`: the command-line face of the codeassist library.
 #![forbid(unsafe_code)]
 
+mod commands;
+mod config;
+mod demo;
 mod explain;
+mod ui;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -10,9 +14,26 @@ use std::time::SystemTime;
 use clap::{Parser, Subcommand};
 use http::HeaderMap;
 
-/// Google sign-in, Gemini Code Assist projects, and Google errors explained.
+const AFTER_HELP: &str = "\
+Environment:
+  CODEASSIST_CLIENT_ID, CODEASSIST_CLIENT_SECRET
+                      the OAuth client (create a \"Desktop app\" client in the Google Cloud console)
+  CODEASSIST_HOME     where credentials live (default: $XDG_CONFIG_HOME/codeassist or ~/.config/codeassist)
+  CODEASSIST_GOOGLE_BASE_URL
+                      one base URL replacing every Google host, Google's paths kept (emulators, tests);
+                      plain http:// only for loopback
+  CODEASSIST_CODE_ASSIST_ENDPOINTS
+                      comma-separated Code Assist endpoints, tried in order
+  GOOGLE_CLOUD_PROJECT
+                      the Google Cloud project id
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 sign-in needed (run `codeassist login`).
+
+Try it without a Google account: codeassist demo";
+
+/// Google sign-in, Gemini Code Assist projects and quota, and Google errors explained.
 #[derive(Debug, Parser)]
-#[command(name = "codeassist", version, about)]
+#[command(name = "codeassist", version, about, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,10 +41,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Sign in with Google in the browser (or by pasting the redirected address).
+    #[command(after_help = "Example:\n  codeassist login --no-browser")]
+    Login {
+        /// Print the URL only; do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// The loopback port for Google's redirect (another free one is used when busy).
+        #[arg(long, default_value_t = codeassist_blocking::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Print a valid access token (refreshed when fewer than 5 minutes remain).
+    #[command(after_help = "Example:\n  curl -H \"Authorization: Bearer $(codeassist token)\" …")]
+    Token,
+    /// Resolve the Code Assist project: flag, GOOGLE_CLOUD_PROJECT, discovery, onboarding.
+    #[command(after_help = "Example:\n  codeassist project --json")]
+    Project {
+        /// The project id to use.
+        #[arg(long, value_name = "ID")]
+        project: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the remaining quota per model.
+    #[command(
+        after_help = "Example:\n  codeassist quota --json | jq '.buckets[].remaining_fraction'"
+    )]
+    Quota {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the sign-in at Google and delete the stored credentials.
+    #[command(after_help = "Example:\n  codeassist logout")]
+    Logout,
+    /// Show who is signed in, until when, and where things are. Never prints a secret.
+    #[command(after_help = "Example:\n  codeassist status --json")]
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Explain a failed Google response read from stdin.
     ///
     /// Stdin holds the response as `curl -i` prints it (status line, headers, blank
     /// line, body); with --status it holds the body alone.
+    #[command(
+        after_help = "Examples:\n  curl -si … | codeassist explain-error\n  codeassist explain-error --status 429 --header 'Retry-After: 30' --json < body.json"
+    )]
     ExplainError {
         /// The HTTP status of a body-only input.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(100..=599))]
@@ -35,41 +101,110 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the whole journey against a built-in emulator of Google: no account needed.
+    #[command(after_help = "Example:\n  codeassist demo")]
+    Demo,
+}
+
+/// A command's failure: the message for stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    /// Exit code 1.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    /// Exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 2,
+        }
+    }
+
+    /// Exit code 3.
+    pub fn login_needed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 3,
+        }
+    }
+}
+
+impl From<codeassist_blocking::ClientError> for Failure {
+    fn from(error: codeassist_blocking::ClientError) -> Self {
+        if error.needs_login() {
+            let detail = match &error {
+                codeassist_blocking::ClientError::NotSignedIn => "nobody is signed in".to_owned(),
+                other => other.to_string(),
+            };
+            return Failure::login_needed(format!("{detail}; run `codeassist login`"));
+        }
+        Failure::error(error.to_string())
+    }
+}
+
+impl From<codeassist_store::StoreError> for Failure {
+    fn from(error: codeassist_store::StoreError) -> Self {
+        Failure::error(error.to_string())
+    }
+}
+
+/// A message for the person, on stderr.
+pub fn say(message: &str) {
+    eprintln!("{message}");
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::ExplainError {
             status,
             headers,
             json,
         } => explain_error(status, &headers, json),
+        Command::Demo => demo::run(),
+        command => config::Config::from_env().and_then(|config| match command {
+            Command::Login { no_browser, port } => commands::login(&config, no_browser, port),
+            Command::Token => commands::token(&config),
+            Command::Project { project, json } => commands::project(&config, project, json),
+            Command::Quota { json } => commands::quota(&config, json),
+            Command::Logout => commands::logout(&config),
+            Command::Status { json } => commands::status(&config, json),
+            Command::ExplainError { .. } | Command::Demo => Ok(()),
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("codeassist: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
     }
 }
 
-fn explain_error(status: Option<u16>, header_args: &[String], json: bool) -> ExitCode {
+fn explain_error(status: Option<u16>, header_args: &[String], json: bool) -> Result<(), Failure> {
     let mut input = Vec::new();
-    if let Err(error) = std::io::stdin()
+    std::io::stdin()
         .take(explain::MAX_INPUT)
         .read_to_end(&mut input)
-    {
-        eprintln!("codeassist: could not read stdin: {error}");
-        return ExitCode::from(2);
-    }
+        .map_err(|error| Failure::error(format!("could not read stdin: {error}")))?;
     let response = match status {
         Some(status) => {
             let mut headers = HeaderMap::new();
             for arg in header_args {
-                match explain::split_header(arg.as_bytes()) {
-                    Some((name, value)) => {
-                        headers.append(name, value);
-                    }
-                    None => {
-                        eprintln!("codeassist: --header {arg:?} is not of the form 'Name: value'");
-                        return ExitCode::from(2);
-                    }
-                }
+                let (name, value) = explain::split_header(arg.as_bytes()).ok_or_else(|| {
+                    Failure::usage(format!("--header {arg:?} is not of the form 'Name: value'"))
+                })?;
+                headers.append(name, value);
             }
             explain::RawResponse {
                 status,
@@ -77,18 +212,8 @@ fn explain_error(status: Option<u16>, header_args: &[String], json: bool) -> Exi
                 body: input,
             }
         }
-        None => match explain::parse_curl_output(&input) {
-            Ok(response) => response,
-            Err(message) => {
-                eprintln!("codeassist: {message}");
-                return ExitCode::from(2);
-            }
-        },
+        None => explain::parse_curl_output(&input).map_err(Failure::usage)?,
     };
     let line = explain::explain(&response, SystemTime::now(), json);
-    let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "{line}").is_err() {
-        return ExitCode::from(1);
-    }
-    ExitCode::SUCCESS
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|error| Failure::error(error.to_string()))
 }

@@ -1,0 +1,209 @@
+//! The account commands: login, token, project, quota, logout, status.
+
+use std::time::{Duration, SystemTime};
+
+use codeassist_blocking::{Client, LoginOptions};
+use codeassist_core::code_assist::{ProjectContext, Quota};
+use codeassist_core::oauth::unix_seconds;
+use codeassist_store::CredentialStore;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::ui::{Spinner, bar, human_duration, local_time, table};
+use crate::{Failure, say};
+
+/// Opens `url` in the person's browser, when there is a display; false if not tried.
+fn open_browser(url: &str) -> bool {
+    let command = if cfg!(target_os = "macos") {
+        Some(("open", vec![url]))
+    } else if cfg!(windows) {
+        Some(("cmd", vec!["/C", "start", "", url]))
+    } else if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    {
+        Some(("xdg-open", vec![url]))
+    } else {
+        None
+    };
+    let Some((program, args)) = command else {
+        return false;
+    };
+    std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure> {
+    let client = config.client(true)?;
+    let mut options = LoginOptions::new(move |url| {
+        eprintln!("Open this URL to sign in with Google:\n{url}");
+        if no_browser || !open_browser(url) {
+            eprintln!(
+                "(No browser was opened. On another machine, open the URL, then paste the address of the page it ends on here.)"
+            );
+        }
+    });
+    options.port = port;
+    options.wait.paste = Some(Box::new(std::io::stdin()));
+    options.wait.on_rejected_paste = Some(Box::new(|error| {
+        eprintln!("That was not usable: {error}. Paste the whole address, or just the code.")
+    }));
+    let spinner = Spinner::start("Waiting for the browser…");
+    let outcome = client.login(options);
+    drop(spinner);
+    let credentials = outcome?;
+    say(&format!(
+        "Signed in as {}.",
+        credentials.email.as_deref().unwrap_or("(email unknown)")
+    ));
+    Ok(())
+}
+
+pub fn token(config: &Config) -> Result<(), Failure> {
+    let token = config.client(false)?.access_token()?;
+    println!("{}", token.expose());
+    Ok(())
+}
+
+fn resolve(client: &Client) -> Result<ProjectContext, Failure> {
+    let spinner =
+        Spinner::start("Resolving the Code Assist project (onboarding may take a minute)…");
+    let outcome = client.project();
+    drop(spinner);
+    Ok(outcome?)
+}
+
+pub fn project(config: &Config, project: Option<String>, as_json: bool) -> Result<(), Failure> {
+    let client = config.client(false)?.with_project(project);
+    let context = resolve(&client)?;
+    if as_json {
+        println!("{}", serde_json::to_string(&context).unwrap_or_default());
+    } else {
+        println!("{}", context.project_id);
+        eprintln!("tier {}, from {}", context.tier_id, context.source.as_str());
+    }
+    Ok(())
+}
+
+pub fn quota_table(quota: &Quota) -> String {
+    let now = SystemTime::now();
+    let rows: Vec<Vec<String>> = quota
+        .buckets
+        .iter()
+        .map(|bucket| {
+            let (meter, percent) = match bucket.remaining_fraction {
+                Some(fraction) => (bar(fraction, 20), format!("{:.0}%", fraction * 100.0)),
+                None => ("?".to_owned(), "?".to_owned()),
+            };
+            let reset = bucket
+                .reset_time
+                .map(|time| {
+                    let left = time.duration_since(now).unwrap_or_default();
+                    format!("{} (in {})", local_time(time), human_duration(left))
+                })
+                .unwrap_or_default();
+            vec![
+                bucket.model_id.clone(),
+                bucket.token_type.clone().unwrap_or_default(),
+                meter,
+                percent,
+                reset,
+            ]
+        })
+        .collect();
+    table(&["MODEL", "TYPE", "REMAINING", "", "RESETS"], &rows)
+}
+
+pub fn quota(config: &Config, as_json: bool) -> Result<(), Failure> {
+    let client = config.client(false)?;
+    let spinner = Spinner::start("Reading quota…");
+    let outcome = client.quota();
+    drop(spinner);
+    let quota = outcome?;
+    if as_json {
+        println!("{}", serde_json::to_string(&quota).unwrap_or_default());
+    } else {
+        println!("{}", quota_table(&quota));
+        if quota.skipped > 0 {
+            eprintln!("({} malformed buckets skipped)", quota.skipped);
+        }
+    }
+    Ok(())
+}
+
+pub fn logout(config: &Config) -> Result<(), Failure> {
+    let outcome = config.client(false)?.logout()?;
+    match (outcome.was_signed_in, outcome.revocation_error) {
+        (false, _) => say("Nobody was signed in."),
+        (true, None) => {
+            say("Signed out: access revoked at Google and the stored credentials deleted.")
+        }
+        (true, Some(error)) => say(&format!(
+            "Signed out locally (the stored credentials are deleted), but revoking at Google failed: {error}"
+        )),
+    }
+    Ok(())
+}
+
+pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
+    let credentials = config.store.load()?;
+    let code_assist = config.code_assist();
+    let oauth = config.oauth_endpoints();
+    let now = SystemTime::now();
+    let expires_at = credentials.as_ref().and_then(|c| c.expires_at);
+    if as_json {
+        let value = json!({
+            "signed_in": credentials.is_some(),
+            "email": credentials.as_ref().and_then(|c| c.email.clone()),
+            "expires_at": expires_at,
+            "expires_in_secs": expires_at.map(|at| (at - unix_seconds(now)).max(0)),
+            "credentials_path": config.store.path(),
+            "token_endpoint": oauth.token,
+            "code_assist_endpoints": code_assist.endpoints,
+            "project": config.project,
+        });
+        println!("{value}");
+        return Ok(());
+    }
+    match &credentials {
+        None => println!("Not signed in."),
+        Some(credentials) => {
+            println!(
+                "Signed in as {}",
+                credentials.email.as_deref().unwrap_or("(email unknown)")
+            );
+            match expires_at {
+                Some(at) => {
+                    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(at.max(0) as u64);
+                    let left = credentials.remaining(now);
+                    if left.is_zero() {
+                        println!(
+                            "Access token: expired {} (refreshed on next use)",
+                            local_time(time)
+                        );
+                    } else {
+                        println!(
+                            "Access token: valid until {} ({} left)",
+                            local_time(time),
+                            human_duration(left)
+                        );
+                    }
+                }
+                None => println!("Access token: none yet"),
+            }
+        }
+    }
+    println!("Credentials: {}", config.store.path().display());
+    println!("Token endpoint: {}", oauth.token);
+    println!(
+        "Code Assist endpoints: {}",
+        code_assist.endpoints.join(", ")
+    );
+    if let Some(project) = &config.project {
+        println!("GOOGLE_CLOUD_PROJECT: {project}");
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Configuration from the environment.
+
+use codeassist_blocking::Client;
+use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
+use codeassist_core::flow::request::secure_uri;
+use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
+use codeassist_store::FileStore;
+
+use crate::Failure;
+
+/// Everything the commands read from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub client_id: Option<String>,
+    pub client_secret: String,
+    pub base_url: Option<String>,
+    pub endpoints: Option<Vec<String>>,
+    pub project: Option<String>,
+    pub store: FileStore,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, Failure> {
+        let base_url =
+            var("CODEASSIST_GOOGLE_BASE_URL").map(|url| url.trim_end_matches('/').to_owned());
+        if let Some(base) = &base_url {
+            secure_uri(base)
+                .map_err(|e| Failure::usage(format!("CODEASSIST_GOOGLE_BASE_URL: {e}")))?;
+        }
+        let endpoints = var("CODEASSIST_CODE_ASSIST_ENDPOINTS").map(|list| {
+            list.split(',')
+                .map(|e| e.trim().trim_end_matches('/').to_owned())
+                .filter(|e| !e.is_empty())
+                .collect::<Vec<_>>()
+        });
+        for endpoint in endpoints.iter().flatten() {
+            secure_uri(endpoint)
+                .map_err(|e| Failure::usage(format!("CODEASSIST_CODE_ASSIST_ENDPOINTS: {e}")))?;
+        }
+        let store = FileStore::at_default_location().map_err(|e| Failure::error(e.to_string()))?;
+        Ok(Self {
+            client_id: var("CODEASSIST_CLIENT_ID"),
+            client_secret: var("CODEASSIST_CLIENT_SECRET").unwrap_or_default(),
+            base_url,
+            endpoints,
+            project: var(PROJECT_ENV_VAR),
+            store,
+        })
+    }
+
+    pub fn oauth_endpoints(&self) -> OAuthEndpoints {
+        match &self.base_url {
+            Some(base) => OAuthEndpoints::under(base),
+            None => OAuthEndpoints::google(),
+        }
+    }
+
+    pub fn code_assist(&self) -> CodeAssistConfig {
+        let mut config = match &self.base_url {
+            Some(base) => CodeAssistConfig::with_endpoint(base.clone()),
+            None => CodeAssistConfig::default(),
+        };
+        if let Some(endpoints) = &self.endpoints {
+            config.endpoints = endpoints.clone();
+        }
+        config
+    }
+
+    /// The OAuth client; `login` needs the id, other commands use the stored one.
+    pub fn oauth(&self, need_id: bool) -> Result<OAuthClient, Failure> {
+        let id = match (&self.client_id, need_id) {
+            (Some(id), _) => id.clone(),
+            (None, false) => String::new(),
+            (None, true) => {
+                return Err(Failure::usage(
+                    "CODEASSIST_CLIENT_ID is not set. Create an OAuth client of type \"Desktop app\" in the Google Cloud \
+                     console (APIs & Services > Credentials), then set CODEASSIST_CLIENT_ID and CODEASSIST_CLIENT_SECRET",
+                ));
+            }
+        };
+        Ok(
+            OAuthClient::new(id, self.client_secret.as_str())
+                .with_endpoints(self.oauth_endpoints()),
+        )
+    }
+
+    pub fn client(&self, need_id: bool) -> Result<Client, Failure> {
+        let client = Client::new(self.oauth(need_id)?)
+            .map_err(Failure::from)?
+            .with_store(self.store.clone())
+            .with_code_assist(self.code_assist())
+            .with_env_project(self.project.clone());
+        Ok(client)
+    }
+}
