@@ -31,3 +31,8 @@ pub use listener::{
     RejectedPasteHook, WaitOptions,
 };
 pub use random::os_random;
+
+/// The README's examples, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

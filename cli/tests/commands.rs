@@ -1,0 +1,226 @@
+//! The built binary against the emulator: login by following the printed URL as a
+//! browser would, then every command.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use codeassist_testkit::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
+
+fn codeassist(home: &Path, base: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codeassist"));
+    command
+        .env("CODEASSIST_HOME", home)
+        .env("CODEASSIST_GOOGLE_BASE_URL", base)
+        .env("CODEASSIST_CLIENT_ID", CLIENT_ID)
+        .env("CODEASSIST_CLIENT_SECRET", CLIENT_SECRET)
+        .env("NO_COLOR", "1")
+        .env_remove("GOOGLE_CLOUD_PROJECT")
+        .env_remove("CODEASSIST_CODE_ASSIST_ENDPOINTS")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .expect("run codeassist")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+/// Runs `codeassist login`, reads the URL it prints, and plays the browser.
+fn login(home: &Path, base: &str) -> Output {
+    let mut child = codeassist(home, base)
+        .args(["login", "--no-browser", "--port", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = lines.next().expect("the URL is printed").unwrap();
+        seen.push(line.clone());
+        if line.starts_with("http") {
+            break line;
+        }
+    };
+    let consent = agent().get(&url).call().unwrap();
+    if let Some(location) = consent.headers().get("location") {
+        agent().get(location.to_str().unwrap()).call().unwrap();
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    seen.extend(rest);
+    let mut output = child.wait_with_output().unwrap();
+    output.stderr = seen.join("\n").into_bytes();
+    output
+}
+
+#[test]
+fn login_then_every_command() {
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".to_owned()),
+    });
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+
+    let output = login(home.path(), &base);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("Signed in as person@example.com"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).is_empty(), "messages go to stderr");
+
+    let output = run(codeassist(home.path(), &base).arg("token"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let token = text(&output.stdout);
+    assert_eq!(token.lines().count(), 1);
+    assert!(token.starts_with("ya29.emu-access-"), "{token}");
+
+    let output = run(codeassist(home.path(), &base).args(["project", "--json"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let project: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(project["project_id"], "std-project");
+    assert_eq!(project["tier_id"], "standard-tier");
+    assert_eq!(project["source"], "discovered");
+
+    let output = run(codeassist(home.path(), &base).args(["project", "--project", "flag-project"]));
+    assert_eq!(text(&output.stdout).trim(), "flag-project");
+    assert!(
+        text(&output.stderr).contains("from config"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run(codeassist(home.path(), &base).args(["quota", "--json"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let quota: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(quota["buckets"].as_array().unwrap().len(), 2);
+    let output = run(codeassist(home.path(), &base).arg("quota"));
+    let table = text(&output.stdout);
+    assert!(
+        table.contains("gemini-2.5-pro") && table.contains("42%"),
+        "{table}"
+    );
+
+    for args in [&["status"][..], &["status", "--json"]] {
+        let output = run(codeassist(home.path(), &base).args(args));
+        assert!(output.status.success());
+        let shown = text(&output.stdout);
+        assert!(shown.contains("person@example.com"), "{shown}");
+        assert!(
+            !shown.contains("ya29.") && !shown.contains("1//") && !shown.contains(CLIENT_SECRET),
+            "{shown}"
+        );
+    }
+
+    let output = run(codeassist(home.path(), &base).arg("logout"));
+    assert!(output.status.success());
+    assert!(
+        text(&output.stderr).contains("revoked at Google"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run(codeassist(home.path(), &base).arg("token"));
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output.stderr).contains("codeassist login"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_revoked_grant_exits_3_and_a_denied_consent_is_explained() {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    assert!(login(home.path(), &base).status.success());
+
+    // Make the stored token expire, revoke the grant: `token` says sign in again.
+    let path = home.path().join("oauth.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    stored["expires_at"] = serde_json::json!(0);
+    std::fs::write(&path, stored.to_string()).unwrap();
+    emulator.revoke_all();
+    let output = run(codeassist(home.path(), &base).arg("token"));
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+
+    emulator.deny_consent(true);
+    let output = login(home.path(), &base);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("denied"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn configuration_errors_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let output = run(codeassist(home.path(), "http://127.0.0.1:9")
+        .env_remove("CODEASSIST_CLIENT_ID")
+        .args(["login", "--no-browser"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("Desktop app"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run(codeassist(home.path(), "http://google.example.com").arg("status"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("CODEASSIST_GOOGLE_BASE_URL"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run(codeassist(home.path(), "http://127.0.0.1:9").arg("token"));
+    assert_eq!(output.status.code(), Some(3));
+}
+
+#[test]
+fn the_demo_runs_the_whole_journey() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_codeassist")).arg("demo"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let narration = text(&output.stdout);
+    for expected in [
+        "signed in as person@example.com",
+        "refreshed under the file lock",
+        "project emu-managed-project on free-tier (onboarded)",
+        "gemini-2.5-pro",
+        "retryDelay 1.5s",
+        "Gemini capacity exhausted for gemini-2.5-pro",
+        "stored credentials deleted",
+    ] {
+        assert!(
+            narration.contains(expected),
+            "missing {expected:?} in:\n{narration}"
+        );
+    }
+}
