@@ -7,14 +7,14 @@ use codeassist_core::code_assist::{
     CodeAssistConfig, ProjectContext, Quota, resolve_project, retrieve_user_quota,
 };
 use codeassist_core::oauth::{
-    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, OAuthClient, exchange_code, fetch_email,
-    revoke_token,
+    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, LoginOptions, Logout, OAuthClient,
+    exchange_code, fetch_email, revoke_token,
 };
 use codeassist_core::retry::{Decision, Retry};
 use codeassist_core::{Error, Secret, SplitMix64};
 use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError};
 
-use crate::listener::{CallbackListener, CallbackWaitError, DEFAULT_PORT, WaitOptions};
+use crate::listener::{CallbackListener, CallbackWaitError};
 use crate::{BlockingDriver, os_random};
 
 /// Why a client call failed.
@@ -55,38 +55,6 @@ impl From<TokenError<Error>> for ClientError {
             _ => ClientError::NotSignedIn,
         }
     }
-}
-
-/// How [`Client::login`] runs.
-#[non_exhaustive]
-pub struct LoginOptions {
-    /// The callback port (a free one is used when it is busy).
-    pub port: u16,
-    /// Called with the authorization URL: print it, open a browser.
-    pub on_url: Box<dyn FnOnce(&str) + Send>,
-    /// How to wait for the browser (timeout, a paste reader).
-    pub wait: WaitOptions,
-}
-
-impl LoginOptions {
-    /// Default port and timeout; `on_url` receives the URL to open.
-    pub fn new(on_url: impl FnOnce(&str) + Send + 'static) -> Self {
-        Self {
-            port: DEFAULT_PORT,
-            on_url: Box::new(on_url),
-            wait: WaitOptions::default(),
-        }
-    }
-}
-
-/// What [`Client::logout`] did.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Logout {
-    /// Whether anyone was signed in.
-    pub was_signed_in: bool,
-    /// The revocation's failure, if it failed (the credentials are deleted anyway).
-    pub revocation_error: Option<Error>,
 }
 
 /// Sign-in, tokens, project and quota over the blocking driver and a credential store.
@@ -285,19 +253,13 @@ impl Client {
     pub fn logout(&self) -> Result<Logout, ClientError> {
         let mut locked = self.store.lock()?;
         let Some(credentials) = locked.load()? else {
-            return Ok(Logout {
-                was_signed_in: false,
-                revocation_error: None,
-            });
+            return Ok(Logout::new(false, None));
         };
         let revocation_error =
             revoke_token(&credentials.refresh_token, &self.oauth.endpoints.revoke)
                 .and_then(|flow| self.driver.run(flow))
                 .err();
         locked.delete()?;
-        Ok(Logout {
-            was_signed_in: true,
-            revocation_error,
-        })
+        Ok(Logout::new(true, revocation_error))
     }
 }

@@ -24,7 +24,8 @@ mod driver;
 mod listener;
 mod random;
 
-pub use client::{Client, ClientError, LoginOptions, Logout};
+pub use client::{Client, ClientError};
+pub use codeassist_core::oauth::{LoginOptions, Logout};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, transport_error};
 pub use listener::{
     CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,

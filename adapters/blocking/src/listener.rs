@@ -6,15 +6,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
-pub use codeassist_core::oauth::CallbackWaitError;
 use codeassist_core::oauth::{
     CallbackError, callback_http_response, callback_reply, parse_callback,
 };
+pub use codeassist_core::oauth::{
+    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook, WaitOptions,
+};
 
-/// The port Google's installed-app examples use.
-pub const DEFAULT_PORT: u16 = 8085;
-/// How long a sign-in may take by default.
-pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 pub use codeassist_core::oauth::CALLBACK_PATH;
 
 /// Listens on `127.0.0.1` for Google's redirect back to the app.
@@ -22,41 +20,6 @@ pub use codeassist_core::oauth::CALLBACK_PATH;
 pub struct CallbackListener {
     listener: TcpListener,
     port: u16,
-}
-
-/// Told about each pasted line that was not usable.
-pub type RejectedPasteHook = Box<dyn Fn(&CallbackError) + Send>;
-
-/// How [`CallbackListener::wait_for_code`] waits.
-#[non_exhaustive]
-pub struct WaitOptions {
-    /// Give up after this long.
-    pub timeout: Duration,
-    /// A reader of pasted lines (stdin in a CLI), raced against the browser. Each line
-    /// may be the redirected URL, its query, or the bare code. Its end does not stop
-    /// the wait.
-    pub paste: Option<Box<dyn Read + Send>>,
-    /// Told about each pasted line that was not usable (a wrong state, no code).
-    pub on_rejected_paste: Option<RejectedPasteHook>,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        Self {
-            timeout: DEFAULT_LOGIN_TIMEOUT,
-            paste: None,
-            on_rejected_paste: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for WaitOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WaitOptions")
-            .field("timeout", &self.timeout)
-            .field("paste", &self.paste.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl CallbackListener {

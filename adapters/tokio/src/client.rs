@@ -7,14 +7,14 @@ use codeassist_core::code_assist::{
     CodeAssistConfig, ProjectContext, Quota, resolve_project, retrieve_user_quota,
 };
 use codeassist_core::oauth::{
-    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, OAuthClient, exchange_code, fetch_email,
-    revoke_token,
+    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, LoginOptions, Logout, OAuthClient,
+    exchange_code, fetch_email, revoke_token,
 };
 use codeassist_core::retry::{Decision, Retry};
 use codeassist_core::{Error, Secret, SplitMix64};
 use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError};
 
-use crate::listener::{CallbackListener, CallbackWaitError, DEFAULT_PORT, WaitOptions};
+use crate::listener::{CallbackListener, CallbackWaitError};
 use crate::{AsyncDriver, os_random};
 
 /// Why a client call failed.
@@ -57,38 +57,6 @@ impl From<TokenError<Error>> for ClientError {
             _ => ClientError::NotSignedIn,
         }
     }
-}
-
-/// How [`Client::login`] runs.
-#[non_exhaustive]
-pub struct LoginOptions {
-    /// The callback port (a free one is used when it is busy).
-    pub port: u16,
-    /// Called with the authorization URL: print it, open a browser.
-    pub on_url: Box<dyn FnOnce(&str) + Send>,
-    /// How to wait for the browser.
-    pub wait: WaitOptions,
-}
-
-impl LoginOptions {
-    /// Default port and timeout; `on_url` receives the URL to open.
-    pub fn new(on_url: impl FnOnce(&str) + Send + 'static) -> Self {
-        Self {
-            port: DEFAULT_PORT,
-            on_url: Box::new(on_url),
-            wait: WaitOptions::default(),
-        }
-    }
-}
-
-/// What [`Client::logout`] did.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Logout {
-    /// Whether anyone was signed in.
-    pub was_signed_in: bool,
-    /// The revocation's failure, if it failed (the credentials are deleted anyway).
-    pub revocation_error: Option<Error>,
 }
 
 struct Shared {
@@ -332,10 +300,7 @@ impl Client {
     /// revocation fails.
     pub async fn logout(&self) -> Result<Logout, ClientError> {
         let Some(credentials) = self.credentials().await? else {
-            return Ok(Logout {
-                was_signed_in: false,
-                revocation_error: None,
-            });
+            return Ok(Logout::new(false, None));
         };
         let revocation_error = match revoke_token(
             &credentials.refresh_token,
@@ -345,10 +310,7 @@ impl Client {
             Err(error) => Some(error),
         };
         self.blocking(|store| Ok(store.lock()?.delete()?)).await?;
-        Ok(Logout {
-            was_signed_in: true,
-            revocation_error,
-        })
+        Ok(Logout::new(true, revocation_error))
     }
 }
 

@@ -22,7 +22,8 @@ mod client;
 mod driver;
 mod listener;
 
-pub use client::{Client, ClientBuilder, ClientError, LoginOptions, Logout};
+pub use client::{Client, ClientBuilder, ClientError};
+pub use codeassist_core::oauth::{LoginOptions, Logout};
 pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig};
 pub use listener::{
     CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook,

@@ -38,6 +38,7 @@ mod callback;
 mod config;
 mod credentials;
 mod flows;
+mod login;
 mod pkce;
 
 pub use callback::{
@@ -54,5 +55,8 @@ pub use credentials::{
 pub use flows::{
     AccessToken, ExchangeCode, FetchEmail, FreshToken, RefreshToken, RevokeToken, exchange_code,
     fetch_email, refresh_token, revoke_token,
+};
+pub use login::{
+    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, LoginOptions, Logout, RejectedPasteHook, WaitOptions,
 };
 pub use pkce::{Pkce, random_token};
