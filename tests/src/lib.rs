@@ -5,10 +5,13 @@
 //!   memory or on a loopback port;
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
+//! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
+//!   `cargo test`;
 //! - [`vectors`]: recorded failed responses with the classification each must get,
 //!   checked against the library and against `codeassist explain-error --json`.
 #![forbid(unsafe_code)]
 
 pub mod conformance;
 pub mod emulator;
+pub mod fuzzing;
 pub mod vectors;

@@ -1,0 +1,6 @@
+//! Fuzz target `callback`: see `codeassist_testkit::fuzzing::check_callback` for what it asserts.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| codeassist_testkit::fuzzing::check_callback(data));
