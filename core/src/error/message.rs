@@ -207,9 +207,11 @@ pub fn redact_secrets(text: &str) -> String {
     let mut i = 0;
     while i < text.len() {
         let rest = &lower[i..];
+        // `ya29.` is distinctive enough to redact wherever it starts; the others only
+        // at the start of a word.
         let marker = MARKERS
             .iter()
-            .find(|m| rest.starts_with(**m) && at_word_start(bytes, i));
+            .find(|m| rest.starts_with(**m) && (**m == "ya29." || at_word_start(bytes, i)));
         let key = KEYS.iter().find(|k| rest.starts_with(**k));
         if let Some(marker) = marker {
             let start = i + marker.len();
@@ -330,6 +332,7 @@ mod tests {
                 "Authorization: Bearer [redacted]",
             ),
             ("token ya29.secret.value here", "token [redacted] here"),
+            ("glued 36ya29.00 on", "glued 36[redacted] on"),
             ("refresh 1//0gABCdef-xyz end", "refresh [redacted] end"),
             (
                 "key=AIzaSyA1234567890abcdefghijklmnopqrstu",
