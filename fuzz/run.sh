@@ -2,7 +2,8 @@
 # Runs every fuzz target for N seconds each (default 60), from the repository root or
 # from fuzz/. Uses a nightly toolchain when one is installed, else stable with
 # RUSTC_BOOTSTRAP=1. Installs cargo-fuzz when it is missing. Exits non-zero on the
-# first crash, after printing the reproducer.
+# first crash, after printing the reproducer. New inputs go to $FUZZ_WORK_DIR (default
+# a temporary directory), so the checked-in corpora stay small.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
@@ -23,10 +24,12 @@ fi
 
 for target in "${targets[@]}"; do
   echo "== fuzzing $target for ${seconds}s"
-  mkdir -p "corpus/$target"
+  # New inputs go to a scratch corpus; the checked-in seeds are read, never grown.
+  work="${FUZZ_WORK_DIR:-${TMPDIR:-/tmp}/codeassist-fuzz-corpus}/$target"
+  mkdir -p "$work" "corpus/$target"
   log="${TMPDIR:-/tmp}/codeassist-fuzz-$target.log"
   set +e
-  "${fuzz[@]}" run "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1
+  "${fuzz[@]}" run "$target" "$work" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1
   status=$?
   set -e
   grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$log" || tail -n 3 "$log"

@@ -83,15 +83,15 @@ pub fn check_envelope(data: &[u8]) {
     }
     let error = ApiError::from_parts(status, &headers, body, now());
     assert_error_invariants(&error);
-    // A bearer token planted in the body never reaches the message.
-    let mut planted = body.to_vec();
-    planted.extend_from_slice(b" Authorization: Bearer ya29.PLANTEDsecretTOKEN ");
-    let error = ApiError::from_parts(status, &headers, &planted, now());
-    assert!(
-        !error.message().contains("PLANTEDsecretTOKEN"),
-        "{}",
-        error.message()
-    );
+    // A bearer token planted in the body never reaches the message (unless the input
+    // already held those characters outside a token, which the fuzzer may learn to do).
+    const PLANTED: &str = "PLANTEDsecretTOKEN";
+    if !String::from_utf8_lossy(body).contains(PLANTED) {
+        let mut planted = body.to_vec();
+        planted.extend_from_slice(format!(" Authorization: Bearer ya29.{PLANTED} ").as_bytes());
+        let error = ApiError::from_parts(status, &headers, &planted, now());
+        assert!(!error.message().contains(PLANTED), "{}", error.message());
+    }
 }
 
 /// Policy parameters and scripted outcomes, decoded from fuzz bytes.
