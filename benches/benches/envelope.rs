@@ -1,0 +1,93 @@
+//! Parse + classify real error bodies, against two baselines on the same bytes:
+//! a naive port (`serde_json::Value`, walked by hand) and serde_json's own floor
+//! (`IgnoredAny`: validation only). Also counts allocations per parse.
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use codeassist_core::ApiError;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::Value;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const BODIES: [(&str, u16, &[u8]); 4] = [
+    (
+        "429-capacity",
+        429,
+        include_bytes!("../data/429-capacity.json"),
+    ),
+    (
+        "429-free-tier-quota-2k",
+        429,
+        include_bytes!("../data/429-free-tier-quota.json"),
+    ),
+    (
+        "502-proxy-html",
+        502,
+        include_bytes!("../data/502-proxy.html"),
+    ),
+    ("junk-64k", 500, include_bytes!("../data/junk-64k.bin")),
+];
+
+/// What a naive port does: parse into `Value`, then dig out the fields by hand.
+fn naive(body: &[u8]) -> (Option<String>, Option<String>, Option<f64>) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return (None, None, None);
+    };
+    let error = &value["error"];
+    let status = error["status"].as_str().map(str::to_owned);
+    let mut reason = None;
+    let mut delay = None;
+    for detail in error["details"].as_array().into_iter().flatten() {
+        match detail["@type"].as_str() {
+            Some(t) if t.ends_with("ErrorInfo") => {
+                reason = detail["reason"].as_str().map(str::to_owned)
+            }
+            Some(t) if t.ends_with("RetryInfo") => {
+                delay = detail["retryDelay"]
+                    .as_str()
+                    .and_then(|d| d.trim_end_matches('s').parse().ok())
+            }
+            _ => {}
+        }
+    }
+    (status, reason, delay)
+}
+
+fn allocations(body: &[u8], status: u16) -> (usize, usize) {
+    let headers = http::HeaderMap::new();
+    let region = Region::new(GLOBAL);
+    black_box(ApiError::from_parts(status, &headers, body, UNIX_EPOCH));
+    let stats = region.change();
+    (stats.allocations, stats.bytes_allocated)
+}
+
+fn envelope(c: &mut Criterion) {
+    let headers = http::HeaderMap::new();
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for (name, status, body) in BODIES {
+        let (count, bytes) = allocations(body, status);
+        eprintln!("{name}: {count} allocations, {bytes} bytes per parse + classify + message");
+        let mut group = c.benchmark_group(format!("envelope/{name}"));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("codeassist", |b| {
+            b.iter(|| ApiError::from_parts(status, &headers, black_box(body), now))
+        });
+        group.bench_function("naive-value-walk", |b| b.iter(|| naive(black_box(body))));
+        group.bench_function("serde-ignored-any", |b| {
+            b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).is_ok())
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = envelope
+}
+criterion_main!(benches);
