@@ -61,7 +61,7 @@ fn naive(body: &[u8]) -> (Option<String>, Option<String>, Option<f64>) {
 fn allocations(body: &[u8], status: u16) -> (usize, usize) {
     let headers = http::HeaderMap::new();
     let region = Region::new(GLOBAL);
-    black_box(ApiError::from_parts(status, &headers, body, UNIX_EPOCH));
+    black_box(ApiError::from_parts(status, &headers, body, UNIX_EPOCH).class());
     let stats = region.change();
     (stats.allocations, stats.bytes_allocated)
 }
@@ -75,7 +75,14 @@ fn envelope(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("envelope/{name}"));
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function("codeassist", |b| {
-            b.iter(|| ApiError::from_parts(status, &headers, black_box(body), now))
+            b.iter(|| ApiError::from_parts(status, &headers, black_box(body), now).class())
+        });
+        group.bench_function("codeassist-with-message", |b| {
+            b.iter(|| {
+                ApiError::from_parts(status, &headers, black_box(body), now)
+                    .message()
+                    .len()
+            })
         });
         group.bench_function("naive-value-walk", |b| b.iter(|| naive(black_box(body))));
         group.bench_function("serde-ignored-any", |b| {

@@ -66,6 +66,7 @@ pub use envelope::{
 pub use message::{MAX_MESSAGE, format_delay, redact_secrets, sanitize};
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
@@ -80,7 +81,7 @@ use class::Facts;
 /// Built from a response with [`ApiError::from_response`] / [`ApiError::from_parts`],
 /// or from a transport failure with [`ApiError::from_transport`]. Holds no secret: the
 /// request is not kept, and every string shown is sanitised.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct ApiError {
     http_status: Option<u16>,
     envelope: Option<Envelope>,
@@ -90,7 +91,21 @@ pub struct ApiError {
     retry_after_header: Option<Duration>,
     class: ErrorClass,
     retry_delay: Option<Duration>,
-    message: String,
+    /// Built on first use: routing needs only the class and the delay.
+    message: OnceLock<String>,
+}
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &Self) -> bool {
+        self.http_status == other.http_status
+            && self.envelope == other.envelope
+            && self.oauth == other.oauth
+            && self.transport == other.transport
+            && self.excerpt == other.excerpt
+            && self.retry_after_header == other.retry_after_header
+            && self.class == other.class
+            && self.retry_delay == other.retry_delay
+    }
 }
 
 impl ApiError {
@@ -168,7 +183,7 @@ impl ApiError {
             .or_else(|| facts.per_minute_quota().then_some(PER_MINUTE_WAIT));
         facts.retry_delay = retry_delay;
         let class = class::classify(&facts);
-        let mut error = Self {
+        let error = Self {
             http_status,
             envelope,
             oauth,
@@ -177,9 +192,8 @@ impl ApiError {
             retry_after_header,
             class,
             retry_delay,
-            message: String::new(),
+            message: OnceLock::new(),
         };
-        error.message = message::human_message(&error);
         error
     }
 
@@ -211,7 +225,7 @@ impl ApiError {
 
     /// The one-line human message (at most 300 characters, no secrets).
     pub fn message(&self) -> &str {
-        &self.message
+        self.message.get_or_init(|| message::human_message(self))
     }
 
     /// The HTTP status, or `None` when no response arrived.
@@ -347,7 +361,7 @@ impl ApiError {
             retryable: self.retryable(),
             fallback: self.fallback(),
             reauth: self.reauth(),
-            message: &self.message,
+            message: self.message(),
         }
     }
 }
@@ -417,7 +431,7 @@ fn model_in_message(message: &str) -> Option<&str> {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
 
@@ -429,7 +443,7 @@ impl fmt::Debug for ApiError {
             .field("status", &self.status())
             .field("reason", &self.reason())
             .field("retry_delay", &self.retry_delay)
-            .field("message", &self.message)
+            .field("message", &self.message())
             .finish()
     }
 }
