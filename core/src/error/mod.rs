@@ -183,7 +183,7 @@ impl ApiError {
             .or_else(|| facts.per_minute_quota().then_some(PER_MINUTE_WAIT));
         facts.retry_delay = retry_delay;
         let class = class::classify(&facts);
-        let error = Self {
+        Self {
             http_status,
             envelope,
             oauth,
@@ -193,8 +193,7 @@ impl ApiError {
             class,
             retry_delay,
             message: OnceLock::new(),
-        };
-        error
+        }
     }
 
     /// The class a host routes on.
