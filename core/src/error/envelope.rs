@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::delay::parse_protobuf_duration;
+use super::wire;
 
 /// The part of a body that is parsed at all; anything after it is ignored.
 pub const MAX_PARSED_BODY: usize = 1024 * 1024;
@@ -185,49 +186,18 @@ pub(crate) fn parse_body(body: &[u8]) -> ParsedBody {
         return ParsedBody::default();
     }
     if text.starts_with('{') || text.starts_with('[') {
-        if let Ok(value) = serde_json::from_str::<Value>(text) {
-            return from_json(&value);
-        }
-        return ParsedBody {
-            envelope: salvage(text),
-            oauth: None,
+        return match wire::parse(text.as_bytes()) {
+            Ok(parsed) => unwrap_nested(parsed, 0),
+            Err(_) => ParsedBody {
+                envelope: salvage(text),
+                oauth: None,
+            },
         };
     }
     if let Some(parsed) = from_sse(text) {
         return parsed;
     }
     ParsedBody::default()
-}
-
-fn from_json(value: &Value) -> ParsedBody {
-    match value {
-        Value::Object(object) => from_object(object),
-        Value::Array(items) => items
-            .iter()
-            .take(MAX_ITEMS)
-            .filter_map(Value::as_object)
-            .find(|object| object.contains_key("error"))
-            .map(from_object)
-            .unwrap_or_default(),
-        _ => ParsedBody::default(),
-    }
-}
-
-fn from_object(object: &Map<String, Value>) -> ParsedBody {
-    match object.get("error") {
-        Some(Value::Object(error)) => ParsedBody {
-            envelope: Some(envelope_from(error, 0)),
-            oauth: None,
-        },
-        Some(Value::String(code)) => ParsedBody {
-            envelope: None,
-            oauth: Some(OAuthError {
-                error: cap(code),
-                description: string_field(object, "error_description"),
-            }),
-        },
-        _ => ParsedBody::default(),
-    }
 }
 
 fn from_sse(text: &str) -> Option<ParsedBody> {
@@ -238,8 +208,8 @@ fn from_sse(text: &str) -> Option<ParsedBody> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             if !data.is_empty() {
-                if let Ok(value) = serde_json::from_str::<Value>(&data) {
-                    let parsed = from_json(&value);
+                if let Ok(parsed) = wire::parse(data.as_bytes()) {
+                    let parsed = unwrap_nested(parsed, 0);
                     if parsed.envelope.is_some() || parsed.oauth.is_some() {
                         return Some(parsed);
                     }
@@ -257,50 +227,28 @@ fn from_sse(text: &str) -> Option<ParsedBody> {
     saw_data.then(ParsedBody::default)
 }
 
-fn envelope_from(error: &Map<String, Value>, depth: usize) -> Envelope {
-    let mut envelope = Envelope {
-        code: error.get("code").and_then(as_status_code),
-        status: string_field(error, "status"),
-        message: string_field(error, "message"),
-        details: error
-            .get("details")
-            .and_then(Value::as_array)
-            .map(|details| {
-                details
-                    .iter()
-                    .take(MAX_ITEMS)
-                    .filter_map(Value::as_object)
-                    .map(detail_from)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        salvaged: false,
+/// Replaces an envelope whose `error.message` is itself an envelope by the inner one
+/// (the outer fills what the inner lacks), at most [`MAX_NESTING`] levels deep.
+fn unwrap_nested(mut parsed: ParsedBody, depth: usize) -> ParsedBody {
+    let Some(outer) = parsed.envelope.take() else {
+        return parsed;
     };
-    if depth < MAX_NESTING
-        && let Some(inner) = envelope
-            .message
-            .as_deref()
-            .and_then(|m| nested(m, depth + 1))
-    {
-        envelope = merge(envelope, inner);
-    }
-    envelope
-}
-
-/// An envelope serialised as a string inside `error.message`.
-fn nested(message: &str, depth: usize) -> Option<Envelope> {
-    let trimmed = message.trim();
-    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
-        return None;
-    }
-    let value: Value = serde_json::from_str(trimmed).ok()?;
-    let object = match &value {
-        Value::Object(object) => object,
-        Value::Array(items) => items.iter().filter_map(Value::as_object).next()?,
-        _ => return None,
+    let inner = match outer.message.as_deref().map(str::trim) {
+        Some(message)
+            if depth < MAX_NESTING && (message.starts_with('{') || message.starts_with('[')) =>
+        {
+            wire::parse(message.as_bytes())
+                .ok()
+                .map(|inner| unwrap_nested(inner, depth + 1))
+                .and_then(|inner| inner.envelope)
+        }
+        _ => None,
     };
-    let error = object.get("error")?.as_object()?;
-    Some(envelope_from(error, depth))
+    parsed.envelope = Some(match inner {
+        Some(inner) => merge(outer, inner),
+        None => outer,
+    });
+    parsed
 }
 
 /// The inner envelope wins field by field; the outer one fills what it lacks.
@@ -317,135 +265,11 @@ fn merge(outer: Envelope, inner: Envelope) -> Envelope {
     }
 }
 
-fn detail_from(object: &Map<String, Value>) -> Detail {
-    let type_url = object
-        .iter()
-        .find(|(key, _)| key.trim() == "@type")
-        .and_then(|(_, value)| value.as_str())
-        .map(cap);
-    let short = type_url
-        .as_deref()
-        .map(|url| url.rsplit('/').next().unwrap_or(url).trim());
-    match short {
-        Some("google.rpc.ErrorInfo") => Detail::ErrorInfo {
-            reason: string_field(object, "reason"),
-            domain: string_field(object, "domain")
-                .map(|d| normalise_domain(&d))
-                .filter(|d| !d.is_empty()),
-            metadata: string_map(object.get("metadata")),
-        },
-        Some("google.rpc.RetryInfo") => Detail::RetryInfo {
-            retry_delay: object.get("retryDelay").and_then(parse_protobuf_duration),
-        },
-        Some("google.rpc.QuotaFailure") => Detail::QuotaFailure {
-            violations: list(object, "violations", |v| QuotaViolation {
-                subject: string_field(v, "subject"),
-                description: string_field(v, "description"),
-                quota_id: string_field(v, "quotaId"),
-                quota_metric: string_field(v, "quotaMetric"),
-                quota_dimensions: string_map(v.get("quotaDimensions")),
-            }),
-        },
-        Some("google.rpc.Help") => Detail::Help {
-            links: list(object, "links", |v| HelpLink {
-                description: string_field(v, "description"),
-                url: string_field(v, "url"),
-            }),
-        },
-        Some("google.rpc.LocalizedMessage") => Detail::LocalizedMessage {
-            locale: string_field(object, "locale"),
-            message: string_field(object, "message"),
-        },
-        Some("google.rpc.BadRequest") => Detail::BadRequest {
-            field_violations: list(object, "fieldViolations", |v| FieldViolation {
-                field: string_field(v, "field"),
-                description: string_field(v, "description"),
-                reason: string_field(v, "reason"),
-            }),
-        },
-        Some("google.rpc.PreconditionFailure") => Detail::PreconditionFailure {
-            violations: list(object, "violations", |v| PreconditionViolation {
-                kind: string_field(v, "type"),
-                subject: string_field(v, "subject"),
-                description: string_field(v, "description"),
-            }),
-        },
-        Some("google.rpc.DebugInfo") => Detail::DebugInfo {
-            detail: string_field(object, "detail"),
-        },
-        _ => Detail::Other {
-            type_url,
-            raw: capped_value(&Value::Object(object.clone()), 0),
-        },
-    }
-}
-
 /// Strips the stray punctuation and spaces that sometimes surround a domain.
 pub(crate) fn normalise_domain(domain: &str) -> String {
     domain
         .trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_'))
         .to_owned()
-}
-
-fn list<T>(
-    object: &Map<String, Value>,
-    key: &str,
-    read: impl Fn(&Map<String, Value>) -> T,
-) -> Vec<T> {
-    object
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_object)
-                .take(MAX_ITEMS)
-                .map(read)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A field read as a string: strings as they are, numbers and booleans printed,
-/// anything else ignored. Keys are matched after trimming stray spaces.
-fn string_field(object: &Map<String, Value>, key: &str) -> Option<String> {
-    let value = object
-        .get(key)
-        .or_else(|| object.iter().find(|(k, _)| k.trim() == key).map(|(_, v)| v))?;
-    scalar_string(value)
-}
-
-fn scalar_string(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(cap(s)),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .map(|object| {
-            object
-                .iter()
-                .take(MAX_ITEMS)
-                .filter_map(|(k, v)| Some((cap(k.trim()), scalar_string(v)?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn as_status_code(value: &Value) -> Option<u16> {
-    let number = match value {
-        Value::Number(n) => n.as_u64()?,
-        Value::String(s) => s.trim().parse().ok()?,
-        _ => return None,
-    };
-    u16::try_from(number)
-        .ok()
-        .filter(|code| (100..=599).contains(code))
 }
 
 /// Cuts a string to [`MAX_FIELD`] bytes on a character boundary.
@@ -460,7 +284,8 @@ pub(crate) fn cap(s: &str) -> String {
     s[..end].to_owned()
 }
 
-fn capped_value(value: &Value, depth: usize) -> Value {
+/// A copy of `value` with strings capped and nesting and lengths bounded.
+pub(crate) fn capped_value(value: &Value, depth: usize) -> Value {
     match value {
         Value::String(s) => Value::String(cap(s)),
         Value::Array(_) | Value::Object(_) if depth >= 4 => Value::Null,

@@ -53,6 +53,7 @@ mod class;
 mod delay;
 mod envelope;
 mod message;
+mod wire;
 
 pub use class::{ErrorClass, LONG_WAIT, PER_MINUTE_WAIT};
 pub use delay::{
