@@ -176,17 +176,26 @@ pub(crate) struct ParsedBody {
     pub oauth: Option<OAuthError>,
 }
 
+/// The bytes as text, bad sequences replaced. Validating first is much cheaper than
+/// the lossy conversion, so only bodies with bad bytes pay for it.
+pub(crate) fn lossy_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Reads whatever error a body holds. Never fails: an unreadable body yields an empty
 /// [`ParsedBody`].
 pub(crate) fn parse_body(body: &[u8]) -> ParsedBody {
     let body = &body[..body.len().min(MAX_PARSED_BODY)];
-    let text = String::from_utf8_lossy(body);
+    let text = lossy_utf8(body);
     let text = text.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return ParsedBody::default();
     }
     if text.starts_with('{') || text.starts_with('[') {
-        return match wire::parse(text.as_bytes()) {
+        return match wire::parse(text) {
             Ok(parsed) => unwrap_nested(parsed, 0),
             Err(_) => ParsedBody {
                 envelope: salvage(text),
@@ -208,7 +217,7 @@ fn from_sse(text: &str) -> Option<ParsedBody> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             if !data.is_empty() {
-                if let Ok(parsed) = wire::parse(data.as_bytes()) {
+                if let Ok(parsed) = wire::parse(&data) {
                     let parsed = unwrap_nested(parsed, 0);
                     if parsed.envelope.is_some() || parsed.oauth.is_some() {
                         return Some(parsed);
@@ -237,7 +246,7 @@ fn unwrap_nested(mut parsed: ParsedBody, depth: usize) -> ParsedBody {
         Some(message)
             if depth < MAX_NESTING && (message.starts_with('{') || message.starts_with('[')) =>
         {
-            wire::parse(message.as_bytes())
+            wire::parse(message)
                 .ok()
                 .map(|inner| unwrap_nested(inner, depth + 1))
                 .and_then(|inner| inner.envelope)

@@ -13,15 +13,17 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::delay::parse_protobuf_duration;
+use super::delay::{parse_delay_text, parse_protobuf_duration};
 use super::envelope::{
     Detail, Envelope, FieldViolation, HelpLink, MAX_ITEMS, OAuthError, ParsedBody,
     PreconditionViolation, QuotaViolation, cap, capped_value, normalise_domain,
 };
 
 /// Parses one JSON document (object, or array of objects) into what it holds.
-pub(crate) fn parse(json: &[u8]) -> Result<ParsedBody, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
+///
+/// Takes `&str` so serde_json skips re-validating UTF-8 inside every string.
+pub(crate) fn parse(json: &str) -> Result<ParsedBody, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
     let parsed = deserializer.deserialize_any(TopVisitor)?;
     deserializer.end()?;
     Ok(parsed)
@@ -521,6 +523,55 @@ impl<'de> de::Deserialize<'de> for Details {
             }
         }
         deserializer.deserialize_any(DetailsVisitor)
+    }
+}
+
+/// A protobuf `Duration` in JSON (`"3.5s"`, a number, or `{"seconds", "nanos"}`),
+/// read without building a tree for the common string form.
+struct Delay(Option<Duration>);
+
+impl<'de> de::Deserialize<'de> for Delay {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DelayVisitor;
+        impl<'de> Visitor<'de> for DelayVisitor {
+            type Value = Delay;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Delay, E> {
+                Ok(Delay(parse_delay_text(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Delay, E> {
+                Ok(Delay(parse_protobuf_duration(&Value::from(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Delay, E> {
+                Ok(Delay(parse_protobuf_duration(&Value::from(v))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Delay, E> {
+                Ok(Delay(parse_protobuf_duration(&Value::from(v))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Delay, E> {
+                Ok(Delay(None))
+            }
+            fn visit_unit<E>(self) -> Result<Delay, E> {
+                Ok(Delay(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Delay, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Delay(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Delay, A::Error> {
+                // The object form is rare: read it as a small tree.
+                let mut object = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if object.len() < 4 {
+                        object.insert(key, value);
+                    }
+                }
+                Ok(Delay(parse_protobuf_duration(&Value::Object(object))))
+            }
+        }
+        deserializer.deserialize_any(DelayVisitor)
     }
 }
 
