@@ -348,9 +348,7 @@ impl<'de> de::Deserialize<'de> for DetailObject {
                         Key::Message => message = map.next_value::<Text>()?.0,
                         Key::Detail => debug = map.next_value::<Text>()?.0,
                         Key::Metadata => metadata = map.next_value::<StringMap>()?.0,
-                        Key::RetryDelay => {
-                            retry_delay = map.next_value::<Delay>()?.0
-                        }
+                        Key::RetryDelay => retry_delay = map.next_value::<Delay>()?.0,
                         Key::Violations | Key::Links | Key::FieldViolations => {
                             entries = map.next_value::<List<Entry>>()?.0
                         }
