@@ -45,11 +45,8 @@ fn drivers(c: &mut Criterion) {
         })
     });
 
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent();
+    // The peer gets the very agent our driver uses: same timeouts, same settings.
+    let agent = blocking.agent().clone();
     let http_client = |request: oauth2::HttpRequest| -> Result<oauth2::HttpResponse, ureq::Error> {
         let response = agent.run(request)?;
         let (parts, body) = response.into_parts();
@@ -61,7 +58,9 @@ fn drivers(c: &mut Criterion) {
     };
     let peer = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
         .set_client_secret(ClientSecret::new(CLIENT_SECRET.to_owned()))
-        .set_token_uri(TokenUrl::new(token_url.clone()).unwrap());
+        .set_token_uri(TokenUrl::new(token_url.clone()).unwrap())
+        // The emulator, like our client, sends the client credentials in the form body.
+        .set_auth_type(oauth2::AuthType::RequestBody);
     group.bench_function("blocking/peer-oauth2", |b| {
         b.iter(|| {
             let response = peer

@@ -69,6 +69,12 @@ impl BlockingDriver {
         }
     }
 
+    /// The ureq agent, with this driver's timeouts and settings, for requests of the
+    /// host's own.
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     /// Runs `flow` to completion.
     pub fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, F::Error> {
         loop {
