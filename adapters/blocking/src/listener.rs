@@ -6,9 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
-use codeassist_core::oauth::{
-    CallbackError, callback_http_response, callback_reply, parse_callback,
-};
+use codeassist_core::oauth::{CallbackError, callback_http_response, callback_reply};
 pub use codeassist_core::oauth::{
     CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook, WaitOptions,
 };
@@ -59,10 +57,10 @@ impl CallbackListener {
     pub fn wait_for_code(
         &self,
         expected_state: &Secret,
-        options: WaitOptions,
+        mut options: WaitOptions,
     ) -> Result<Secret, CallbackWaitError> {
         let deadline = Instant::now() + options.timeout;
-        let pasted = options.paste.map(spawn_line_reader);
+        let pasted = options.paste.take().map(spawn_line_reader);
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
@@ -76,17 +74,8 @@ impl CallbackListener {
             }
             if let Some(lines) = &pasted {
                 while let Ok(line) = lines.try_recv() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    match parse_callback(&line, expected_state.expose()) {
-                        Ok(code) => return Ok(code),
-                        Err(rejected) => {
-                            tracing::warn!(error = %rejected, "pasted sign-in not usable");
-                            if let Some(report) = &options.on_rejected_paste {
-                                report(&rejected);
-                            }
-                        }
+                    if let Some(code) = options.accept_paste(&line, expected_state.expose()) {
+                        return Ok(code);
                     }
                 }
             }

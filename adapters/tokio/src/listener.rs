@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{
-    CALLBACK_PATH, CallbackError, callback_http_response, callback_reply, parse_callback,
+    CALLBACK_PATH, CallbackError, callback_http_response, callback_reply,
 };
 pub use codeassist_core::oauth::{
     CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook, WaitOptions,
@@ -52,9 +52,9 @@ impl CallbackListener {
     pub async fn wait_for_code(
         &self,
         expected_state: &Secret,
-        options: WaitOptions,
+        mut options: WaitOptions,
     ) -> Result<Secret, CallbackWaitError> {
-        let mut pasted = options.paste.map(spawn_line_reader);
+        let mut pasted = options.paste.take().map(spawn_line_reader);
         let wait = async {
             loop {
                 tokio::select! {
@@ -65,17 +65,8 @@ impl CallbackListener {
                         }
                     }
                     Some(line) = async { match pasted.as_mut() { Some(lines) => lines.recv().await, None => None } } => {
-                        if line.trim().is_empty() {
-                            continue;
-                        }
-                        match parse_callback(&line, expected_state.expose()) {
-                            Ok(code) => return Ok(code),
-                            Err(rejected) => {
-                                tracing::warn!(error = %rejected, "pasted sign-in not usable");
-                                if let Some(report) = &options.on_rejected_paste {
-                                    report(&rejected);
-                                }
-                            }
+                        if let Some(code) = options.accept_paste(&line, expected_state.expose()) {
+                            return Ok(code);
                         }
                     }
                 }

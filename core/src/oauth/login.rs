@@ -38,6 +38,26 @@ impl Default for WaitOptions {
     }
 }
 
+impl WaitOptions {
+    /// Reads one pasted line: the code when it is usable; otherwise (blank lines
+    /// aside) tells [`WaitOptions::on_rejected_paste`] why, and the wait goes on.
+    pub fn accept_paste(&self, line: &str, expected_state: &str) -> Option<crate::Secret> {
+        if line.trim().is_empty() {
+            return None;
+        }
+        match super::parse_callback(line, expected_state) {
+            Ok(code) => Some(code),
+            Err(rejected) => {
+                tracing::warn!(error = %rejected, "pasted sign-in not usable");
+                if let Some(report) = &self.on_rejected_paste {
+                    report(&rejected);
+                }
+                None
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for WaitOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitOptions")
