@@ -59,6 +59,8 @@
 //! - [`retry`]: the retry policy and the combinator that applies it to any flow.
 //! - [`code_assist`]: loadCodeAssist with fallback endpoints, onboarding with
 //!   operation polling, project resolution, and quota.
+//! - [`inference`]: generateContent requests and an incremental reader of streamed
+//!   answers that classifies errors arriving mid-stream.
 //! - [`oauth`]: PKCE, the authorization URL, callbacks, token exchange and refresh,
 //!   userinfo, revocation, and the token source that refreshes only when needed.
 #![forbid(unsafe_code)]
@@ -66,6 +68,7 @@
 pub mod code_assist;
 pub mod error;
 pub mod flow;
+pub mod inference;
 pub mod oauth;
 mod random;
 pub mod retry;

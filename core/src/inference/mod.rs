@@ -1,0 +1,224 @@
+//! Inference through Code Assist: `generateContent` and `streamGenerateContent`
+//! requests, and reading their answers, streamed errors included.
+//!
+//! Code Assist wraps a Gemini request as `{model, project, user_prompt_id, request}`
+//! and its answers as `{response: …}`. The caller's Gemini request stays JSON: it is
+//! not re-modelled here.
+//!
+//! A streamed answer is a 200 whose server-sent events may carry an error envelope
+//! mid-stream (a 429 after some text); [`StreamReader`] turns such an event into the
+//! same classified [`ApiError`] a non-streamed 429 gives (with its retry delay), and
+//! reports a stream that ends without a finish reason as truncated.
+//!
+//! ```
+//! use std::time::UNIX_EPOCH;
+//! use codeassist_core::inference::{StreamItem, StreamReader};
+//!
+//! let mut reader = StreamReader::new();
+//! let mut items = reader.push(b"data: {\"response\": {\"candidates\": [{\"content\": {}}]}}\n\n", UNIX_EPOCH);
+//! items.extend(reader.push(b"data: {\"error\": {\"code\": 429, \"status\": \"RESOURCE_EXHAUSTED\"}}\n\n", UNIX_EPOCH));
+//! assert!(matches!(items[0], StreamItem::Chunk(_)));
+//! let StreamItem::Error(error) = &items[1] else { panic!() };
+//! assert_eq!(error.class(), codeassist_core::ErrorClass::RateLimit);
+//! ```
+
+mod sse;
+
+pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
+
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use crate::code_assist::control_request;
+use crate::error::{ApiError, sanitize};
+use crate::flow::Request;
+use crate::{Error, Secret, SplitMix64};
+
+/// One piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamItem {
+    /// A chunk of the answer: the `response` object, unwrapped.
+    Chunk(Box<Chunk>),
+    /// An error envelope arrived in the stream, classified.
+    Error(Box<ApiError>),
+    /// An event that was not JSON, or broke the decoder's bounds.
+    Malformed(String),
+}
+
+/// A chunk of a (streamed or not) answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Chunk {
+    /// The Gemini `GenerateContentResponse`, as JSON.
+    pub response: Value,
+    /// `candidates[0].finishReason`, when this chunk ends the answer.
+    pub finish_reason: Option<String>,
+}
+
+impl Chunk {
+    /// Unwraps Code Assist's `{"response": …}` (an answer without the wrapper is taken
+    /// as it is).
+    pub fn from_value(mut value: Value) -> Self {
+        let response = match value.get_mut("response") {
+            Some(response) if response.is_object() => response.take(),
+            _ => value,
+        };
+        let finish_reason = response
+            .pointer("/candidates/0/finishReason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(|r| sanitize(r, 64));
+        Self {
+            response,
+            finish_reason,
+        }
+    }
+}
+
+/// Reads a streamed answer chunk by chunk.
+#[derive(Debug, Default)]
+pub struct StreamReader {
+    decoder: SseDecoder,
+    finished: bool,
+    failed: bool,
+}
+
+impl StreamReader {
+    /// A reader at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next bytes, received at `now`; returns the items they complete.
+    pub fn push(&mut self, bytes: &[u8], now: SystemTime) -> Vec<StreamItem> {
+        let mut events = Vec::new();
+        self.decoder.feed(bytes, &mut events);
+        events
+            .into_iter()
+            .map(|event| match event {
+                Ok(event) => self.interpret(&event, now),
+                Err(error) => StreamItem::Malformed(error.to_string()),
+            })
+            .collect()
+    }
+
+    fn interpret(&mut self, event: &SseEvent, now: SystemTime) -> StreamItem {
+        match serde_json::from_str::<Value>(&event.data) {
+            Ok(value) if value.get("error").is_some() => {
+                self.failed = true;
+                // A 200 stream carrying an envelope: the envelope's code classifies it.
+                let error =
+                    ApiError::from_parts(200, &http::HeaderMap::new(), event.data.as_bytes(), now);
+                StreamItem::Error(Box::new(error))
+            }
+            Ok(value) => {
+                let chunk = Chunk::from_value(value);
+                if chunk.finish_reason.is_some() {
+                    self.finished = true;
+                }
+                StreamItem::Chunk(Box::new(chunk))
+            }
+            Err(error) => {
+                StreamItem::Malformed(sanitize(&format!("an event is not JSON: {error}"), 200))
+            }
+        }
+    }
+
+    /// Ends the stream: an error when it stopped before a finish reason (and no
+    /// error event already explained why).
+    pub fn finish(&self) -> Result<(), Error> {
+        if self.finished || self.failed {
+            return Ok(());
+        }
+        let detail = if self.decoder.is_mid_event() {
+            "the stream ended in the middle of an event"
+        } else {
+            "the stream ended without a finish reason"
+        };
+        Err(Error::InvalidResponse {
+            what: "streamGenerateContent",
+            detail: format!("truncated: {detail}"),
+        })
+    }
+}
+
+/// What to ask: the model, the project, a prompt id, and the Gemini request as JSON.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GenerateRequest {
+    /// The model, such as `gemini-2.5-pro`.
+    pub model: String,
+    /// The Code Assist project.
+    pub project: String,
+    /// An id the caller chooses per prompt.
+    pub user_prompt_id: String,
+    /// The Gemini `GenerateContentRequest`, kept as JSON.
+    pub request: Value,
+}
+
+impl GenerateRequest {
+    /// A request for `model` in `project`.
+    pub fn new(
+        model: impl Into<String>,
+        project: impl Into<String>,
+        user_prompt_id: impl Into<String>,
+        request: Value,
+    ) -> Self {
+        Self {
+            model: model.into(),
+            project: project.into(),
+            user_prompt_id: user_prompt_id.into(),
+            request,
+        }
+    }
+
+    fn body(&self) -> Value {
+        json!({
+            "model": self.model,
+            "project": self.project,
+            "user_prompt_id": self.user_prompt_id,
+            "request": self.request,
+        })
+    }
+
+    /// `POST {endpoint}/v1internal:generateContent`, with the control plane's headers.
+    pub fn to_request(
+        &self,
+        endpoint: &str,
+        token: &Secret,
+        ids: &mut SplitMix64,
+    ) -> Result<Request, Error> {
+        control_request(
+            http::Method::POST,
+            endpoint,
+            ":generateContent",
+            token,
+            Some(&self.body()),
+            ids,
+        )
+    }
+
+    /// `POST {endpoint}/v1internal:streamGenerateContent?alt=sse`.
+    pub fn to_stream_request(
+        &self,
+        endpoint: &str,
+        token: &Secret,
+        ids: &mut SplitMix64,
+    ) -> Result<Request, Error> {
+        let mut request = control_request(
+            http::Method::POST,
+            endpoint,
+            ":streamGenerateContent?alt=sse",
+            token,
+            Some(&self.body()),
+            ids,
+        )?;
+        request.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        Ok(request)
+    }
+}
