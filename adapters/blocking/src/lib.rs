@@ -5,6 +5,7 @@
 //!   connect, TLS, timeout, reset) into the flow's transport-failure input;
 //! - [`os_random`]: OS randomness for PKCE, `state` and request ids;
 //! - [`CallbackListener`]: the localhost OAuth callback listener, racing a manual paste;
+//! - [`BlockingDriver::stream`]: streamed answers, item by item as the bytes arrive;
 //! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()` in a few lines.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@ mod client;
 mod driver;
 mod listener;
 mod random;
+mod stream;
 
 pub use client::{Client, ClientError};
 pub use codeassist_core::oauth::{LoginOptions, Logout};
@@ -32,6 +34,7 @@ pub use listener::{
     RejectedPasteHook, WaitOptions,
 };
 pub use random::os_random;
+pub use stream::{MAX_STREAM, ResponseStream};
 
 /// The README's examples, compiled (and the runnable ones run) as doctests.
 #[cfg(doctest)]

@@ -105,6 +105,7 @@ struct State {
     onboarded: Option<(String, String)>,
     operations: HashMap<String, u32>,
     faults: Vec<(String, VecDeque<Fault>)>,
+    capacity_mid_stream: bool,
     counts: BTreeMap<String, usize>,
     bodies: Vec<(String, Vec<u8>)>,
 }
@@ -193,6 +194,11 @@ impl Emulator {
         let mut state = self.state();
         let queue = std::iter::repeat_n(fault, times).collect();
         state.faults.push((path.to_owned(), queue));
+    }
+
+    /// Makes the next streamed answer break off with a capacity 429 after two chunks.
+    pub fn capacity_error_mid_stream(&self) {
+        self.state().capacity_mid_stream = true;
     }
 
     /// How many requests reached `path` (exact path, without the query).
@@ -503,6 +509,7 @@ fn unauthenticated() -> Answer {
 }
 
 fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answer {
+    let path = path.split('?').next().unwrap_or(path);
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     match (method, path) {
         ("POST", "/v1internal:loadCodeAssist") => match state.account.clone() {
@@ -566,6 +573,48 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
                     json_answer(200, operation_done(&name, state))
                 }
             }
+        }
+        ("POST", "/v1internal:streamGenerateContent") | ("POST", "/v1internal:generateContent") => {
+            let Some(model) = body["model"].as_str().filter(|m| !m.is_empty()) else {
+                return google_error(400, "INVALID_ARGUMENT", "model is required", json!([]));
+            };
+            if body["project"].as_str().is_none_or(str::is_empty) || !body["request"].is_object() {
+                return google_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "project and request are required",
+                    json!([]),
+                );
+            }
+            let words = ["Hello", " from", " the", " emulator."];
+            if path.ends_with(":generateContent") {
+                return json_answer(
+                    200,
+                    json!({"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": words.concat()}]}, "finishReason": "STOP"}], "modelVersion": model}}),
+                );
+            }
+            let capacity_mid_stream = std::mem::take(&mut state.capacity_mid_stream);
+            let mut stream = String::new();
+            for (index, word) in words.iter().enumerate() {
+                if capacity_mid_stream && index == 2 {
+                    let error = fault_answer(&Fault::NoCapacity(model.to_owned(), 2.0));
+                    let body = error
+                        .response
+                        .map(|r| String::from_utf8_lossy(r.body()).into_owned())
+                        .unwrap_or_default();
+                    stream.push_str(&format!("data: {body}\r\n\r\n"));
+                    break;
+                }
+                let finish = if index == words.len() - 1 {
+                    ", \"finishReason\": \"STOP\""
+                } else {
+                    ""
+                };
+                stream.push_str(&format!(
+                    "data: {{\"response\": {{\"candidates\": [{{\"content\": {{\"role\": \"model\", \"parts\": [{{\"text\": \"{word}\"}}]}}{finish}}}]}}}}\r\n\r\n"
+                ));
+            }
+            respond(200, "text/event-stream", stream.into_bytes())
         }
         ("POST", "/v1internal:retrieveUserQuota") => {
             if body["project"].as_str().is_none_or(str::is_empty) {

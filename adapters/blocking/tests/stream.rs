@@ -1,0 +1,79 @@
+//! Streamed answers from the emulator, item by item.
+
+use codeassist_blocking::BlockingDriver;
+use codeassist_core::error::ErrorClass;
+use codeassist_core::inference::{GenerateRequest, StreamItem};
+use codeassist_core::oauth::{Credentials, refresh_token};
+use codeassist_core::{Secret, SplitMix64};
+use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator};
+use serde_json::json;
+
+fn token(driver: &BlockingDriver, emulator: &Emulator, base: &str) -> Secret {
+    let credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    let refreshed = driver
+        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
+        .unwrap();
+    refreshed.access_token.unwrap()
+}
+
+fn texts(items: &[StreamItem]) -> String {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            StreamItem::Chunk(chunk) => {
+                chunk.response["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let driver = BlockingDriver::default();
+    let token = token(&driver, &emulator, &base);
+    let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p-1", json!({"contents": []}));
+    let mut ids = SplitMix64::new(3);
+
+    let items: Vec<StreamItem> = driver
+        .stream(request.to_stream_request(&base, &token, &mut ids).unwrap())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(texts(&items), "Hello from the emulator.");
+    let StreamItem::Chunk(last) = items.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!(last.finish_reason.as_deref(), Some("STOP"));
+
+    emulator.capacity_error_mid_stream();
+    let items: Vec<_> = driver
+        .stream(request.to_stream_request(&base, &token, &mut ids).unwrap())
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(texts(&items), "Hello from");
+    let StreamItem::Error(error) = items.last().unwrap() else {
+        panic!("{items:?}")
+    };
+    assert_eq!(error.class(), ErrorClass::Capacity);
+    assert_eq!(error.retry_delay(), Some(std::time::Duration::from_secs(2)));
+
+    let error = driver
+        .stream(
+            request
+                .to_stream_request(&base, &Secret::new("ya29.wrong"), &mut ids)
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert_eq!(error.api().unwrap().class(), ErrorClass::Auth);
+}
