@@ -74,6 +74,10 @@ impl AsyncDriver {
         Self { client, config }
     }
 
+    pub(crate) fn client(&self) -> &HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>> {
+        &self.client
+    }
+
     /// Runs `flow` to completion.
     pub async fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, F::Error> {
         loop {

@@ -3,6 +3,7 @@
 //! - [`AsyncDriver`]: the one async driver loop (hyper-util's pooled client with
 //!   rustls and webpki roots, `tokio::time::sleep` for waits);
 //! - [`CallbackListener`]: the tokio localhost OAuth callback listener;
+//! - [`AsyncDriver::stream`]: streamed answers, item by item as frames arrive;
 //! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()`; `Send + Sync`, cheap
 //!   to clone, with one shared refresh for concurrent callers.
 //!
@@ -21,6 +22,7 @@
 mod client;
 mod driver;
 mod listener;
+mod stream;
 
 pub use client::{Client, ClientBuilder, ClientError};
 pub use codeassist_core::oauth::{LoginOptions, Logout};
@@ -29,6 +31,7 @@ pub use listener::{
     CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook,
     WaitOptions,
 };
+pub use stream::{AsyncResponseStream, MAX_STREAM};
 
 /// The OS random source (`getrandom`), infallible as core's APIs want it.
 pub fn os_random() -> rand_core::UnwrapErr<getrandom::SysRng> {

@@ -1,0 +1,77 @@
+//! Streamed answers from the emulator over the async driver.
+
+use codeassist_core::error::ErrorClass;
+use codeassist_core::inference::{GenerateRequest, StreamItem};
+use codeassist_core::oauth::{Credentials, refresh_token};
+use codeassist_core::{Secret, SplitMix64};
+use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator};
+use codeassist_tokio::AsyncDriver;
+
+async fn collect(driver: &AsyncDriver, request: http::Request<Vec<u8>>) -> Vec<StreamItem> {
+    let mut stream = driver.stream(request).await.unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item.unwrap());
+    }
+    items
+}
+
+#[tokio::test]
+async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let driver = AsyncDriver::default();
+    let credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    let token = driver
+        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
+        .await
+        .unwrap()
+        .access_token
+        .unwrap();
+    let request = GenerateRequest::new(
+        "gemini-2.5-flash",
+        "proj-1",
+        "p-1",
+        serde_json::json!({"contents": []}),
+    );
+    let mut ids = SplitMix64::new(5);
+
+    let items = collect(
+        &driver,
+        request.to_stream_request(&base, &token, &mut ids).unwrap(),
+    )
+    .await;
+    assert_eq!(items.len(), 4);
+    let StreamItem::Chunk(last) = &items[3] else {
+        panic!()
+    };
+    assert_eq!(last.finish_reason.as_deref(), Some("STOP"));
+
+    emulator.capacity_error_mid_stream();
+    let items = collect(
+        &driver,
+        request.to_stream_request(&base, &token, &mut ids).unwrap(),
+    )
+    .await;
+    assert_eq!(items.len(), 3);
+    let StreamItem::Error(error) = &items[2] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(error.class(), ErrorClass::Capacity);
+    assert_eq!(error.model(), Some("gemini-2.5-flash"));
+
+    let error = driver
+        .stream(
+            request
+                .to_stream_request(&base, &Secret::new("ya29.nope"), &mut ids)
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.api().unwrap().class(), ErrorClass::Auth);
+}
