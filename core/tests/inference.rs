@@ -147,3 +147,36 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 }
+
+#[test]
+fn generate_content_retries_a_429_and_unwraps_the_answer() {
+    use codeassist_core::flow::{VirtualClock, drive};
+    use codeassist_core::inference::generate_content;
+    use codeassist_core::retry::RetryPolicy;
+    let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p", json!({"contents": []}));
+    let flow = generate_content(
+        &request,
+        "https://cloudcode-pa.googleapis.com",
+        &Secret::new("ya29.t"),
+        RetryPolicy::default().without_jitter(),
+        &mut SplitMix64::new(9),
+    )
+    .unwrap();
+    let mut answers = vec![
+        (429, r#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.2s"}]}}"#),
+        (200, r#"{"response": {"candidates": [{"finishReason": "STOP"}]}}"#),
+    ]
+    .into_iter();
+    let mut clock = VirtualClock::new(UNIX_EPOCH);
+    let chunk = drive(flow, &mut clock, |request, _| {
+        assert!(request.uri().path().ends_with(":generateContent"));
+        let (status, body) = answers.next().unwrap();
+        Ok(http::Response::builder()
+            .status(status)
+            .body(body.as_bytes().to_vec())
+            .unwrap())
+    })
+    .unwrap();
+    assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
+    assert_eq!(clock.waits(), &[Duration::from_millis(1200)]);
+}

@@ -21,7 +21,14 @@ use codeassist_core::retry::{Jitter, Retry, RetryPolicy};
 use codeassist_core::{ApiError, Secret, SplitMix64};
 
 /// The fuzz targets, by name (each has a corpus directory of the same name).
-pub const TARGETS: [&str; 5] = ["envelope", "retry", "callback", "token_response", "flows"];
+pub const TARGETS: [&str; 6] = [
+    "envelope",
+    "retry",
+    "callback",
+    "token_response",
+    "flows",
+    "sse",
+];
 
 /// Runs the check of `target` on `data`. Unknown targets are ignored.
 pub fn check(target: &str, data: &[u8]) {
@@ -31,6 +38,7 @@ pub fn check(target: &str, data: &[u8]) {
         "callback" => check_callback(data),
         "token_response" => check_token_response(data),
         "flows" => check_flows(data),
+        "sse" => check_sse(data),
         _ => {}
     }
 }
@@ -371,5 +379,33 @@ pub fn check_flows(data: &[u8]) {
     );
     if let Ok(flow) = retrieve_user_quota(&config, &token, "p", &mut random) {
         run_flow(flow, &mut script);
+    }
+}
+
+/// Any bytes, split anywhere, through the stream reader: the items do not depend on
+/// where the chunks were cut, and no item breaks the error invariants.
+pub fn check_sse(data: &[u8]) {
+    use codeassist_core::inference::{StreamItem, StreamReader};
+    let (cuts, stream) = match data {
+        [a, b, rest @ ..] => ((usize::from(*a), usize::from(*b)), rest),
+        _ => return,
+    };
+    let read = |chunks: &[&[u8]]| {
+        let mut reader = StreamReader::new();
+        let mut items = Vec::new();
+        for chunk in chunks {
+            items.extend(reader.push(chunk, now()));
+        }
+        (items, reader.finish().is_ok())
+    };
+    let first = cuts.0.min(stream.len());
+    let second = (first + cuts.1).min(stream.len());
+    let whole = read(&[stream]);
+    let split = read(&[&stream[..first], &stream[first..second], &stream[second..]]);
+    assert_eq!(whole, split, "cut at {first} and {second}");
+    for item in &whole.0 {
+        if let StreamItem::Error(error) = item {
+            assert_error_invariants(error);
+        }
     }
 }

@@ -32,7 +32,8 @@ use serde_json::{Value, json};
 
 use crate::code_assist::control_request;
 use crate::error::{ApiError, sanitize};
-use crate::flow::Request;
+use crate::flow::{Call, Map, Request};
+use crate::retry::{Retry, RetryPolicy};
 use crate::{Error, Secret, SplitMix64};
 
 /// One piece of a streamed answer.
@@ -142,6 +143,37 @@ impl StreamReader {
             detail: format!("truncated: {detail}"),
         })
     }
+}
+
+/// The non-streamed call as a flow, under `policy`: the answer, unwrapped.
+pub type GenerateContent = Retry<Map<Call, Chunk>, SplitMix64>;
+
+/// `generateContent` on `endpoint` as a flow with retries (request ids and jitter
+/// seeded from `random`).
+///
+/// A streamed call's opening answer is classified the same way (the adapters return
+/// it as an [`ApiError`]); decide on it with [`RetryPolicy::decide`].
+pub fn generate_content<R: rand_core::Rng + ?Sized>(
+    request: &GenerateRequest,
+    endpoint: &str,
+    token: &Secret,
+    policy: RetryPolicy,
+    random: &mut R,
+) -> Result<GenerateContent, Error> {
+    let mut ids = SplitMix64::seeded_from(random);
+    let http_request = request.to_request(endpoint, token, &mut ids)?;
+    let flow = Map::new(
+        Call::new(http_request),
+        |response: crate::flow::Response, _now| {
+            serde_json::from_slice::<Value>(response.body())
+                .map(Chunk::from_value)
+                .map_err(|error| Error::InvalidResponse {
+                    what: "generateContent",
+                    detail: sanitize(&error.to_string(), 200),
+                })
+        },
+    );
+    Ok(Retry::new(flow, policy, ids))
 }
 
 /// What to ask: the model, the project, a prompt id, and the Gemini request as JSON.
