@@ -55,6 +55,8 @@ mod envelope;
 mod message;
 mod wire;
 
+pub(crate) use envelope::lossy_utf8;
+
 pub use class::{ErrorClass, LONG_WAIT, PER_MINUTE_WAIT};
 pub use delay::{
     MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_protobuf_duration,

@@ -74,8 +74,7 @@ impl SseDecoder {
             }
         }
         while let Some(end) = rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
-            self.push_bytes(&rest[..end], out);
-            self.end_line(out);
+            self.end_line(&rest[..end], out);
             if rest[end] == b'\r' {
                 match rest.get(end + 1) {
                     Some(b'\n') => rest = &rest[end + 2..],
@@ -111,19 +110,37 @@ impl SseDecoder {
         self.line.extend_from_slice(bytes);
     }
 
-    fn end_line(&mut self, out: &mut Vec<Result<SseEvent, SseError>>) {
+    /// Ends the current line, whose last bytes are `tail`.
+    fn end_line(&mut self, tail: &[u8], out: &mut Vec<Result<SseEvent, SseError>>) {
+        if self.line.is_empty() && !self.skipping_line {
+            // The common case: the whole line is in this chunk; no copy.
+            self.process_line(tail, out);
+            return;
+        }
+        self.push_bytes(tail, out);
         if std::mem::take(&mut self.skipping_line) {
             return;
         }
-        if self.line.is_empty() {
+        let line = std::mem::take(&mut self.line);
+        self.process_line(&line, out);
+        // Keep the buffer's allocation for the next split line.
+        self.line = line;
+        self.line.clear();
+    }
+
+    fn process_line(&mut self, line: &[u8], out: &mut Vec<Result<SseEvent, SseError>>) {
+        if line.len() > MAX_LINE {
+            out.push(Err(SseError::LineTooLong));
+            return;
+        }
+        if line.is_empty() {
             self.dispatch(out);
             return;
         }
-        let line = std::mem::take(&mut self.line);
-        let text = String::from_utf8_lossy(&line);
-        if text.starts_with(':') {
+        if line[0] == b':' {
             return;
         }
+        let text = crate::error::lossy_utf8(line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
             None => (text.as_ref(), ""),
@@ -147,9 +164,6 @@ impl SseDecoder {
             // `id`, `retry` and unknown fields are ignored, as the spec says.
             _ => {}
         }
-        // Reuse the line's allocation.
-        self.line = line;
-        self.line.clear();
     }
 
     fn dispatch(&mut self, out: &mut Vec<Result<SseEvent, SseError>>) {
