@@ -2,11 +2,12 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use codeassist_core::flow::{Request, Response, TransportError, TransportErrorKind};
 use codeassist_core::inference::{StreamItem, StreamReader};
-use codeassist_core::{ApiError, Error};
+use codeassist_core::retry::{AttemptState, Decision, RetryPolicy};
+use codeassist_core::{ApiError, Error, SplitMix64};
 
 use crate::BlockingDriver;
 
@@ -91,5 +92,33 @@ impl BlockingDriver {
             pending: VecDeque::new(),
             ended: false,
         })
+    }
+
+    /// [`BlockingDriver::stream`], with the opening exchange retried under `policy`
+    /// (a 429 or 503 before the first byte waits as Google asks and tries again).
+    /// Errors inside the stream are items, for the host to act on.
+    pub fn stream_with_retry(
+        &self,
+        request: Request,
+        policy: &RetryPolicy,
+    ) -> Result<ResponseStream, Error> {
+        let started = Instant::now();
+        let mut random = SplitMix64::seeded_from(&mut crate::os_random());
+        let mut state = AttemptState::default();
+        loop {
+            let error = match self.stream(request.clone()) {
+                Ok(stream) => return Ok(stream),
+                Err(error) => error,
+            };
+            let Some(api) = error.api() else {
+                return Err(error);
+            };
+            state.attempts += 1;
+            state.elapsed = started.elapsed();
+            match policy.decide(api, state, &mut random) {
+                Decision::RetryAfter(wait) => std::thread::sleep(wait),
+                _ => return Err(error),
+            }
+        }
     }
 }

@@ -77,3 +77,49 @@ fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
         .unwrap_err();
     assert_eq!(error.api().unwrap().class(), ErrorClass::Auth);
 }
+
+#[test]
+fn a_429_before_the_stream_opens_is_retried_as_google_asks() {
+    use codeassist_core::retry::RetryPolicy;
+    use codeassist_testkit::emulator::Fault;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let driver = BlockingDriver::default();
+    let token = token(&driver, &emulator, &base);
+    let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p-1", json!({"contents": []}));
+    emulator.inject(
+        "/v1internal:streamGenerateContent",
+        Fault::RateLimited(0.05),
+        1,
+    );
+    let stream = driver
+        .stream_with_retry(
+            request
+                .to_stream_request(&base, &token, &mut SplitMix64::new(1))
+                .unwrap(),
+            &RetryPolicy::default(),
+        )
+        .unwrap();
+    assert_eq!(stream.count(), 4);
+    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 2);
+
+    emulator.inject(
+        "/v1internal:streamGenerateContent",
+        Fault::NoCapacity("gemini-2.5-pro".into(), 600.0),
+        1,
+    );
+    let error = driver
+        .stream_with_retry(
+            request
+                .to_stream_request(&base, &token, &mut SplitMix64::new(2))
+                .unwrap(),
+            &RetryPolicy::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.api().unwrap().class(),
+        ErrorClass::Capacity,
+        "a wait past the cap is the host's call"
+    );
+}

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use codeassist_core::flow::{Request, Response, TransportError, TransportErrorKind};
 use codeassist_core::inference::{StreamItem, StreamReader};
-use codeassist_core::{ApiError, Error};
+use codeassist_core::retry::{AttemptState, Decision, RetryPolicy};
+use codeassist_core::{ApiError, Error, SplitMix64};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -101,5 +102,33 @@ impl AsyncDriver {
             received: 0,
             ended: false,
         })
+    }
+
+    /// [`AsyncDriver::stream`], with the opening exchange retried under `policy`
+    /// (a 429 or 503 before the first byte waits as Google asks and tries again).
+    /// Errors inside the stream are items, for the host to act on.
+    pub async fn stream_with_retry(
+        &self,
+        request: Request,
+        policy: &RetryPolicy,
+    ) -> Result<AsyncResponseStream, Error> {
+        let started = std::time::Instant::now();
+        let mut random = SplitMix64::seeded_from(&mut crate::os_random());
+        let mut state = AttemptState::default();
+        loop {
+            let error = match self.stream(request.clone()).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => error,
+            };
+            let Some(api) = error.api() else {
+                return Err(error);
+            };
+            state.attempts += 1;
+            state.elapsed = started.elapsed();
+            match policy.decide(api, state, &mut random) {
+                Decision::RetryAfter(wait) => tokio::time::sleep(wait).await,
+                _ => return Err(error),
+            }
+        }
     }
 }

@@ -75,3 +75,49 @@ async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
         .unwrap_err();
     assert_eq!(error.api().unwrap().class(), ErrorClass::Auth);
 }
+
+#[tokio::test]
+async fn a_429_before_the_stream_opens_is_retried() {
+    use codeassist_core::retry::RetryPolicy;
+    use codeassist_testkit::emulator::Fault;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let driver = AsyncDriver::default();
+    let credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    let token = driver
+        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
+        .await
+        .unwrap()
+        .access_token
+        .unwrap();
+    let request = GenerateRequest::new(
+        "gemini-2.5-pro",
+        "proj-1",
+        "p-1",
+        serde_json::json!({"contents": []}),
+    );
+    emulator.inject("/v1internal:streamGenerateContent", Fault::Unavailable, 1);
+    let mut policy = RetryPolicy::default().without_jitter();
+    policy.initial_delay = std::time::Duration::from_millis(10);
+    let mut stream = driver
+        .stream_with_retry(
+            request
+                .to_stream_request(&base, &token, &mut SplitMix64::new(1))
+                .unwrap(),
+            &policy,
+        )
+        .await
+        .unwrap();
+    let mut items = 0;
+    while let Some(item) = stream.next().await {
+        item.unwrap();
+        items += 1;
+    }
+    assert_eq!(items, 4);
+    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 2);
+}
