@@ -67,6 +67,10 @@ impl SseDecoder {
     /// Feeds the next chunk; every event it completes is pushed to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Result<SseEvent, SseError>>) {
         let mut rest = chunk;
+        if rest.is_empty() {
+            // An empty chunk must not forget a `\r` that ended the previous one.
+            return;
+        }
         if self.after_cr {
             self.after_cr = false;
             if let [b'\n', tail @ ..] = rest {
@@ -219,6 +223,14 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_changes_nothing() {
+        // Found by fuzzing: the empty chunk used to forget the pending `\r`.
+        let events = decode(&[b"data: a\r", b"", b"\ndata: b\n"]);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(data(&decode(&[b"data: a\r", b"", b"\n\n"])), ["a"]);
     }
 
     #[test]
