@@ -5,19 +5,24 @@ use codeassist_core::error::ErrorClass;
 use codeassist_core::inference::{GenerateRequest, StreamItem};
 use codeassist_core::oauth::{Credentials, refresh_token};
 use codeassist_core::{Secret, SplitMix64};
-use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator};
+use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator, Server};
 use serde_json::json;
 
-fn token(driver: &BlockingDriver, emulator: &Emulator, base: &str) -> Secret {
+/// An emulator on loopback, a driver, and a valid access token for it.
+fn signed_in() -> (Emulator, Server, BlockingDriver, Secret) {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let driver = BlockingDriver::default();
     let credentials = Credentials::new(
         CLIENT_ID,
         Some(Secret::new(CLIENT_SECRET)),
         emulator.issue_refresh_token(),
     );
-    let refreshed = driver
-        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
+    let token_endpoint = format!("{}/token", server.base_url());
+    let fresh = driver
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .unwrap();
-    refreshed.access_token.unwrap()
+    (emulator, server, driver, fresh.access_token.unwrap())
 }
 
 fn texts(items: &[StreamItem]) -> String {
@@ -36,11 +41,8 @@ fn texts(items: &[StreamItem]) -> String {
 
 #[test]
 fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
-    let emulator = Emulator::new();
-    let server = emulator.serve().unwrap();
+    let (emulator, server, driver, token) = signed_in();
     let base = server.base_url();
-    let driver = BlockingDriver::default();
-    let token = token(&driver, &emulator, &base);
     let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p-1", json!({"contents": []}));
     let mut ids = SplitMix64::new(3);
 
@@ -82,11 +84,8 @@ fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
 fn a_429_before_the_stream_opens_is_retried_as_google_asks() {
     use codeassist_core::retry::RetryPolicy;
     use codeassist_testkit::emulator::Fault;
-    let emulator = Emulator::new();
-    let server = emulator.serve().unwrap();
+    let (emulator, server, driver, token) = signed_in();
     let base = server.base_url();
-    let driver = BlockingDriver::default();
-    let token = token(&driver, &emulator, &base);
     let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p-1", json!({"contents": []}));
     emulator.inject(
         "/v1internal:streamGenerateContent",

@@ -4,7 +4,7 @@ use codeassist_core::error::ErrorClass;
 use codeassist_core::inference::{GenerateRequest, StreamItem};
 use codeassist_core::oauth::{Credentials, refresh_token};
 use codeassist_core::{Secret, SplitMix64};
-use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator};
+use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Emulator, Server};
 use codeassist_tokio::AsyncDriver;
 
 async fn collect(driver: &AsyncDriver, request: http::Request<Vec<u8>>) -> Vec<StreamItem> {
@@ -16,23 +16,28 @@ async fn collect(driver: &AsyncDriver, request: http::Request<Vec<u8>>) -> Vec<S
     items
 }
 
-#[tokio::test]
-async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
+/// An emulator on loopback, a driver, and a valid access token for it.
+async fn signed_in() -> (Emulator, Server, AsyncDriver, Secret) {
     let emulator = Emulator::new();
     let server = emulator.serve().unwrap();
-    let base = server.base_url();
     let driver = AsyncDriver::default();
     let credentials = Credentials::new(
         CLIENT_ID,
         Some(Secret::new(CLIENT_SECRET)),
         emulator.issue_refresh_token(),
     );
-    let token = driver
-        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
+    let token_endpoint = format!("{}/token", server.base_url());
+    let fresh = driver
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .await
-        .unwrap()
-        .access_token
         .unwrap();
+    (emulator, server, driver, fresh.access_token.unwrap())
+}
+
+#[tokio::test]
+async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
+    let (emulator, server, driver, token) = signed_in().await;
+    let base = server.base_url();
     let request = GenerateRequest::new(
         "gemini-2.5-flash",
         "proj-1",
@@ -80,21 +85,8 @@ async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
 async fn a_429_before_the_stream_opens_is_retried() {
     use codeassist_core::retry::RetryPolicy;
     use codeassist_testkit::emulator::Fault;
-    let emulator = Emulator::new();
-    let server = emulator.serve().unwrap();
+    let (emulator, server, driver, token) = signed_in().await;
     let base = server.base_url();
-    let driver = AsyncDriver::default();
-    let credentials = Credentials::new(
-        CLIENT_ID,
-        Some(Secret::new(CLIENT_SECRET)),
-        emulator.issue_refresh_token(),
-    );
-    let token = driver
-        .run(refresh_token(&credentials, &format!("{base}/token")).unwrap())
-        .await
-        .unwrap()
-        .access_token
-        .unwrap();
     let request = GenerateRequest::new(
         "gemini-2.5-pro",
         "proj-1",

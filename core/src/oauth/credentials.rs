@@ -19,8 +19,9 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 /// What a signed-in person's credential file holds. Serde JSON is the on-disk
 /// format; fields this version does not know are kept and written back unchanged.
 ///
-/// `Debug` redacts every secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` redacts every secret, and shows only the names of unknown fields (their
+/// values could be secrets this version does not know of).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Credentials {
     /// The OAuth client the tokens belong to.
@@ -48,6 +49,22 @@ pub struct Credentials {
     /// Fields written by other versions, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("refresh_token", &self.refresh_token)
+            .field("access_token", &self.access_token)
+            .field("expires_at", &self.expires_at)
+            .field("email", &self.email)
+            .field("scope", &self.scope)
+            .field("token_type", &self.token_type)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -260,14 +277,21 @@ mod tests {
 
     #[test]
     fn on_disk_format_round_trips_and_keeps_unknown_fields() {
-        let json = r#"{"client_id":"id","client_secret":"cs","refresh_token":"r","access_token":"a","expires_at":1700000000,"email":"p@example.com","scope":"s","token_type":"Bearer","future":{"x":1}}"#;
+        let json = r#"{"client_id":"id","client_secret":"cs","refresh_token":"r","access_token":"a","expires_at":1700000000,"email":"p@example.com","scope":"s","token_type":"Bearer","future":{"x":"hidden-value"}}"#;
         let credentials: Credentials = serde_json::from_str(json).unwrap();
         assert_eq!(credentials.email.as_deref(), Some("p@example.com"));
-        assert_eq!(credentials.extra["future"], serde_json::json!({"x": 1}));
+        assert_eq!(
+            credentials.extra["future"],
+            serde_json::json!({"x": "hidden-value"})
+        );
         let back: Value =
             serde_json::from_str(&serde_json::to_string(&credentials).unwrap()).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(json).unwrap());
         let debug = format!("{credentials:?}");
+        assert!(
+            debug.contains("future") && !debug.contains("hidden-value"),
+            "{debug}"
+        );
         for secret in ["\"cs\"", "\"r\"", "\"a\""] {
             assert!(!debug.contains(secret), "{debug}");
         }
