@@ -58,10 +58,10 @@ fn naive(body: &[u8]) -> (Option<String>, Option<String>, Option<f64>) {
     (status, reason, delay)
 }
 
-fn allocations(body: &[u8], status: u16) -> (usize, usize) {
-    let headers = http::HeaderMap::new();
+/// Allocations (count, bytes) made by `work`.
+fn allocations(work: impl FnOnce()) -> (usize, usize) {
     let region = Region::new(GLOBAL);
-    black_box(ApiError::from_parts(status, &headers, body, UNIX_EPOCH).class());
+    work();
     let stats = region.change();
     (stats.allocations, stats.bytes_allocated)
 }
@@ -70,12 +70,30 @@ fn envelope(c: &mut Criterion) {
     let headers = http::HeaderMap::new();
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     for (name, status, body) in BODIES {
-        let (count, bytes) = allocations(body, status);
-        eprintln!("{name}: {count} allocations, {bytes} bytes per parse + classify + message");
+        let error = || ApiError::from_parts(status, &headers, body, UNIX_EPOCH);
+        let (count, bytes) = allocations(|| {
+            black_box(error().class());
+        });
+        eprintln!("{name}: {count} allocations, {bytes} bytes for the class and delay");
+        let (count, bytes) = allocations(|| {
+            black_box(error().envelope().is_some());
+        });
+        eprintln!("{name}: {count} allocations, {bytes} bytes with the envelope");
+        let (count, bytes) = allocations(|| {
+            black_box(error().message().len());
+        });
+        eprintln!("{name}: {count} allocations, {bytes} bytes with the message");
         let mut group = c.benchmark_group(format!("envelope/{name}"));
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function("codeassist", |b| {
             b.iter(|| ApiError::from_parts(status, &headers, black_box(body), now).class())
+        });
+        group.bench_function("codeassist-with-envelope", |b| {
+            b.iter(|| {
+                ApiError::from_parts(status, &headers, black_box(body), now)
+                    .envelope()
+                    .is_some()
+            })
         });
         group.bench_function("codeassist-with-message", |b| {
             b.iter(|| {

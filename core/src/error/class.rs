@@ -24,6 +24,7 @@
 //! *Fallback* means another model or provider is likely to succeed where this one will
 //! not; it is independent of *retryable* (a capacity error is both).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -164,67 +165,263 @@ pub const LONG_WAIT: Duration = Duration::from_secs(300);
 /// The wait assumed for a per-minute quota when Google names no delay.
 pub const PER_MINUTE_WAIT: Duration = Duration::from_secs(60);
 
-/// Everything the classifier looks at, gathered once.
+/// The names of the ErrorInfo reasons the classifier asks about, one bit each.
+const KNOWN_REASONS: [&str; 8] = [
+    "SECURITY_POLICY_VIOLATED",
+    "VALIDATION_REQUIRED",
+    "MODEL_CAPACITY_EXHAUSTED",
+    "MODEL_CAPACITY_EXCEEDED",
+    "RATE_LIMIT_EXCEEDED",
+    "INSUFFICIENT_G1_CREDITS_BALANCE",
+    "QUOTA_EXHAUSTED",
+    "BILLING_DISABLED",
+];
+
+/// Which of the known ErrorInfo reasons some ErrorInfo named (trimmed, any case).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReasonSet(u16);
+
+impl ReasonSet {
+    pub const SECURITY_POLICY_VIOLATED: Self = Self(1);
+    pub const VALIDATION_REQUIRED: Self = Self(1 << 1);
+    pub const MODEL_CAPACITY_EXHAUSTED: Self = Self(1 << 2);
+    pub const MODEL_CAPACITY_EXCEEDED: Self = Self(1 << 3);
+    pub const RATE_LIMIT_EXCEEDED: Self = Self(1 << 4);
+    pub const INSUFFICIENT_G1_CREDITS_BALANCE: Self = Self(1 << 5);
+    pub const QUOTA_EXHAUSTED: Self = Self(1 << 6);
+    pub const BILLING_DISABLED: Self = Self(1 << 7);
+
+    /// The set holding `reason` when it is a known one, else the empty set.
+    pub fn of(reason: &str) -> Self {
+        // Reasons are upper snake case: skip the Unicode trim when the ends show it.
+        let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+        let bytes = reason.as_bytes();
+        let reason = if plain(bytes.first()) && plain(bytes.last()) {
+            reason
+        } else {
+            reason.trim()
+        };
+        KNOWN_REASONS
+            .iter()
+            .position(|known| reason.eq_ignore_ascii_case(known))
+            .map_or(Self(0), |index| Self(1 << index))
+    }
+
+    /// Both sets together.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// True when the two sets share a reason.
+    pub fn meets(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// What the `quotaId`s of QuotaFailure violations say about the quota's period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct QuotaPeriod {
+    /// Some quota id names a minute (`...PerMinute...`).
+    pub per_minute: bool,
+    /// Some quota id names a day (`...PerDay...`, `...Daily...`).
+    pub per_day: bool,
+}
+
+impl QuotaPeriod {
+    /// The period one quota id names.
+    pub fn of(quota_id: &str) -> Self {
+        Self {
+            per_minute: contains_ignore_case(quota_id, "perminute"),
+            per_day: contains_ignore_case(quota_id, "perday")
+                || contains_ignore_case(quota_id, "daily"),
+        }
+    }
+
+    /// Both periods together.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            per_minute: self.per_minute || other.per_minute,
+            per_day: self.per_day || other.per_day,
+        }
+    }
+}
+
+/// True when `haystack` holds `needle` (lower-case ASCII) in any case.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// What the details of an envelope contribute to the class and the delay.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DetailSignals {
+    /// The known reasons of every ErrorInfo.
+    pub reasons: ReasonSet,
+    /// The periods named by every QuotaFailure.
+    pub quota: QuotaPeriod,
+    /// Some ErrorInfo names a model in its metadata (`model`, else `modelId`).
+    pub model_in_metadata: bool,
+    /// The first RetryInfo delay.
+    pub retry_info: Option<Duration>,
+}
+
+impl DetailSignals {
+    /// The signals of `self` followed by those of `later`.
+    pub fn then(self, later: Self) -> Self {
+        Self {
+            reasons: self.reasons.union(later.reasons),
+            quota: self.quota.union(later.quota),
+            model_in_metadata: self.model_in_metadata || later.model_in_metadata,
+            retry_info: self.retry_info.or(later.retry_info),
+        }
+    }
+}
+
+/// True when an ErrorInfo `model` / `modelId` metadata value names a model.
+pub(crate) fn names_a_model(value: &str) -> bool {
+    // `trim_start_matches("models/")`, without building a substring searcher.
+    let mut name = value.trim();
+    while let Some(rest) = name.strip_prefix("models/") {
+        name = rest;
+    }
+    !name.is_empty()
+}
+
+/// Everything the classifier reads from a body, gathered once: from a parsed
+/// envelope ([`Signals::from_parsed`]) or straight from the bytes by the quick scan.
+/// Both must agree; a test holds them to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Signals<'a> {
+    /// `error.code`.
+    pub code: Option<u16>,
+    /// `error.status`, as written.
+    pub grpc: Cow<'a, str>,
+    /// `error.message`, else the OAuth description, else the excerpt; as written.
+    pub text: Cow<'a, str>,
+    /// What the details say.
+    pub details: DetailSignals,
+}
+
+impl<'a> Signals<'a> {
+    /// The signals of what [`super::envelope::parse_body`] found, plus the excerpt.
+    pub fn from_parsed(
+        envelope: Option<&'a Envelope>,
+        oauth: Option<&'a OAuthError>,
+        excerpt: Option<&'a str>,
+    ) -> Self {
+        let details = envelope
+            .into_iter()
+            .flat_map(|e| &e.details)
+            .map(detail_signals)
+            .fold(DetailSignals::default(), DetailSignals::then);
+        let text = envelope
+            .and_then(|e| e.message.as_deref())
+            .or(oauth.and_then(|o| o.description.as_deref()))
+            .or(excerpt)
+            .unwrap_or("");
+        Self {
+            code: envelope.and_then(|e| e.code),
+            grpc: Cow::Borrowed(envelope.and_then(|e| e.status.as_deref()).unwrap_or("")),
+            text: Cow::Borrowed(text),
+            details,
+        }
+    }
+}
+
+fn detail_signals(detail: &Detail) -> DetailSignals {
+    match detail {
+        Detail::ErrorInfo {
+            reason, metadata, ..
+        } => DetailSignals {
+            reasons: reason.as_deref().map(ReasonSet::of).unwrap_or_default(),
+            model_in_metadata: metadata
+                .get("model")
+                .or_else(|| metadata.get("modelId"))
+                .is_some_and(|model| names_a_model(model)),
+            ..DetailSignals::default()
+        },
+        Detail::RetryInfo { retry_delay } => DetailSignals {
+            retry_info: *retry_delay,
+            ..DetailSignals::default()
+        },
+        Detail::QuotaFailure { violations } => DetailSignals {
+            quota: violations
+                .iter()
+                .filter_map(|v| v.quota_id.as_deref())
+                .map(QuotaPeriod::of)
+                .fold(QuotaPeriod::default(), QuotaPeriod::union),
+            ..DetailSignals::default()
+        },
+        _ => DetailSignals::default(),
+    }
+}
+
+/// What [`classify`] looks at: the signals of the body, the lower-cased text, and
+/// what came with the response (or instead of it).
 pub(crate) struct Facts<'a> {
     pub http_status: Option<u16>,
-    pub envelope: Option<&'a Envelope>,
-    pub oauth: Option<&'a OAuthError>,
+    pub oauth_error: Option<&'a str>,
     pub transport: Option<&'a TransportError>,
-    /// The message (or, with no envelope, the body excerpt), lower-cased.
-    pub text: String,
+    pub signals: &'a Signals<'a>,
+    /// [`Signals::text`], lower-cased.
+    pub text: &'a str,
     pub retry_delay: Option<Duration>,
 }
 
 impl Facts<'_> {
-    fn reasons(&self) -> impl Iterator<Item = &str> {
-        self.envelope
-            .into_iter()
-            .flat_map(|e| e.details.iter())
-            .filter_map(|detail| match detail {
-                Detail::ErrorInfo {
-                    reason: Some(reason),
-                    ..
-                } => Some(reason.trim()),
-                _ => None,
-            })
-    }
-
-    fn has_reason(&self, wanted: &[&str]) -> bool {
-        self.reasons()
-            .any(|reason| wanted.iter().any(|w| reason.eq_ignore_ascii_case(w)))
-    }
-
-    fn quota_ids(&self) -> impl Iterator<Item = String> {
-        self.envelope
-            .into_iter()
-            .flat_map(|e| e.details.iter())
-            .filter_map(|detail| match detail {
-                Detail::QuotaFailure { violations } => Some(violations),
-                _ => None,
-            })
-            .flatten()
-            .filter_map(|v| v.quota_id.as_deref())
-            .map(str::to_ascii_lowercase)
+    fn has_reason(&self, wanted: ReasonSet) -> bool {
+        self.signals.details.reasons.meets(wanted)
     }
 
     /// The effective status: the HTTP one, or the envelope's when the HTTP status says
     /// nothing (an error inside a 200 stream).
     fn status(&self) -> Option<u16> {
-        match (self.http_status, self.envelope.and_then(|e| e.code)) {
+        match (self.http_status, self.signals.code) {
             (Some(http), Some(code)) if http < 400 => Some(code),
             (Some(http), _) => Some(http),
             (None, code) => code,
         }
     }
+}
 
-    fn grpc(&self) -> &str {
-        self.envelope
-            .and_then(|e| e.status.as_deref())
-            .unwrap_or("")
+/// The text of a message lower-cased, on the stack when it is short.
+pub(crate) struct Lowered {
+    inline: [u8; Self::INLINE],
+    len: usize,
+    heap: String,
+}
+
+impl Lowered {
+    const INLINE: usize = 512;
+
+    /// `text` with ASCII letters lower-cased.
+    pub fn new(text: &str) -> Self {
+        let mut lowered = Self {
+            inline: [0; Self::INLINE],
+            len: 0,
+            heap: String::new(),
+        };
+        if text.len() <= Self::INLINE {
+            let target = &mut lowered.inline[..text.len()];
+            target.copy_from_slice(text.as_bytes());
+            target.make_ascii_lowercase();
+            lowered.len = text.len();
+        } else {
+            lowered.heap = text.to_ascii_lowercase();
+        }
+        lowered
     }
 
-    pub(crate) fn per_minute_quota(&self) -> bool {
-        self.quota_ids().any(|id| id.contains("perminute"))
+    /// The lower-cased text.
+    pub fn as_str(&self) -> &str {
+        if self.heap.is_empty() {
+            // Lower-casing ASCII bytes keeps UTF-8 valid, so this never falls back.
+            std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default()
+        } else {
+            &self.heap
+        }
     }
 }
 
@@ -236,8 +433,8 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
             _ => ErrorClass::Network,
         };
     }
-    if let Some(oauth) = facts.oauth {
-        match oauth.error.trim() {
+    if let Some(oauth_error) = facts.oauth_error {
+        match oauth_error.trim() {
             "invalid_grant" | "unauthorized_client" => return ErrorClass::AuthPermanent,
             "access_denied" => return ErrorClass::Permission,
             "invalid_request" | "invalid_client" | "invalid_scope" | "unsupported_grant_type" => {
@@ -247,28 +444,29 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
         }
     }
     let status = facts.status();
-    let grpc = facts.grpc();
-    let text = facts.text.as_str();
+    let grpc = facts.signals.grpc.as_ref();
+    let text = facts.text;
 
-    if facts.has_reason(&["SECURITY_POLICY_VIOLATED"]) || text.contains("security_policy_violated")
+    if facts.has_reason(ReasonSet::SECURITY_POLICY_VIOLATED)
+        || text.contains("security_policy_violated")
     {
         return ErrorClass::PolicyBlocked;
     }
-    if facts.has_reason(&["VALIDATION_REQUIRED"]) {
+    if facts.has_reason(ReasonSet::VALIDATION_REQUIRED) {
         return ErrorClass::ValidationRequired;
     }
 
     let capacity_signal = facts
-        .has_reason(&["MODEL_CAPACITY_EXHAUSTED", "MODEL_CAPACITY_EXCEEDED"])
+        .has_reason(ReasonSet::MODEL_CAPACITY_EXHAUSTED.union(ReasonSet::MODEL_CAPACITY_EXCEEDED))
         || text.contains("no capacity available")
         || text.contains("no capacity for");
-    let capacity = capacity_signal && !facts.has_reason(&["RATE_LIMIT_EXCEEDED"]);
+    let capacity = capacity_signal && !facts.has_reason(ReasonSet::RATE_LIMIT_EXCEEDED);
     let exhausted = status == Some(429) || grpc == "RESOURCE_EXHAUSTED";
     if exhausted || (capacity && (status == Some(503) || grpc == "UNAVAILABLE")) {
         if capacity {
             return ErrorClass::Capacity;
         }
-        if facts.has_reason(&["INSUFFICIENT_G1_CREDITS_BALANCE"]) {
+        if facts.has_reason(ReasonSet::INSUFFICIENT_G1_CREDITS_BALANCE) {
             return ErrorClass::Billing;
         }
         if quota_exhausted(facts) {
@@ -277,7 +475,9 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
         return ErrorClass::RateLimit;
     }
     if status == Some(402)
-        || facts.has_reason(&["BILLING_DISABLED", "INSUFFICIENT_G1_CREDITS_BALANCE"])
+        || facts.has_reason(
+            ReasonSet::BILLING_DISABLED.union(ReasonSet::INSUFFICIENT_G1_CREDITS_BALANCE),
+        )
     {
         return ErrorClass::Billing;
     }
@@ -308,14 +508,12 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
 }
 
 fn quota_exhausted(facts: &Facts<'_>) -> bool {
-    let text = facts.text.as_str();
-    facts
-        .quota_ids()
-        .any(|id| id.contains("perday") || id.contains("daily"))
+    let text = facts.text;
+    facts.signals.details.quota.per_day
         || text.contains("daily")
         || text.contains("per day")
         || text.contains("per-day")
-        || facts.has_reason(&["QUOTA_EXHAUSTED"])
+        || facts.has_reason(ReasonSet::QUOTA_EXHAUSTED)
         || limit_is_zero(text)
         || facts.retry_delay.is_some_and(|delay| delay > LONG_WAIT)
 }
@@ -338,8 +536,10 @@ fn limit_is_zero(text: &str) -> bool {
     false
 }
 
+/// A model named in metadata, or the word "model" anywhere in the text (which covers
+/// `models/NAME` and "for model NAME").
 fn names_model(facts: &Facts<'_>) -> bool {
-    super::model_name(facts.envelope, &facts.text).is_some() || facts.text.contains("model")
+    facts.signals.details.model_in_metadata || facts.text.contains("model")
 }
 
 fn context_overflow(text: &str) -> bool {
@@ -361,6 +561,32 @@ mod tests {
         assert!(!limit_is_zero("limit: 05"));
         assert!(!limit_is_zero("limit: 10"));
         assert!(!limit_is_zero("no limit here"));
+    }
+
+    #[test]
+    fn each_known_reason_has_its_own_bit() {
+        let named = [
+            ReasonSet::SECURITY_POLICY_VIOLATED,
+            ReasonSet::VALIDATION_REQUIRED,
+            ReasonSet::MODEL_CAPACITY_EXHAUSTED,
+            ReasonSet::MODEL_CAPACITY_EXCEEDED,
+            ReasonSet::RATE_LIMIT_EXCEEDED,
+            ReasonSet::INSUFFICIENT_G1_CREDITS_BALANCE,
+            ReasonSet::QUOTA_EXHAUSTED,
+            ReasonSet::BILLING_DISABLED,
+        ];
+        for (name, set) in KNOWN_REASONS.iter().zip(named) {
+            assert_eq!(ReasonSet::of(name), set, "{name}");
+            assert_eq!(ReasonSet::of(&format!(" {} ", name.to_lowercase())), set);
+        }
+        assert_eq!(ReasonSet::of("SERVICE_DISABLED"), ReasonSet::default());
+    }
+
+    #[test]
+    fn lowered_text_matches_to_ascii_lowercase() {
+        for text in ["", "Retry In 5S", "É Daily ☃", &"AbC".repeat(400)] {
+            assert_eq!(Lowered::new(text).as_str(), text.to_ascii_lowercase());
+        }
     }
 
     #[test]

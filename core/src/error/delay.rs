@@ -65,7 +65,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// Finds a delay announced in a message: "Please retry in 5s", "retry in 900.2ms",
 /// "retry after 3 seconds".
 pub fn delay_in_message(message: &str) -> Option<Duration> {
-    let lower = message.to_ascii_lowercase();
+    delay_in_lowered(&message.to_ascii_lowercase())
+}
+
+/// [`delay_in_message`] on a message already lower-cased.
+pub(crate) fn delay_in_lowered(lower: &str) -> Option<Duration> {
     for marker in ["retry in ", "retry after ", "try again in "] {
         let mut from = 0;
         while let Some(found) = lower[from..].find(marker) {

@@ -281,16 +281,21 @@ pub(crate) fn normalise_domain(domain: &str) -> String {
         .to_owned()
 }
 
-/// Cuts a string to [`MAX_FIELD`] bytes on a character boundary.
+/// A string cut to [`MAX_FIELD`] bytes on a character boundary, as an owned copy.
 pub(crate) fn cap(s: &str) -> String {
+    capped(s).to_owned()
+}
+
+/// The first [`MAX_FIELD`] bytes of a string, cut on a character boundary.
+pub(crate) fn capped(s: &str) -> &str {
     if s.len() <= MAX_FIELD {
-        return s.to_owned();
+        return s;
     }
     let mut end = MAX_FIELD;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    &s[..end]
 }
 
 /// A copy of `value` with strings capped and nesting and lengths bounded.

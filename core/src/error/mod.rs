@@ -13,6 +13,10 @@
 //! - a human line of at most 300 characters that names the model when Google named
 //!   one, and never holds a secret.
 //!
+//! Routing needs only the class and the delay, so both the line and (for a JSON body
+//! of the usual shape) the [`Envelope`] are built the first time something asks for
+//! them; the answers are the same as if they had been built at once.
+//!
 //! # The retry delay
 //! One delay, from the first source that has one:
 //! 1. `RetryInfo.retryDelay` in the body (Google's own, most specific answer);
@@ -53,6 +57,7 @@ mod class;
 mod delay;
 mod envelope;
 mod message;
+mod scan;
 mod wire;
 
 pub(crate) use envelope::lossy_utf8;
@@ -69,14 +74,15 @@ pub use envelope::{
 pub use message::{MAX_MESSAGE, format_delay, redact_secrets, sanitize};
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use serde::Serialize;
 
 use crate::flow::{Response, TransportError};
-use class::Facts;
+use class::{Facts, Lowered, Signals};
+use delay::delay_in_lowered;
 
 /// A failed request, parsed and classified: what Google said, what class of failure it
 /// is, how long to wait, and one line for a person.
@@ -87,7 +93,10 @@ use class::Facts;
 #[derive(Clone)]
 pub struct ApiError {
     http_status: Option<u16>,
-    envelope: Option<Envelope>,
+    /// The parsed envelope; for a body the quick scan read, parsed on first use.
+    envelope: OnceLock<Option<Envelope>>,
+    /// The JSON document of a body whose envelope is not parsed yet.
+    deferred: Option<Arc<[u8]>>,
     oauth: Option<OAuthError>,
     transport: Option<TransportError>,
     excerpt: Option<String>,
@@ -101,7 +110,7 @@ pub struct ApiError {
 impl PartialEq for ApiError {
     fn eq(&self, other: &Self) -> bool {
         self.http_status == other.http_status
-            && self.envelope == other.envelope
+            && self.envelope() == other.envelope()
             && self.oauth == other.oauth
             && self.transport == other.transport
             && self.excerpt == other.excerpt
@@ -124,75 +133,116 @@ impl ApiError {
 
     /// Parses and classifies a status, headers and body received at `now`. Never fails
     /// and never panics, whatever the bytes.
+    ///
+    /// For a JSON error body of the usual shape (up to 64 KiB) only what routing
+    /// needs is read now; the [`Envelope`] is parsed the first time something asks
+    /// for it ([`ApiError::envelope`], [`ApiError::message`], [`ApiError::reason`],
+    /// ...), with the same result as parsing it at once.
     pub fn from_parts(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
-        let parsed = envelope::parse_body(body);
         let retry_after_header = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, now));
+        if let Some((json, signals)) = scan::quick(body) {
+            let (class, retry_delay) =
+                decide(Some(status), None, None, &signals, retry_after_header);
+            return Self {
+                http_status: Some(status),
+                envelope: OnceLock::new(),
+                deferred: Some(Arc::from(json)),
+                oauth: None,
+                transport: None,
+                excerpt: None,
+                retry_after_header,
+                class,
+                retry_delay,
+                message: OnceLock::new(),
+            };
+        }
+        Self::parsed_in_full(status, body, retry_after_header)
+    }
+
+    /// [`ApiError::from_parts`] without the quick scan: the envelope parsed at once.
+    fn parsed_in_full(status: u16, body: &[u8], retry_after_header: Option<Duration>) -> Self {
+        let parsed = envelope::parse_body(body);
         let excerpt = if parsed.envelope.is_none() && parsed.oauth.is_none() {
             message::excerpt(body)
         } else {
             None
         };
-        Self::build(
+        let signals = Signals::from_parsed(
+            parsed.envelope.as_ref(),
+            parsed.oauth.as_ref(),
+            excerpt.as_deref(),
+        );
+        let oauth_error = parsed.oauth.as_ref().map(|o| o.error.as_str());
+        let (class, retry_delay) = decide(
             Some(status),
-            parsed.envelope,
-            parsed.oauth,
+            oauth_error,
             None,
+            &signals,
+            retry_after_header,
+        );
+        Self {
+            http_status: Some(status),
+            envelope: OnceLock::from(parsed.envelope),
+            deferred: None,
+            oauth: parsed.oauth,
+            transport: None,
             excerpt,
             retry_after_header,
-        )
+            class,
+            retry_delay,
+            message: OnceLock::new(),
+        }
+    }
+
+    /// For tests and fuzzing, not for use: whether the quick scan read `body`, after
+    /// checking that it agrees with the full parse (same signals, class, delay,
+    /// envelope and message). `Err` describes a disagreement.
+    #[doc(hidden)]
+    pub fn check_quick_scan(status: u16, body: &[u8]) -> Result<bool, String> {
+        let Some((json, quick)) = scan::quick(body) else {
+            return Ok(false);
+        };
+        let parsed = envelope::parse_body(body);
+        match &parsed.envelope {
+            Some(envelope) if !envelope.salvaged && parsed.oauth.is_none() => {}
+            _ => {
+                return Err(format!(
+                    "the full parser did not read the document: {parsed:?}"
+                ));
+            }
+        }
+        if wire::parse(&String::from_utf8_lossy(json)).is_err() {
+            return Err("serde_json refuses what the quick scan read".to_owned());
+        }
+        let full = Signals::from_parsed(parsed.envelope.as_ref(), None, None);
+        if quick != full {
+            return Err(format!(
+                "signals differ:\nquick: {quick:?}\nfull:  {full:?}"
+            ));
+        }
+        let headers = HeaderMap::new();
+        let lazy = Self::from_parts(status, &headers, body, SystemTime::UNIX_EPOCH);
+        let eager = Self::parsed_in_full(status, body, None);
+        if lazy != eager || lazy.message() != eager.message() {
+            return Err(format!("errors differ:\nquick: {lazy:?}\nfull:  {eager:?}"));
+        }
+        Ok(true)
     }
 
     /// Classifies a request that got no response at all.
     pub fn from_transport(failure: &TransportError) -> Self {
-        Self::build(None, None, None, Some(failure.clone()), None, None)
-    }
-
-    fn build(
-        http_status: Option<u16>,
-        envelope: Option<Envelope>,
-        oauth: Option<OAuthError>,
-        transport: Option<TransportError>,
-        excerpt: Option<String>,
-        retry_after_header: Option<Duration>,
-    ) -> Self {
-        let text = envelope
-            .as_ref()
-            .and_then(|e| e.message.as_deref())
-            .or(oauth.as_ref().and_then(|o| o.description.as_deref()))
-            .or(excerpt.as_deref())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let mut facts = Facts {
-            http_status,
-            envelope: envelope.as_ref(),
-            oauth: oauth.as_ref(),
-            transport: transport.as_ref(),
-            text,
-            retry_delay: None,
-        };
-        let retry_info = envelope
-            .iter()
-            .flat_map(|e| &e.details)
-            .find_map(|detail| match detail {
-                Detail::RetryInfo { retry_delay } => *retry_delay,
-                _ => None,
-            });
-        let retry_delay = retry_info
-            .or(retry_after_header)
-            .or_else(|| delay_in_message(&facts.text))
-            .or_else(|| facts.per_minute_quota().then_some(PER_MINUTE_WAIT));
-        facts.retry_delay = retry_delay;
-        let class = class::classify(&facts);
+        let (class, retry_delay) = decide(None, None, Some(failure), &Signals::default(), None);
         Self {
-            http_status,
-            envelope,
-            oauth,
-            transport,
-            excerpt,
-            retry_after_header,
+            http_status: None,
+            envelope: OnceLock::from(None),
+            deferred: None,
+            oauth: None,
+            transport: Some(failure.clone()),
+            excerpt: None,
+            retry_after_header: None,
             class,
             retry_delay,
             message: OnceLock::new(),
@@ -237,7 +287,12 @@ impl ApiError {
 
     /// The parsed `google.rpc.Status`, when the body held one.
     pub fn envelope(&self) -> Option<&Envelope> {
-        self.envelope.as_ref()
+        self.envelope
+            .get_or_init(|| {
+                let json = self.deferred.as_deref().unwrap_or_default();
+                envelope::parse_body(json).envelope
+            })
+            .as_ref()
     }
 
     /// The OAuth token-endpoint error, when the body was one.
@@ -262,7 +317,7 @@ impl ApiError {
 
     /// `error.status`, such as `RESOURCE_EXHAUSTED`.
     pub fn status(&self) -> Option<&str> {
-        self.envelope.as_ref()?.status.as_deref()
+        self.envelope()?.status.as_deref()
     }
 
     /// The first ErrorInfo `reason`, such as `MODEL_CAPACITY_EXHAUSTED`.
@@ -279,7 +334,7 @@ impl ApiError {
     /// named in the message (`models/NAME`, "for model NAME").
     pub fn model(&self) -> Option<&str> {
         let message = self.google_message().unwrap_or("");
-        model_name(self.envelope.as_ref(), message)
+        model_name(self.envelope(), message)
     }
 
     /// The project Google named in ErrorInfo metadata (`consumer`, `project`, `projectId`).
@@ -296,7 +351,7 @@ impl ApiError {
     /// The verification link for `validation_required`: a Help link, else a metadata
     /// value or message word starting with `https://`.
     pub fn validation_url(&self) -> Option<&str> {
-        let details = self.envelope.iter().flat_map(|e| &e.details);
+        let details = self.envelope().into_iter().flat_map(|e| &e.details);
         let from_help = details.clone().find_map(|detail| match detail {
             Detail::Help { links } => links.iter().find_map(|link| link.url.as_deref()),
             _ => None,
@@ -321,8 +376,7 @@ impl ApiError {
     /// Google's own message (`error.message`, or an OAuth `error_description`), raw but
     /// capped. Prefer [`ApiError::message`] for people.
     pub fn google_message(&self) -> Option<&str> {
-        self.envelope
-            .as_ref()
+        self.envelope()
             .and_then(|e| e.message.as_deref())
             .or_else(|| self.oauth.as_ref()?.description.as_deref())
     }
@@ -336,8 +390,8 @@ impl ApiError {
             &std::collections::BTreeMap<String, String>,
         ),
     > {
-        self.envelope
-            .iter()
+        self.envelope()
+            .into_iter()
             .flat_map(|e| &e.details)
             .filter_map(|detail| match detail {
                 Detail::ErrorInfo {
@@ -394,6 +448,34 @@ pub struct ErrorSummary<'a> {
     pub reauth: bool,
     /// The human line.
     pub message: &'a str,
+}
+
+/// The class and the retry delay of a failure (see the module docs for the order of
+/// the delay's sources).
+fn decide(
+    http_status: Option<u16>,
+    oauth_error: Option<&str>,
+    transport: Option<&TransportError>,
+    signals: &Signals<'_>,
+    retry_after_header: Option<Duration>,
+) -> (ErrorClass, Option<Duration>) {
+    let lowered = Lowered::new(&signals.text);
+    let text = lowered.as_str();
+    let retry_delay = signals
+        .details
+        .retry_info
+        .or(retry_after_header)
+        .or_else(|| delay_in_lowered(text))
+        .or_else(|| signals.details.quota.per_minute.then_some(PER_MINUTE_WAIT));
+    let facts = Facts {
+        http_status,
+        oauth_error,
+        transport,
+        signals,
+        text,
+        retry_delay,
+    };
+    (class::classify(&facts), retry_delay)
 }
 
 /// The model named by an envelope's ErrorInfo metadata, else by its message.
