@@ -28,8 +28,11 @@ for target in "${targets[@]}"; do
   work="${FUZZ_WORK_DIR:-${TMPDIR:-/tmp}/codeassist-fuzz-corpus}/$target"
   mkdir -p "$work" "corpus/$target"
   log="${TMPDIR:-/tmp}/codeassist-fuzz-$target.log"
+  options=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10)
+  # A dictionary of the target's tokens, when there is one, helps mutations along.
+  [ -f "dict/$target.dict" ] && options+=(-dict="dict/$target.dict")
   set +e
-  "${fuzz[@]}" run "$target" "$work" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1
+  "${fuzz[@]}" run "$target" "$work" "corpus/$target" -- "${options[@]}" >"$log" 2>&1
   status=$?
   set -e
   grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$log" || tail -n 3 "$log"

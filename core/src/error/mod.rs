@@ -90,6 +90,9 @@ use delay::delay_in_lowered;
 /// Built from a response with [`ApiError::from_response`] / [`ApiError::from_parts`],
 /// or from a transport failure with [`ApiError::from_transport`]. Holds no secret: the
 /// request is not kept, and every string shown is sanitised.
+///
+/// Until its envelope is first asked for, an error built from a JSON body keeps that
+/// body (at most 64 KiB, shared between clones) and nothing parsed from it.
 #[derive(Clone)]
 pub struct ApiError {
     http_status: Option<u16>,
