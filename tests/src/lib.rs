@@ -1,5 +1,6 @@
 //! `codeassist-testkit`: an emulator of Google's endpoints for tests and demos.
 //!
+//! - [`browser`]: what browsers do to a callback listener (a silent preconnect);
 //! - [`emulator`]: Google's OAuth (authorize, token, userinfo, revoke) and Code Assist
 //!   (load, onboard, operations, quota) endpoints, strict, with scriptable faults, in
 //!   memory or on a loopback port;
@@ -11,6 +12,7 @@
 //!   checked against the library and against `codeassist explain-error --json`.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod conformance;
 pub mod emulator;
 pub mod fuzzing;

@@ -31,7 +31,7 @@ pub use codeassist_core::oauth::{LoginOptions, Logout};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, transport_error};
 pub use listener::{
     CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
-    RejectedPasteHook, WaitOptions,
+    MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
 pub use random::os_random;
 pub use stream::{MAX_STREAM, ResponseStream};

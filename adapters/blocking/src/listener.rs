@@ -2,13 +2,15 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{CallbackError, callback_http_response, callback_reply};
 pub use codeassist_core::oauth::{
-    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook, WaitOptions,
+    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS,
+    RejectedPasteHook, WaitOptions,
 };
 
 pub use codeassist_core::oauth::CALLBACK_PATH;
@@ -54,6 +56,10 @@ impl CallbackListener {
     /// requests get a 404. A callback with the wrong `state` (forged, or a stale tab)
     /// gets an error page and the wait goes on. `access_denied` and other Google
     /// errors end the wait with that error.
+    ///
+    /// Each connection is served on a thread of its own (at most
+    /// [`MAX_CALLBACK_CONNECTIONS`] at once), so one that sends nothing (a browser's
+    /// speculative preconnect, a stray local client) never holds up the callback.
     pub fn wait_for_code(
         &self,
         expected_state: &Secret,
@@ -61,16 +67,33 @@ impl CallbackListener {
     ) -> Result<Secret, CallbackWaitError> {
         let deadline = Instant::now() + options.timeout;
         let pasted = options.paste.take().map(spawn_line_reader);
+        let (outcome_sender, outcomes) = mpsc::channel();
+        let serving = Arc::new(AtomicUsize::new(0));
         loop {
             match self.listener.accept() {
-                Ok((stream, peer)) => {
-                    if let Some(outcome) = serve(stream, peer, expected_state.expose()) {
-                        return outcome.map_err(CallbackWaitError::from);
-                    }
+                Ok((stream, peer))
+                    if serving.load(Ordering::Acquire) < MAX_CALLBACK_CONNECTIONS =>
+                {
+                    serving.fetch_add(1, Ordering::AcqRel);
+                    let (sender, serving) = (outcome_sender.clone(), Arc::clone(&serving));
+                    let expected_state = expected_state.clone();
+                    std::thread::spawn(move || {
+                        if let Some(outcome) = serve(stream, peer, expected_state.expose()) {
+                            // The wait may be over already; then nobody listens.
+                            let _ = sender.send(outcome);
+                        }
+                        serving.fetch_sub(1, Ordering::AcqRel);
+                    });
+                }
+                Ok((_, peer)) => {
+                    tracing::debug!(%peer, "too many callback-port connections; dropped one");
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {}
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
                 Err(error) => return Err(error.into()),
+            }
+            if let Ok(outcome) = outcomes.try_recv() {
+                return outcome.map_err(CallbackWaitError::from);
             }
             if let Some(lines) = &pasted {
                 while let Ok(line) = lines.try_recv() {

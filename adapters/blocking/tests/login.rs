@@ -10,6 +10,7 @@ use codeassist_core::Secret;
 use codeassist_core::code_assist::ProjectSource;
 use codeassist_core::oauth::CallbackError;
 use codeassist_store::FileStore;
+use codeassist_testkit::browser::preconnect_then_callbacks;
 use codeassist_testkit::conformance::{code_assist_config, oauth_client};
 use codeassist_testkit::emulator::{EMAIL, Emulator};
 
@@ -234,4 +235,23 @@ fn a_revoked_grant_asks_for_login_and_logout_survives_a_failed_revocation() {
     assert!(logout.was_signed_in);
     assert!(logout.revocation_error.is_some());
     assert!(client.credentials().unwrap().is_none());
+}
+
+#[test]
+fn a_silent_connection_does_not_hold_up_the_callback() {
+    let listener = CallbackListener::bind(0).unwrap();
+    let port = listener.port();
+    let browser =
+        std::thread::spawn(move || preconnect_then_callbacks(port, "4/good", "the-state"));
+    let code = listener
+        .wait_for_code(&Secret::new("the-state"), wait(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(code.expose(), "4/good");
+    let report = browser.join().unwrap();
+    assert_eq!(report.forged_status, 400);
+    assert!(
+        report.silent_still_open,
+        "the wrong-state callback was answered only after the silent connection was dropped"
+    );
+    assert_eq!(report.real_status, 200);
 }

@@ -28,8 +28,8 @@ pub use client::{Client, ClientBuilder, ClientError};
 pub use codeassist_core::oauth::{LoginOptions, Logout};
 pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig};
 pub use listener::{
-    CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook,
-    WaitOptions,
+    CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
+    MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
 pub use stream::{AsyncResponseStream, MAX_STREAM};
 

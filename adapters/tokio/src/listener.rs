@@ -9,11 +9,13 @@ use codeassist_core::oauth::{
     CALLBACK_PATH, CallbackError, callback_http_response, callback_reply,
 };
 pub use codeassist_core::oauth::{
-    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, RejectedPasteHook, WaitOptions,
+    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS,
+    RejectedPasteHook, WaitOptions,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 /// Listens on `127.0.0.1` for Google's redirect back to the app.
 #[derive(Debug)]
@@ -49,18 +51,34 @@ impl CallbackListener {
 
     /// Waits for the callback carrying `expected_state`, or a usable paste; see
     /// [`callback_reply`] for what each request gets.
+    ///
+    /// Each connection is served by a task of its own (at most
+    /// [`MAX_CALLBACK_CONNECTIONS`] at once), so one that sends nothing (a browser's
+    /// speculative preconnect, a stray local client) never holds up the callback.
+    /// Connections still open when the wait ends are closed.
     pub async fn wait_for_code(
         &self,
         expected_state: &Secret,
         mut options: WaitOptions,
     ) -> Result<Secret, CallbackWaitError> {
         let mut pasted = options.paste.take().map(spawn_line_reader);
+        let mut serving = JoinSet::new();
         let wait = async {
             loop {
                 tokio::select! {
                     accepted = self.listener.accept() => {
                         let (stream, peer) = accepted?;
-                        if let Some(outcome) = serve(stream, peer, expected_state.expose()).await {
+                        if serving.len() < MAX_CALLBACK_CONNECTIONS {
+                            let expected_state = expected_state.clone();
+                            serving.spawn(async move {
+                                serve(stream, peer, expected_state.expose()).await
+                            });
+                        } else {
+                            tracing::debug!(%peer, "too many callback-port connections; dropped one");
+                        }
+                    }
+                    Some(served) = serving.join_next(), if !serving.is_empty() => {
+                        if let Ok(Some(outcome)) = served {
                             return outcome.map_err(CallbackWaitError::from);
                         }
                     }

@@ -7,6 +7,7 @@ use codeassist_core::Secret;
 use codeassist_core::code_assist::ProjectSource;
 use codeassist_core::oauth::{CallbackError, unix_seconds};
 use codeassist_store::{CredentialStore, FileStore};
+use codeassist_testkit::browser::preconnect_then_callbacks;
 use codeassist_testkit::conformance::{code_assist_config, oauth_client};
 use codeassist_testkit::emulator::{EMAIL, Emulator};
 use codeassist_tokio::{CallbackListener, CallbackWaitError, Client, LoginOptions, WaitOptions};
@@ -162,4 +163,26 @@ async fn the_listener_ignores_forgeries_and_reports_denial() {
         "4/pasted"
     );
     assert_eq!(*rejected.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_the_callback() {
+    let listener = CallbackListener::bind(0).await.unwrap();
+    let port = listener.port();
+    let browser =
+        std::thread::spawn(move || preconnect_then_callbacks(port, "4/good", "the-state"));
+    let mut options = WaitOptions::default();
+    options.timeout = Duration::from_secs(30);
+    let code = listener
+        .wait_for_code(&Secret::new("the-state"), options)
+        .await
+        .unwrap();
+    assert_eq!(code.expose(), "4/good");
+    let report = browser.join().unwrap();
+    assert_eq!(report.forged_status, 400);
+    assert!(
+        report.silent_still_open,
+        "the wrong-state callback was answered only after the silent connection was dropped"
+    );
+    assert_eq!(report.real_status, 200);
 }

@@ -11,6 +11,10 @@ use super::CallbackError;
 pub const DEFAULT_PORT: u16 = 8085;
 /// How long a sign-in may take by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Most connections a callback listener serves at once; more are dropped unanswered.
+/// Each is served on its own, so one that sends nothing (a browser's speculative
+/// preconnect) never holds up the callback.
+pub const MAX_CALLBACK_CONNECTIONS: usize = 16;
 
 /// Told about each pasted line that was not usable.
 pub type RejectedPasteHook = Box<dyn Fn(&CallbackError) + Send + Sync>;

@@ -57,6 +57,7 @@ pub use flows::{
     fetch_email, refresh_token, revoke_token,
 };
 pub use login::{
-    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, LoginOptions, Logout, RejectedPasteHook, WaitOptions,
+    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, LoginOptions, Logout, MAX_CALLBACK_CONNECTIONS,
+    RejectedPasteHook, WaitOptions,
 };
 pub use pkce::{Pkce, random_token};

@@ -1,0 +1,52 @@
+//! What browsers do to a callback listener, shared by the listener tests of every
+//! adapter.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+
+/// What [`preconnect_then_callbacks`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconnectReport {
+    /// The status of the answer to the callback with the wrong state.
+    pub forged_status: u16,
+    /// Whether the silent connection was still open when that answer arrived: false
+    /// means the listener gave up on it first, so it held the other request up.
+    pub silent_still_open: bool,
+    /// The status of the answer to the real callback.
+    pub real_status: u16,
+}
+
+/// Opens a connection to the listener on `port` that never sends a byte (as a
+/// browser's speculative preconnect does); then sends a callback with a wrong state
+/// and reads the answer; then checks the silent connection; then sends the real
+/// callback with `code` and `state`.
+pub fn preconnect_then_callbacks(port: u16, code: &str, state: &str) -> PreconnectReport {
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let forged_status = callback(port, "evil", "not-the-state");
+    silent.set_nonblocking(true).expect("non-blocking");
+    let silent_still_open =
+        matches!(silent.read(&mut [0; 1]), Err(error) if error.kind() == ErrorKind::WouldBlock);
+    let real_status = callback(port, code, state);
+    PreconnectReport {
+        forged_status,
+        silent_still_open,
+        real_status,
+    }
+}
+
+/// Sends `GET /oauth2callback?code=..&state=..` and returns the answer's status (0
+/// when there was no readable answer).
+fn callback(port: u16, code: &str, state: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let request = format!(
+        "GET /oauth2callback?code={code}&state={state} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
