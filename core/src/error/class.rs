@@ -386,43 +386,19 @@ impl Facts<'_> {
     }
 }
 
-/// The text of a message lower-cased, on the stack when it is short.
-pub(crate) struct Lowered {
-    inline: [u8; Self::INLINE],
-    len: usize,
-    heap: String,
-}
-
-impl Lowered {
-    const INLINE: usize = 512;
-
-    /// `text` with ASCII letters lower-cased.
-    pub fn new(text: &str) -> Self {
-        let mut lowered = Self {
-            inline: [0; Self::INLINE],
-            len: 0,
-            heap: String::new(),
-        };
-        if text.len() <= Self::INLINE {
-            let target = &mut lowered.inline[..text.len()];
-            target.copy_from_slice(text.as_bytes());
-            target.make_ascii_lowercase();
-            lowered.len = text.len();
-        } else {
-            lowered.heap = text.to_ascii_lowercase();
-        }
-        lowered
+/// Calls `use_text` with `text` lower-cased (ASCII letters only): in a small buffer
+/// on the stack when the text is short, as most messages are, else in a `String`.
+pub(crate) fn with_lowered<R>(text: &str, use_text: impl FnOnce(&str) -> R) -> R {
+    const INLINE: usize = 192;
+    if text.len() > INLINE {
+        return use_text(&text.to_ascii_lowercase());
     }
-
-    /// The lower-cased text.
-    pub fn as_str(&self) -> &str {
-        if self.heap.is_empty() {
-            // Lower-casing ASCII bytes keeps UTF-8 valid, so this never falls back.
-            std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default()
-        } else {
-            &self.heap
-        }
-    }
+    let mut buffer = [0; INLINE];
+    let lowered = &mut buffer[..text.len()];
+    lowered.copy_from_slice(text.as_bytes());
+    lowered.make_ascii_lowercase();
+    // Lower-casing ASCII bytes keeps UTF-8 valid, so this never falls back.
+    use_text(std::str::from_utf8(lowered).unwrap_or_default())
 }
 
 /// Picks the class. The order of the rules is the contract: see the crate README.
@@ -584,8 +560,14 @@ mod tests {
 
     #[test]
     fn lowered_text_matches_to_ascii_lowercase() {
-        for text in ["", "Retry In 5S", "É Daily ☃", &"AbC".repeat(400)] {
-            assert_eq!(Lowered::new(text).as_str(), text.to_ascii_lowercase());
+        for text in [
+            "",
+            "Retry In 5S",
+            "É Daily ☃",
+            &"AbC".repeat(64),
+            &"AbC".repeat(65),
+        ] {
+            assert_eq!(with_lowered(text, str::to_owned), text.to_ascii_lowercase());
         }
     }
 

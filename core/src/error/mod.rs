@@ -81,7 +81,7 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::flow::{Response, TransportError};
-use class::{Facts, Lowered, Signals};
+use class::{Facts, Signals, with_lowered};
 use delay::delay_in_lowered;
 
 /// A failed request, parsed and classified: what Google said, what class of failure it
@@ -462,23 +462,23 @@ fn decide(
     signals: &Signals<'_>,
     retry_after_header: Option<Duration>,
 ) -> (ErrorClass, Option<Duration>) {
-    let lowered = Lowered::new(&signals.text);
-    let text = lowered.as_str();
-    let retry_delay = signals
-        .details
-        .retry_info
-        .or(retry_after_header)
-        .or_else(|| delay_in_lowered(text))
-        .or_else(|| signals.details.quota.per_minute.then_some(PER_MINUTE_WAIT));
-    let facts = Facts {
-        http_status,
-        oauth_error,
-        transport,
-        signals,
-        text,
-        retry_delay,
-    };
-    (class::classify(&facts), retry_delay)
+    with_lowered(&signals.text, |text| {
+        let retry_delay = signals
+            .details
+            .retry_info
+            .or(retry_after_header)
+            .or_else(|| delay_in_lowered(text))
+            .or_else(|| signals.details.quota.per_minute.then_some(PER_MINUTE_WAIT));
+        let facts = Facts {
+            http_status,
+            oauth_error,
+            transport,
+            signals,
+            text,
+            retry_delay,
+        };
+        (class::classify(&facts), retry_delay)
+    })
 }
 
 /// The model named by an envelope's ErrorInfo metadata, else by its message.

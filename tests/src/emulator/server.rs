@@ -1,5 +1,6 @@
-//! The emulator behind a loopback HTTP/1.1 server (one thread per connection,
-//! `Connection: close`).
+//! The emulator behind a loopback HTTP/1.1 server: one thread per connection, which
+//! answers one request and closes (the default, so every request of a test is on a
+//! fresh connection), or keeps the connection open for more (for benchmarks).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,8 +23,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `127.0.0.1` on a free port and serves `emulator` there.
+    /// Binds `127.0.0.1` on a free port and serves `emulator` there, one request per
+    /// connection.
     pub fn start(emulator: Emulator) -> std::io::Result<Self> {
+        Self::start_with(emulator, false)
+    }
+
+    /// Like [`Server::start`], but a connection stays open for further requests
+    /// until the client closes it or asks to (`Connection: close`).
+    pub fn start_keep_alive(emulator: Emulator) -> std::io::Result<Self> {
+        Self::start_with(emulator, true)
+    }
+
+    fn start_with(emulator: Emulator, keep_alive: bool) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -37,7 +49,7 @@ impl Server {
                     let Ok(stream) = stream else { continue };
                     let emulator = emulator.clone();
                     std::thread::spawn(move || {
-                        let _ = serve_connection(stream, &emulator);
+                        let _ = serve_connection(stream, &emulator, keep_alive);
                     });
                 }
             })
@@ -71,17 +83,64 @@ impl Drop for Server {
     }
 }
 
-fn serve_connection(stream: TcpStream, emulator: &Emulator) -> std::io::Result<()> {
+fn serve_connection(
+    stream: TcpStream,
+    emulator: &Emulator,
+    keep_alive: bool,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
+    let mut stream = stream;
+    loop {
+        let Some((request, client_closes)) = read_request(&mut reader)? else {
+            return Ok(());
+        };
+        let answer = emulator.handle(&request, SystemTime::now());
+        std::thread::sleep(answer.delay);
+        let Some(response) = answer.response else {
+            // A dropped connection: close without a byte.
+            return Ok(());
+        };
+        let stays_open = keep_alive && !client_closes;
+        let reason = response.status().canonical_reason().unwrap_or("");
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", response.status().as_u16());
+        for (name, value) in response.headers() {
+            head.push_str(&format!("{}: {}\r\n", name, value.to_str().unwrap_or("")));
+        }
+        head.push_str(&format!(
+            "content-length: {}\r\nconnection: {}\r\n\r\n",
+            response.body().len(),
+            if stays_open { "keep-alive" } else { "close" }
+        ));
+        // One write: head and body in separate small writes would wait on delayed
+        // ACKs (Nagle) once the connection is kept open.
+        let mut message = head.into_bytes();
+        message.extend_from_slice(response.body());
+        stream.write_all(&message)?;
+        stream.flush()?;
+        if !stays_open {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads one request, and whether the client asked to close after it; `None` at the
+/// end of the connection or for a request line that is not HTTP.
+fn read_request(
+    reader: &mut BufReader<TcpStream>,
+) -> std::io::Result<Option<(http::Request<Vec<u8>>, bool)>> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
     let mut parts = line.split_whitespace();
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return Ok(());
+        return Ok(None);
     };
     let mut builder = http::Request::builder().method(method).uri(target);
     let mut length = 0usize;
+    let mut closes = false;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 {
@@ -95,31 +154,55 @@ fn serve_connection(stream: TcpStream, emulator: &Emulator) -> std::io::Result<(
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().unwrap_or(0);
             }
+            if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close")
+            {
+                closes = true;
+            }
             builder = builder.header(name.trim(), value.trim());
         }
     }
     let mut body = vec![0; length.min(MAX_BODY)];
     reader.read_exact(&mut body)?;
-    let Ok(request) = builder.body(body) else {
-        return Ok(());
-    };
-    let answer = emulator.handle(&request, SystemTime::now());
-    std::thread::sleep(answer.delay);
-    let Some(response) = answer.response else {
-        // A dropped connection: close without a byte.
-        return Ok(());
-    };
-    let mut stream = stream;
-    let reason = response.status().canonical_reason().unwrap_or("");
-    let mut head = format!("HTTP/1.1 {} {reason}\r\n", response.status().as_u16());
-    for (name, value) in response.headers() {
-        head.push_str(&format!("{}: {}\r\n", name, value.to_str().unwrap_or("")));
+    Ok(builder.body(body).ok().map(|request| (request, closes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `requests` on one connection and returns everything the server said.
+    fn exchange(server: &Server, requests: &str) -> String {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        stream.write_all(requests.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
     }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        response.body().len()
-    ));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(response.body())?;
-    stream.flush()
+
+    const GET: &str = "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n";
+    const GET_AND_CLOSE: &str = "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn one_request_per_connection_by_default() {
+        let server = Emulator::new().serve().unwrap();
+        let answer = exchange(&server, &format!("{GET}{GET}"));
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+
+    #[test]
+    fn keep_alive_answers_until_the_client_asks_to_close() {
+        let server = Emulator::new().serve_keep_alive().unwrap();
+        let answer = exchange(&server, &format!("{GET}{GET}{GET_AND_CLOSE}{GET}"));
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 3, "{answer}");
+        assert_eq!(
+            answer.matches("connection: keep-alive").count(),
+            2,
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with('}') || answer.contains("connection: close"),
+            "{answer}"
+        );
+    }
 }
