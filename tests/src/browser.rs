@@ -16,6 +16,19 @@ pub struct PreconnectReport {
     pub real_status: u16,
 }
 
+impl PreconnectReport {
+    /// Asserts that the wrong-state callback got its error page while the silent
+    /// connection was still open, and the real callback its success page.
+    pub fn assert_not_held_up(&self) {
+        assert_eq!(self.forged_status, 400, "{self:?}");
+        assert!(
+            self.silent_still_open,
+            "the wrong-state callback was answered only after the silent connection was dropped"
+        );
+        assert_eq!(self.real_status, 200, "{self:?}");
+    }
+}
+
 /// Opens a connection to the listener on `port` that never sends a byte (as a
 /// browser's speculative preconnect does); then sends a callback with a wrong state
 /// and reads the answer; then checks the silent connection; then sends the real

@@ -98,50 +98,41 @@ impl<'a> Cursor<'a> {
     /// An object, handing each key to `field` with the cursor on its value; `field`
     /// must consume the value.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        self.enter()?;
-        self.ws();
-        if self.eat(b'}').is_none() {
-            loop {
-                let key = self.string(true)?;
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
-                field(self, &key)?;
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.at += 1;
-                        self.ws();
-                    }
-                    b'}' => {
-                        self.at += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        self.depth -= 1;
-        Some(())
+        self.sequence(b'{', b'}', |cursor| {
+            let key = cursor.string(true)?;
+            cursor.ws();
+            cursor.eat(b':')?;
+            cursor.ws();
+            field(cursor, &key)
+        })
     }
 
     /// An array, calling `element` with the cursor on each element; `element` must
     /// consume it.
-    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.sequence(b'[', b']', element)
+    }
+
+    /// `open`, items separated by commas, `close`.
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
         self.enter()?;
         self.ws();
-        if self.eat(b']').is_none() {
+        if self.eat(close).is_none() {
             loop {
-                element(self)?;
+                item(self)?;
                 self.ws();
                 match self.peek()? {
                     b',' => {
                         self.at += 1;
                         self.ws();
                     }
-                    b']' => {
+                    byte if byte == close => {
                         self.at += 1;
                         break;
                     }
