@@ -28,7 +28,8 @@ use super::envelope::capped;
 /// larger ones are parsed in full at once.
 pub(crate) const MAX_DEFERRED_BODY: usize = 64 * 1024;
 
-/// Lists and maps longer than this stop the scan (the full parser caps them at 32).
+/// Arrays and objects longer than this stop the scan (the full parser caps lists and
+/// maps at 32, and a capped list is one it cannot mirror item by item).
 const MAX_SCANNED_ITEMS: usize = 16;
 
 /// Nesting deeper than this stops the scan (serde_json refuses beyond 128).
@@ -113,7 +114,7 @@ impl<'a> Cursor<'a> {
         self.sequence(b'[', b']', element)
     }
 
-    /// `open`, items separated by commas, `close`.
+    /// `open`, at most [`MAX_SCANNED_ITEMS`] items separated by commas, `close`.
     fn sequence(
         &mut self,
         open: u8,
@@ -124,7 +125,12 @@ impl<'a> Cursor<'a> {
         self.enter()?;
         self.ws();
         if self.eat(close).is_none() {
+            let mut count = 0;
             loop {
+                count += 1;
+                if count > MAX_SCANNED_ITEMS {
+                    return None;
+                }
                 item(self)?;
                 self.ws();
                 match self.peek()? {
@@ -299,12 +305,7 @@ impl<'a> Cursor<'a> {
     /// `error.details`: a short list of objects.
     fn details(&mut self) -> Option<DetailSignals> {
         let mut signals = DetailSignals::default();
-        let mut count = 0;
         self.array(|cursor| {
-            count += 1;
-            if count > MAX_SCANNED_ITEMS {
-                return None;
-            }
             signals = signals.then(cursor.detail()?);
             Some(())
         })?;
@@ -351,12 +352,7 @@ impl<'a> Cursor<'a> {
     /// ErrorInfo `metadata`: whether it names a model (`model`, else `modelId`).
     fn metadata(&mut self) -> Option<bool> {
         let (mut model, mut model_id) = (None, None);
-        let mut count = 0;
         self.object(|cursor, key| {
-            count += 1;
-            if count > MAX_SCANNED_ITEMS {
-                return None;
-            }
             match key {
                 "model" => model = Some(names_a_model(&cursor.capped_string()?)),
                 "modelId" => model_id = Some(names_a_model(&cursor.capped_string()?)),
@@ -370,12 +366,7 @@ impl<'a> Cursor<'a> {
     /// A list of violations or links: the periods their `quotaId`s name.
     fn entries(&mut self) -> Option<QuotaPeriod> {
         let mut period = QuotaPeriod::default();
-        let mut count = 0;
         self.array(|cursor| {
-            count += 1;
-            if count > MAX_SCANNED_ITEMS {
-                return None;
-            }
             let mut entry = QuotaPeriod::default();
             cursor.object(|cursor, key| match key {
                 "quotaId" => {
