@@ -65,6 +65,7 @@
 //!   userinfo, revocation, and the token source that refreshes only when needed.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod code_assist;
 pub mod error;
 pub mod flow;
@@ -110,6 +111,10 @@ pub enum Error {
     /// The configuration cannot work (a malformed URL, a missing value).
     #[error("configuration error: {0}")]
     Config(String),
+    /// Nobody is signed in, or the sign-in was revoked and cannot be refreshed: a
+    /// person must sign in again (see [`Error::needs_sign_in`]).
+    #[error("nobody is signed in")]
+    NotSignedIn,
     /// A flow wrapped in [`retry::Retry`] failed; `history` says what was tried.
     #[error("{error} (after {} attempts)", history.attempts)]
     Retried {
@@ -126,6 +131,21 @@ impl Error {
         match self.root() {
             Error::Api(api) => Some(api),
             _ => None,
+        }
+    }
+
+    /// The class of the failure, when it was classified (Google's answer or a
+    /// transport failure).
+    pub fn class(&self) -> Option<ErrorClass> {
+        self.api().map(ApiError::class)
+    }
+
+    /// True when a person must sign in again: nobody is signed in, or the grant was
+    /// revoked (`invalid_grant`, [`ErrorClass::AuthPermanent`]).
+    pub fn needs_sign_in(&self) -> bool {
+        match self.root() {
+            Error::NotSignedIn => true,
+            other => other.class() == Some(ErrorClass::AuthPermanent),
         }
     }
 

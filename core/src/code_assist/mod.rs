@@ -123,6 +123,34 @@ pub enum CodeAssistError {
     /// No endpoint was configured.
     #[error("no Code Assist endpoint is configured")]
     NoEndpoint,
+    /// Google lists the tier onboarding would pick among the account's ineligible
+    /// tiers, so onboarding was not attempted. Google's reason is carried whole.
+    #[error("{}", ineligible_message(.0))]
+    Ineligible(IneligibleTier),
+}
+
+/// Google's `reasonCode` for clients it no longer serves on Code Assist for
+/// individuals (since 2026-06).
+pub const UNSUPPORTED_CLIENT: &str = "UNSUPPORTED_CLIENT";
+
+fn ineligible_message(tier: &IneligibleTier) -> String {
+    let name = tier.tier_id.as_deref().unwrap_or("the offered tier");
+    let code = tier.reason_code.as_deref().unwrap_or("no reason code");
+    let mut message = if tier.reason_code.as_deref() == Some(UNSUPPORTED_CLIENT) {
+        format!(
+            "Google no longer serves this OAuth client for Gemini Code Assist for individuals ({name}, {code}); \
+             use a Code Assist Standard or Enterprise project (set {PROJECT_ENV_VAR}), the Gemini API, or Vertex AI"
+        )
+    } else {
+        format!("this account cannot use {name} ({code})")
+    };
+    if let Some(reason) = &tier.reason_message {
+        message.push_str(&format!(": Google says {reason:?}"));
+    }
+    if let Some(url) = &tier.validation_url {
+        message.push_str(&format!("; verify the account at {url}"));
+    }
+    message
 }
 
 fn project_required_message(tier: Option<&str>, reasons: &[IneligibleTier], vpc: bool) -> String {

@@ -72,6 +72,20 @@ impl LoadResponse {
         self.paid_tier.as_ref().or(self.current_tier.as_ref())
     }
 
+    /// Why onboarding to `tier` would be refused: its entry in `ineligibleTiers`, or,
+    /// when Google offers no tier at all, the first ineligibility it gave.
+    pub fn ineligibility_of(&self, tier: &str) -> Option<&IneligibleTier> {
+        self.ineligible_tiers
+            .iter()
+            .find(|t| t.tier_id.as_deref() == Some(tier))
+            .or_else(|| {
+                self.allowed_tiers
+                    .is_empty()
+                    .then(|| self.ineligible_tiers.first())
+                    .flatten()
+            })
+    }
+
     /// The tier to onboard to: the allowed tier marked default, else `legacy-tier`.
     pub fn onboarding_tier(&self) -> String {
         self.allowed_tiers

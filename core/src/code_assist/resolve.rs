@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::model::{LoadResponse, Operation};
@@ -16,7 +16,7 @@ use crate::retry::Retry;
 use crate::{Error, Secret, SplitMix64};
 
 /// Where a project id came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProjectSource {
@@ -43,7 +43,7 @@ impl ProjectSource {
 }
 
 /// The resolved project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProjectContext {
     /// The project id to send with requests.
@@ -191,6 +191,9 @@ impl ResolveProject {
             }));
         }
         let tier = load.onboarding_tier();
+        if let Some(ineligible) = load.ineligibility_of(&tier) {
+            return Err(CodeAssistError::Ineligible(ineligible.clone()).into());
+        }
         let needs_project = tier != FREE_TIER && tier != LEGACY_TIER;
         if needs_project && self.configured.is_none() {
             return Err(CodeAssistError::ProjectRequired {

@@ -18,7 +18,8 @@
 //! | `context_overflow` | no | yes | no | 400: the input has more tokens than the model takes |
 //! | `payload_too_large` | no | no | no | 413 |
 //! | `invalid_request` | no | no | no | any other 400 |
-//! | `network` | yes | no | no | no HTTP response at all |
+//! | `network` | yes | no | no | no HTTP response: DNS, connect, reset |
+//! | `transport_permanent` | no | no | no | no usable response, and trying again will not help: TLS or certificate failure, a body over the cap, malformed HTTP, a request refused before sending |
 //! | `unknown` | no | no | no | none of the above |
 //!
 //! *Fallback* means another model or provider is likely to succeed where this one will
@@ -70,15 +71,18 @@ pub enum ErrorClass {
     PayloadTooLarge,
     /// Any other 400.
     InvalidRequest,
-    /// No HTTP response at all (DNS, connect, TLS, reset).
+    /// No HTTP response: DNS, connect, reset. Trying again may help.
     Network,
+    /// No usable HTTP response, and trying again will not help: a TLS or certificate
+    /// failure, a body over the cap, malformed HTTP, a request refused before sending.
+    TransportPermanent,
     /// Nothing above fits.
     Unknown,
 }
 
 impl ErrorClass {
     /// Every class, in declaration order.
-    pub const ALL: [ErrorClass; 18] = [
+    pub const ALL: [ErrorClass; 19] = [
         Self::Auth,
         Self::AuthPermanent,
         Self::Permission,
@@ -96,6 +100,7 @@ impl ErrorClass {
         Self::PayloadTooLarge,
         Self::InvalidRequest,
         Self::Network,
+        Self::TransportPermanent,
         Self::Unknown,
     ];
 
@@ -119,6 +124,7 @@ impl ErrorClass {
             Self::PayloadTooLarge => "payload_too_large",
             Self::InvalidRequest => "invalid_request",
             Self::Network => "network",
+            Self::TransportPermanent => "transport_permanent",
             Self::Unknown => "unknown",
         }
     }
@@ -406,6 +412,10 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
     if let Some(failure) = facts.transport {
         return match failure.kind() {
             TransportErrorKind::Timeout => ErrorClass::Timeout,
+            TransportErrorKind::Tls
+            | TransportErrorKind::BodyTooLarge
+            | TransportErrorKind::Malformed
+            | TransportErrorKind::Refused => ErrorClass::TransportPermanent,
             _ => ErrorClass::Network,
         };
     }

@@ -119,6 +119,10 @@ pub(crate) fn human_message(error: &ApiError) -> String {
             Some(failure) => format!("Could not reach Google: {failure}"),
             None => "Could not reach Google".to_owned(),
         },
+        ErrorClass::TransportPermanent => match error.transport() {
+            Some(failure) => format!("No usable answer (trying again will not help): {failure}"),
+            None => "No usable answer (trying again will not help)".to_owned(),
+        },
         ErrorClass::Unknown => String::new(),
     };
     if line.is_empty() {

@@ -14,6 +14,12 @@ pub const USER_AGENT: &str = concat!(
     " (+https://github.com/codeassist-rs/codeassist)"
 );
 
+/// The longest a runtime may take over one request, set by the flow that made it (a
+/// request extension). A runtime honours it as a total deadline for the exchange,
+/// within its own limits; a request without one gets the runtime's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimeout(pub std::time::Duration);
+
 /// Parses `url` and checks it may receive a secret (a bearer token, a client secret, a
 /// refresh token): `https://` anywhere, `http://` only to loopback (`127.0.0.1`,
 /// `[::1]`, `localhost`), which the emulator and tests use.

@@ -18,6 +18,8 @@ pub enum TransportErrorKind {
     Reset,
     /// The response body was larger than the configured cap.
     BodyTooLarge,
+    /// The answer was not valid HTTP.
+    Malformed,
     /// The request was refused before sending (for example a bearer token to a
     /// plain-`http` host that is not loopback).
     Refused,
@@ -35,6 +37,7 @@ impl TransportErrorKind {
             Self::Timeout => "timeout",
             Self::Reset => "reset",
             Self::BodyTooLarge => "body too large",
+            Self::Malformed => "malformed",
             Self::Refused => "refused",
             Self::Other => "other",
         }

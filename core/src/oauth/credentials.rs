@@ -46,6 +46,10 @@ pub struct Credentials {
     /// The token type (`Bearer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// Code Assist projects resolved for this account: a cache, dropped with the
+    /// credentials (see [`crate::client`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<crate::client::CachedProject>,
     /// Fields written by other versions, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -62,6 +66,7 @@ impl std::fmt::Debug for Credentials {
             .field("email", &self.email)
             .field("scope", &self.scope)
             .field("token_type", &self.token_type)
+            .field("projects", &self.projects.len())
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -83,6 +88,7 @@ impl Credentials {
             email: None,
             scope: None,
             token_type: None,
+            projects: Vec::new(),
             extra: BTreeMap::new(),
         }
     }

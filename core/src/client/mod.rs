@@ -1,0 +1,322 @@
+//! The client both runtimes drive: the token lifecycle, the cross-process refresh
+//! protocol, the 401 → refresh → retry rule, stream opening and the project cache,
+//! written once as operations a runtime steps.
+//!
+//! An [`Operation`] is a [`Flow`](crate::flow::Flow) that can also ask for store work
+//! and for a streamed request. Each [`Operation::poll`] answers with one [`Action`]:
+//!
+//! ```text
+//!            ┌──────────────────── poll(now) ────────────────────┐
+//!   Action::Send(request)  ──▶ send, read the whole (capped) answer ──▶ Input::Response
+//!   Action::Open(request)  ──▶ send; 2xx: keep the body for the host ──▶ Input::Opened
+//!                                    other: read it whole            ──▶ Input::Response
+//!   Action::Store(op)      ──▶ load / lock / save / delete / unlock  ──▶ Input::Store
+//!   Action::Wait(duration) ──▶ sleep (the store lock is never held here)
+//!   Action::Done(output)   ──▶ finished
+//! ```
+//!
+//! A runtime's loop is the whole of its client logic: it performs the action and feeds
+//! the outcome back with [`Operation::handle`]. A store failure ends the operation on
+//! the runtime side (the lock guard is dropped with it); everything else is decided
+//! here.
+//!
+//! # The token lifecycle
+//!
+//! ```text
+//!  memory holds a token valid beyond the window ─────────────────────────▶ Done
+//!        │ no
+//!        ▼
+//!  Load ── none ──▶ NotSignedIn          valid beyond the window ──▶ Done
+//!        │ needs a refresh
+//!        ▼
+//!  Lock ─▶ Load (another process may have refreshed) ── fresh ──▶ Unlock ─▶ Done
+//!        │ still needed
+//!        ▼
+//!  Send refresh (one attempt, short timeout, never longer than the token lives)
+//!        │ ok ─────────────────────────────▶ Save ─▶ Unlock ─▶ Done(new token)
+//!        │ invalid_grant ──────────────────▶ Unlock ─▶ sign in again
+//!        │ any other failure, token still valid ──▶ Unlock ─▶ Done(current token)
+//!        │ transient failure, token expired
+//!        ▼
+//!  Unlock ─▶ Wait(backoff) ─▶ Lock … (bounded: attempts and a total budget of its own)
+//! ```
+//!
+//! [`RefreshPolicy`] holds the numbers. [`Client`] holds the configuration and an
+//! in-memory copy of the credentials shared by every clone, so a warm
+//! [`Client::access_token`] touches neither the store nor the network.
+//!
+//! [`MemoryRuntime`] runs any operation on a virtual clock with an in-memory store:
+//! core's own conformance driver.
+
+mod authenticated;
+mod memory;
+mod ops;
+mod project;
+mod token;
+
+pub use authenticated::Authenticated;
+pub use memory::{MemoryRuntime, MemoryStore, Reply};
+pub use ops::{FlowOp, OpenStream, Opened};
+pub use project::{
+    CachedProject, LogoutOp, QuotaOp, ResolveProjectOp, SaveLogin, project_failure_drops_cache,
+};
+pub use token::{RefreshPolicy, TokenOp};
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::Error;
+use crate::code_assist::CodeAssistConfig;
+use crate::flow::{Request, Response, TransportError};
+use crate::oauth::{Credentials, OAuthClient};
+
+/// What an operation asks its runtime to do next.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived; boxing every request buys nothing
+pub enum Action<T> {
+    /// Send this request, read the whole answer, feed it as [`Input::Response`].
+    Send(Request),
+    /// Send this streaming request. On a 2xx answer keep the body for the host and
+    /// feed [`Input::Opened`] with the status and headers; otherwise read the body
+    /// whole and feed [`Input::Response`] (a transport failure too).
+    Open(Request),
+    /// Do this to the credential store and feed [`Input::Store`].
+    Store(StoreOp),
+    /// Wait this long, then poll again.
+    Wait(Duration),
+    /// Finished with this output.
+    Done(T),
+}
+
+impl<T> Action<T> {
+    /// Splits a child's action: `Err(output)` when it is done, else the same action
+    /// for a parent with another output type.
+    pub fn pass<U>(self) -> Result<Action<U>, T> {
+        match self {
+            Action::Send(request) => Ok(Action::Send(request)),
+            Action::Open(request) => Ok(Action::Open(request)),
+            Action::Store(op) => Ok(Action::Store(op)),
+            Action::Wait(duration) => Ok(Action::Wait(duration)),
+            Action::Done(output) => Err(output),
+        }
+    }
+}
+
+/// The store work an operation asks for.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StoreOp {
+    /// Read the stored credentials (under the lock when it is held). Answer:
+    /// [`StoreReply::Loaded`].
+    Load,
+    /// Take the store's exclusive lock. Answer: [`StoreReply::Done`].
+    Lock,
+    /// Replace the stored credentials; only asked while the lock is held.
+    Save(Box<Credentials>),
+    /// Delete the stored credentials; only asked while the lock is held.
+    Delete,
+    /// Release the lock.
+    Unlock,
+}
+
+/// The answer to a [`StoreOp`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StoreReply {
+    /// What [`StoreOp::Load`] read.
+    Loaded(Option<Box<Credentials>>),
+    /// Any other operation succeeded.
+    Done,
+}
+
+/// What a runtime feeds an operation after performing an [`Action`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Input {
+    /// The answer to [`Action::Send`], or to an [`Action::Open`] that was not 2xx.
+    Response(Result<Response, TransportError>),
+    /// An [`Action::Open`] got a 2xx answer; the runtime keeps its body.
+    Opened(Opened),
+    /// The answer to [`Action::Store`].
+    Store(StoreReply),
+}
+
+/// A client operation: see the [module docs](self).
+pub trait Operation {
+    /// What the operation produces.
+    type Output;
+
+    /// Advances the operation at `now`.
+    fn poll(&mut self, now: SystemTime) -> Result<Action<Self::Output>, Error>;
+
+    /// Feeds the outcome of the last action (not needed after `Wait`).
+    fn handle(&mut self, input: Input, now: SystemTime);
+}
+
+impl<O: Operation + ?Sized> Operation for Box<O> {
+    type Output = O::Output;
+    fn poll(&mut self, now: SystemTime) -> Result<Action<O::Output>, Error> {
+        (**self).poll(now)
+    }
+    fn handle(&mut self, input: Input, now: SystemTime) {
+        (**self).handle(input, now)
+    }
+}
+
+/// What the client needs to know: who signs in, where Code Assist is, which project
+/// was asked for, and how patiently to refresh.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The OAuth client (its endpoints are used for refresh and revocation).
+    pub oauth: OAuthClient,
+    /// Code Assist's endpoints and retry policy.
+    pub code_assist: CodeAssistConfig,
+    /// The configured project id (it wins over `env_project`).
+    pub project: Option<String>,
+    /// `GOOGLE_CLOUD_PROJECT`, as the runtime read it (core reads no environment).
+    pub env_project: Option<String>,
+    /// How tokens are refreshed.
+    pub refresh: RefreshPolicy,
+}
+
+impl ClientConfig {
+    /// A configuration for `oauth` with Google's Code Assist endpoints, no project and
+    /// the default refresh policy.
+    pub fn new(oauth: OAuthClient) -> Self {
+        Self {
+            oauth,
+            code_assist: CodeAssistConfig::default(),
+            project: None,
+            env_project: None,
+            refresh: RefreshPolicy::default(),
+        }
+    }
+
+    /// The project asked for: the configured id, else the environment's, trimmed.
+    pub fn requested_project(&self) -> Option<&str> {
+        fn clean(value: Option<&str>) -> Option<&str> {
+            value.map(str::trim).filter(|value| !value.is_empty())
+        }
+        clean(self.project.as_deref()).or_else(|| clean(self.env_project.as_deref()))
+    }
+}
+
+/// The client core: its configuration and the in-memory credentials, shared by every
+/// clone (clones are cheap). Each method makes an operation for a runtime to drive.
+#[derive(Debug, Clone)]
+pub struct Client {
+    config: Arc<ClientConfig>,
+    memory: Arc<Mutex<Option<Credentials>>>,
+}
+
+impl Client {
+    /// A client with `config` and nothing in memory yet.
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            memory: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// A copy of this client with another configuration and its own memory.
+    pub fn reconfigured(&self, configure: impl FnOnce(&mut ClientConfig)) -> Self {
+        let mut config = (*self.config).clone();
+        configure(&mut config);
+        Self::new(config)
+    }
+
+    /// The credentials held in memory, when any were loaded.
+    pub fn remembered(&self) -> Option<Credentials> {
+        self.memory().clone()
+    }
+
+    pub(crate) fn memory(&self) -> MutexGuard<'_, Option<Credentials>> {
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn remember(&self, credentials: Option<Credentials>) {
+        *self.memory() = credentials;
+    }
+
+    /// The token in memory, when it is valid beyond the refresh window at `now`: the
+    /// warm path, no store and no network.
+    pub fn memory_hit(&self, now: SystemTime) -> Option<crate::Secret> {
+        self.memory()
+            .as_ref()?
+            .valid_access_token(now, self.config.refresh.window)
+            .cloned()
+    }
+
+    /// A valid access token: see the [module docs](self) for the lifecycle.
+    pub fn access_token(&self) -> TokenOp {
+        TokenOp::new(self.clone(), None)
+    }
+
+    /// Resolves the Code Assist project, from the cache beside the credentials when
+    /// it holds one for this account and request (`refresh` forces discovery).
+    pub fn project<R: rand_core::Rng + ?Sized>(
+        &self,
+        refresh: bool,
+        random: &mut R,
+    ) -> ResolveProjectOp {
+        ResolveProjectOp::new(self.clone(), refresh, random)
+    }
+
+    /// The quota buckets of the resolved project.
+    pub fn quota<R: rand_core::Rng + ?Sized>(&self, random: &mut R) -> QuotaOp {
+        QuotaOp::new(self.clone(), random)
+    }
+
+    /// Saves the credentials a sign-in produced (replacing whatever was stored).
+    pub fn save_login(&self, credentials: Credentials) -> SaveLogin {
+        SaveLogin::new(self.clone(), credentials)
+    }
+
+    /// Revokes the grant at the OAuth server and deletes the stored credentials
+    /// under the lock; the deletion happens even when the revocation fails.
+    pub fn logout(&self) -> LogoutOp {
+        LogoutOp::new(self.clone())
+    }
+
+    /// Runs the flow `make` builds from a valid token; a 401 refreshes the token
+    /// once and runs a new flow with it.
+    pub fn authenticated<O, M>(&self, make: M) -> Authenticated<O, M>
+    where
+        O: Operation,
+        M: FnMut(&crate::Secret) -> Result<O, Error>,
+    {
+        Authenticated::new(self.clone(), make)
+    }
+
+    /// Opens a streamed answer: `make` builds the request from a token; the opening
+    /// exchange is retried under the Code Assist policy (feeding its throttle), and a
+    /// 401 refreshes the token once.
+    pub fn open_stream<M, R>(
+        &self,
+        make: M,
+        random: &mut R,
+    ) -> Authenticated<OpenStream, impl FnMut(&crate::Secret) -> Result<OpenStream, Error>>
+    where
+        M: FnMut(&crate::Secret) -> Result<Request, Error>,
+        R: rand_core::Rng + ?Sized,
+    {
+        let policy = self.config.code_assist.retry.clone();
+        let mut jitter = crate::SplitMix64::seeded_from(random);
+        let mut make = make;
+        self.authenticated(move |token| {
+            Ok(OpenStream::new(
+                make(token)?,
+                policy.clone(),
+                crate::SplitMix64::seeded_from(&mut jitter),
+            ))
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! The token operation: memory, store, lock, refresh, and the outage rules.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Action, Client, Input, Operation, StoreOp, StoreReply};
+use crate::error::ErrorClass;
+use crate::flow::request::RequestTimeout;
+use crate::flow::{Flow, Misuse, Step};
+use crate::oauth::{Credentials, RefreshToken, refresh_token};
+use crate::{Error, Secret};
+
+/// How access tokens are refreshed, and how long an outage may hold a caller.
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | `window` | 5 min | refresh before a token is near its end, as Google's libraries do |
+/// | `attempt_timeout` | 5 s | the token endpoint answers in well under a second when it is up |
+/// | `expired_budget` | 30 s | with no valid token there is nothing to hand out; a bounded wait, then a clear error |
+/// | `expired_attempts` | 4 | a few tries inside that budget |
+/// | `initial_backoff` | 1 s | doubled between tries |
+///
+/// With a token that is still valid, one attempt is made (never longer than the token
+/// has left) and the current token is returned if it fails; the next call tries again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshPolicy {
+    /// Refresh when fewer than this remain.
+    pub window: Duration,
+    /// The longest one refresh request may take.
+    pub attempt_timeout: Duration,
+    /// With an expired token: the most time spent refreshing, waits included.
+    pub expired_budget: Duration,
+    /// With an expired token: the most refresh attempts.
+    pub expired_attempts: u32,
+    /// The first wait between attempts; doubled each time.
+    pub initial_backoff: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            window: crate::oauth::DEFAULT_REFRESH_WINDOW,
+            attempt_timeout: Duration::from_secs(5),
+            expired_budget: Duration::from_secs(30),
+            expired_attempts: 4,
+            initial_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A valid access token, from memory, the store, or a refresh; see the
+/// [module docs](super) for the states.
+#[derive(Debug)]
+pub struct TokenOp {
+    client: Client,
+    /// A token the server refused (401): it must not be handed out again.
+    rejected: Option<Secret>,
+    stage: Stage,
+    input: Option<Input>,
+    started: Option<SystemTime>,
+    attempts: u32,
+}
+
+#[derive(Debug)]
+enum Stage {
+    Start,
+    Loading,
+    Locking,
+    LoadingLocked,
+    Refreshing {
+        flow: Box<RefreshToken>,
+        current: Box<Credentials>,
+    },
+    Saving(Secret),
+    Unlocking(Outcome),
+    Backoff,
+    Finished,
+}
+
+/// What the operation ends with once the lock is released.
+#[derive(Debug)]
+enum Outcome {
+    Token(Secret),
+    Fail(Error),
+    Retry(Duration),
+}
+
+impl TokenOp {
+    /// A token operation for `client`; `rejected` is a token a server just refused.
+    pub(crate) fn new(client: Client, rejected: Option<Secret>) -> Self {
+        Self {
+            client,
+            rejected,
+            stage: Stage::Start,
+            input: None,
+            started: None,
+            attempts: 0,
+        }
+    }
+
+    /// A token operation that will not hand out `rejected` (a 401 just refused it):
+    /// it refreshes unless another process already stored a different token.
+    pub fn replacing(client: &Client, rejected: Secret) -> Self {
+        Self::new(client.clone(), Some(rejected))
+    }
+
+    fn usable(&self, credentials: &Credentials, now: SystemTime) -> Option<Secret> {
+        let token = credentials.valid_access_token(now, self.client.config.refresh.window)?;
+        match &self.rejected {
+            Some(rejected) if rejected.constant_time_eq(token.expose()) => None,
+            _ => Some(token.clone()),
+        }
+    }
+
+    /// Ends with `outcome` once the lock is released.
+    fn unlock(&mut self, outcome: Outcome) -> Result<Action<Secret>, Error> {
+        self.stage = Stage::Unlocking(outcome);
+        Ok(Action::Store(StoreOp::Unlock))
+    }
+
+    fn loaded(
+        &mut self,
+        credentials: Option<Box<Credentials>>,
+        locked: bool,
+        now: SystemTime,
+    ) -> Result<Action<Secret>, Error> {
+        let Some(credentials) = credentials else {
+            self.client.remember(None);
+            return match locked {
+                true => self.unlock(Outcome::Fail(Error::NotSignedIn)),
+                false => Err(Error::NotSignedIn),
+            };
+        };
+        self.client.remember(Some((*credentials).clone()));
+        if let Some(token) = self.usable(&credentials, now) {
+            if !locked {
+                return Ok(Action::Done(token));
+            }
+            tracing::debug!("another process refreshed the token while this one waited");
+            return self.unlock(Outcome::Token(token));
+        }
+        if !locked {
+            self.stage = Stage::Locking;
+            return Ok(Action::Store(StoreOp::Lock));
+        }
+        match self.start_refresh(credentials, now) {
+            Ok(action) => Ok(action),
+            Err(error) => self.unlock(Outcome::Fail(error)),
+        }
+    }
+
+    fn start_refresh(
+        &mut self,
+        credentials: Box<Credentials>,
+        now: SystemTime,
+    ) -> Result<Action<Secret>, Error> {
+        let mut flow = refresh_token(&credentials, &self.client.config.oauth.endpoints.token)?;
+        let policy = &self.client.config.refresh;
+        // One attempt never outlives the token it protects (when there is one left).
+        let left = credentials.remaining(now);
+        let timeout = match left.is_zero() {
+            true => policy.attempt_timeout,
+            false => policy.attempt_timeout.min(left),
+        };
+        let Step::Send(mut request) = flow.poll(now)? else {
+            return Err(Misuse("a refresh starts with a request").into());
+        };
+        request.extensions_mut().insert(RequestTimeout(timeout));
+        self.attempts += 1;
+        self.stage = Stage::Refreshing {
+            flow: Box::new(flow),
+            current: credentials,
+        };
+        Ok(Action::Send(request))
+    }
+
+    fn refreshed(
+        &mut self,
+        outcome: Result<Credentials, Error>,
+        current: Credentials,
+        now: SystemTime,
+    ) -> Result<Action<Secret>, Error> {
+        let error = match outcome {
+            Ok(mut refreshed) => {
+                refreshed.projects = current.projects;
+                let token = refreshed.access_token.clone().unwrap_or_default();
+                self.client.remember(Some(refreshed.clone()));
+                self.stage = Stage::Saving(token);
+                return Ok(Action::Store(StoreOp::Save(Box::new(refreshed))));
+            }
+            Err(error) => error,
+        };
+        let class = error.class();
+        if class == Some(ErrorClass::AuthPermanent) {
+            return self.unlock(Outcome::Fail(error));
+        }
+        // A failed refresh never takes away a token that still works.
+        if !current.remaining(now).is_zero()
+            && let Some(token) = current.access_token.clone().filter(|t| !t.is_empty())
+            && self
+                .rejected
+                .as_ref()
+                .is_none_or(|r| !r.constant_time_eq(token.expose()))
+        {
+            tracing::warn!(error = %error, "token refresh failed; the current token is still valid");
+            return self.unlock(Outcome::Token(token));
+        }
+        let policy = &self.client.config.refresh;
+        let transient = class.is_some_and(ErrorClass::retryable) && class != Some(ErrorClass::Auth);
+        let elapsed = self
+            .started
+            .and_then(|started| now.duration_since(started).ok())
+            .unwrap_or_default();
+        let backoff = policy
+            .initial_backoff
+            .saturating_mul(1 << self.attempts.saturating_sub(1).min(16));
+        let fits = elapsed + backoff + policy.attempt_timeout <= policy.expired_budget;
+        if transient && self.attempts < policy.expired_attempts && fits {
+            tracing::warn!(error = %error, wait = ?backoff, "token refresh failed; trying again");
+            return self.unlock(Outcome::Retry(backoff));
+        }
+        self.unlock(Outcome::Fail(error))
+    }
+
+    fn advance(&mut self, stage: Stage, now: SystemTime) -> Result<Action<Secret>, Error> {
+        let input = self.input.take();
+        match (stage, input) {
+            (Stage::Start, None) => {
+                let remembered = self.client.memory().clone();
+                if let Some(token) = remembered.and_then(|c| self.usable(&c, now)) {
+                    return Ok(Action::Done(token));
+                }
+                self.stage = Stage::Loading;
+                Ok(Action::Store(StoreOp::Load))
+            }
+            (Stage::Loading, Some(Input::Store(StoreReply::Loaded(credentials)))) => {
+                self.loaded(credentials, false, now)
+            }
+            (Stage::Locking, Some(Input::Store(StoreReply::Done))) => {
+                self.stage = Stage::LoadingLocked;
+                Ok(Action::Store(StoreOp::Load))
+            }
+            (Stage::LoadingLocked, Some(Input::Store(StoreReply::Loaded(credentials)))) => {
+                self.loaded(credentials, true, now)
+            }
+            (Stage::Refreshing { mut flow, current }, Some(Input::Response(response))) => {
+                flow.handle_response(response, now);
+                let outcome = match flow.poll(now) {
+                    Ok(Step::Done(credentials)) => Ok(credentials),
+                    Ok(_) => Err(Misuse("a refresh is a single request").into()),
+                    Err(error) => Err(error),
+                };
+                self.refreshed(outcome, *current, now)
+            }
+            (Stage::Saving(token), Some(Input::Store(StoreReply::Done))) => {
+                self.unlock(Outcome::Token(token))
+            }
+            (Stage::Unlocking(outcome), Some(Input::Store(StoreReply::Done))) => match outcome {
+                Outcome::Token(token) => Ok(Action::Done(token)),
+                Outcome::Fail(error) => Err(error),
+                Outcome::Retry(wait) => {
+                    self.stage = Stage::Backoff;
+                    Ok(Action::Wait(wait))
+                }
+            },
+            (Stage::Backoff, None) => {
+                self.stage = Stage::Locking;
+                Ok(Action::Store(StoreOp::Lock))
+            }
+            (Stage::Finished, _) => Err(Misuse("polled after the operation finished").into()),
+            (_, None) => Err(Misuse("polled before the last action was answered").into()),
+            (_, Some(_)) => Err(Misuse("an answer to an action that was not asked for").into()),
+        }
+    }
+}
+
+impl Operation for TokenOp {
+    type Output = Secret;
+
+    fn poll(&mut self, now: SystemTime) -> Result<Action<Secret>, Error> {
+        self.started.get_or_insert(now);
+        let stage = std::mem::replace(&mut self.stage, Stage::Finished);
+        self.advance(stage, now)
+    }
+
+    fn handle(&mut self, input: Input, _now: SystemTime) {
+        self.input = Some(input);
+    }
+}
