@@ -37,7 +37,7 @@ fn open_browser(url: &str) -> bool {
 }
 
 pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure> {
-    let client = config.client(true)?;
+    let client = config.client(true, None)?;
     let mut options = LoginOptions::new(move |url| {
         eprintln!("Open this URL to sign in with Google:\n{url}");
         if no_browser || !open_browser(url) {
@@ -63,22 +63,30 @@ pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure
 }
 
 pub fn token(config: &Config) -> Result<(), Failure> {
-    let token = config.client(false)?.access_token()?;
+    let token = config.client(false, None)?.access_token()?;
     println!("{}", token.expose());
     Ok(())
 }
 
-fn resolve(client: &Client) -> Result<ProjectContext, Failure> {
+fn resolve(client: &Client, refresh: bool) -> Result<ProjectContext, Failure> {
     let spinner =
         Spinner::start("Resolving the Code Assist project (onboarding may take a minute)…");
-    let outcome = client.project();
+    let outcome = match refresh {
+        true => client.refresh_project(),
+        false => client.project(),
+    };
     drop(spinner);
     Ok(outcome?)
 }
 
-pub fn project(config: &Config, project: Option<String>, as_json: bool) -> Result<(), Failure> {
-    let client = config.client(false)?.with_project(project);
-    let context = resolve(&client)?;
+pub fn project(
+    config: &Config,
+    project: Option<String>,
+    refresh: bool,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let client = config.client(false, project)?;
+    let context = resolve(&client, refresh)?;
     if as_json {
         println!("{}", serde_json::to_string(&context).unwrap_or_default());
     } else {
@@ -118,7 +126,7 @@ pub fn quota_table(quota: &Quota) -> String {
 }
 
 pub fn quota(config: &Config, as_json: bool) -> Result<(), Failure> {
-    let client = config.client(false)?;
+    let client = config.client(false, None)?;
     let spinner = Spinner::start("Reading quota…");
     let outcome = client.quota();
     drop(spinner);
@@ -135,7 +143,7 @@ pub fn quota(config: &Config, as_json: bool) -> Result<(), Failure> {
 }
 
 pub fn logout(config: &Config) -> Result<(), Failure> {
-    let outcome = config.client(false)?.logout()?;
+    let outcome = config.client(false, None)?.logout()?;
     match (outcome.was_signed_in, outcome.revocation_error) {
         (false, _) => say("Nobody was signed in."),
         (true, None) => {

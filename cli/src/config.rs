@@ -91,12 +91,13 @@ impl Config {
         )
     }
 
-    pub fn client(&self, need_id: bool) -> Result<Client, Failure> {
-        let client = Client::new(self.oauth(need_id)?)
-            .map_err(Failure::from)?
-            .with_store(self.store.clone())
-            .with_code_assist(self.code_assist())
-            .with_env_project(self.project.clone());
+    pub fn client(&self, need_id: bool, project: Option<String>) -> Result<Client, Failure> {
+        let client = Client::builder(self.oauth(need_id)?)
+            .store(self.store.clone())
+            .code_assist(self.code_assist())
+            .project(project)
+            .env_project(self.project.clone())
+            .build()?;
         Ok(client)
     }
 }

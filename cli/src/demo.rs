@@ -72,10 +72,14 @@ pub fn run() -> Result<(), Failure> {
     let store_path = scratch.0.join("oauth.json");
     let mut code_assist = CodeAssistConfig::with_endpoint(base.clone());
     code_assist.poll_interval = Duration::from_secs(1);
-    let client = Client::new(oauth_client(&base))?
-        .with_store(FileStore::new(&store_path))
-        .with_code_assist(code_assist)
-        .with_env_project(None);
+    let make_client = || {
+        Client::builder(oauth_client(&base))
+            .store(FileStore::new(&store_path))
+            .code_assist(code_assist.clone())
+            .env_project(None)
+            .build()
+    };
+    let client = make_client()?;
 
     println!("codeassist demo: the whole journey against an emulator of Google on {base}");
     println!(
@@ -110,9 +114,12 @@ pub fn run() -> Result<(), Failure> {
     near.expires_at = Some(unix_seconds(SystemTime::now()) + 60);
     store.lock()?.save(&near)?;
     let before = emulator.count("/token");
+    // The next run of a program starts from the file (this one's memory still holds
+    // the token it was given).
+    let client = make_client()?;
     let refreshed = client.access_token()?;
     note(&format!(
-        "60 s left (under the 5-minute window): refreshed under the file lock ({} request to /token); new token {}…",
+        "the next run finds 60 s left (under the 5-minute window): refreshed under the file lock ({} request to /token); new token {}…",
         emulator.count("/token") - before,
         prefix(refreshed.expose(), 12)
     ));
@@ -143,9 +150,9 @@ pub fn run() -> Result<(), Failure> {
     step(6, "A 429 with RetryInfo, waited out");
     emulator.inject("/v1internal:loadCodeAssist", Fault::RateLimited(1.5), 1);
     let started = Instant::now();
-    let again = client.project()?;
+    let again = client.refresh_project()?;
     note(&format!(
-        "Google said RESOURCE_EXHAUSTED, retryDelay 1.5s; the retry policy waited {:.1} s and got project {}",
+        "asked again (the project is otherwise remembered beside the credentials): Google said RESOURCE_EXHAUSTED, retryDelay 1.5s; the retry policy waited {:.1} s and got project {}",
         started.elapsed().as_secs_f64(),
         again.project_id
     ));
@@ -174,7 +181,7 @@ pub fn run() -> Result<(), Failure> {
                     api.class(),
                     api.retryable(),
                     api.fallback(),
-                    api.reauth()
+                    api.class().reauth()
                 ));
             }
         }

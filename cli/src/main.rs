@@ -54,12 +54,16 @@ enum Command {
     /// Print a valid access token (refreshed when fewer than 5 minutes remain).
     #[command(after_help = "Example:\n  curl -H \"Authorization: Bearer $(codeassist token)\" …")]
     Token,
-    /// Resolve the Code Assist project: flag, GOOGLE_CLOUD_PROJECT, discovery, onboarding.
+    /// Resolve the Code Assist project: flag, GOOGLE_CLOUD_PROJECT, the cache, discovery, onboarding.
     #[command(after_help = "Example:\n  codeassist project --json")]
     Project {
         /// The project id to use.
         #[arg(long, value_name = "ID")]
         project: Option<String>,
+        /// Ask Code Assist again instead of using the project remembered beside the
+        /// credentials.
+        #[arg(long)]
+        refresh: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -141,12 +145,8 @@ impl Failure {
 
 impl From<codeassist_blocking::ClientError> for Failure {
     fn from(error: codeassist_blocking::ClientError) -> Self {
-        if error.needs_login() {
-            let detail = match &error {
-                codeassist_blocking::ClientError::NotSignedIn => "nobody is signed in".to_owned(),
-                other => other.to_string(),
-            };
-            return Failure::login_needed(format!("{detail}; run `codeassist login`"));
+        if error.needs_sign_in() {
+            return Failure::login_needed(format!("{error}; run `codeassist login`"));
         }
         Failure::error(error.to_string())
     }
@@ -175,7 +175,11 @@ fn main() -> ExitCode {
         command => config::Config::from_env().and_then(|config| match command {
             Command::Login { no_browser, port } => commands::login(&config, no_browser, port),
             Command::Token => commands::token(&config),
-            Command::Project { project, json } => commands::project(&config, project, json),
+            Command::Project {
+                project,
+                refresh,
+                json,
+            } => commands::project(&config, project, refresh, json),
             Command::Quota { json } => commands::quota(&config, json),
             Command::Logout => commands::logout(&config),
             Command::Status { json } => commands::status(&config, json),

@@ -1,69 +1,35 @@
-//! The convenience client: sign in, tokens, project and quota in a few lines.
+//! The blocking client: a thin shell over `codeassist_core::client` that performs
+//! what core's operations ask for on the calling thread.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use codeassist_core::code_assist::{
-    CodeAssistConfig, ProjectContext, Quota, resolve_project, retrieve_user_quota,
+use codeassist_core::Secret;
+use codeassist_core::client::{Action, Client as CoreClient, Input, Operation};
+use codeassist_core::code_assist::{ProjectContext, Quota};
+use codeassist_core::flow::Request;
+use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
+use codeassist_store::{
+    ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
 };
-use codeassist_core::oauth::{
-    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, LoginOptions, Logout, OAuthClient,
-    exchange_code, fetch_email, revoke_token,
-};
-use codeassist_core::retry::{Decision, Retry};
-use codeassist_core::{Error, Secret, SplitMix64};
-use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError};
 
-use crate::listener::{CallbackListener, CallbackWaitError};
+use crate::driver::Opening;
+use crate::listener::CallbackListener;
+use crate::stream::ResponseStream;
 use crate::{BlockingDriver, os_random};
 
-/// Why a client call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// Nobody is signed in.
-    #[error("nobody is signed in: run `codeassist login`")]
-    NotSignedIn,
-    /// The credential store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A flow failed: Google's classified error, or a Code Assist or OAuth problem.
-    #[error(transparent)]
-    Flow(#[from] Error),
-    /// Waiting for the browser failed.
-    #[error(transparent)]
-    Login(#[from] CallbackWaitError),
-}
-
-impl ClientError {
-    /// True when a person must sign in again (nobody signed in, or the grant revoked).
-    pub fn needs_login(&self) -> bool {
-        match self {
-            ClientError::NotSignedIn => true,
-            ClientError::Flow(error) => error.api().is_some_and(|api| api.reauth()),
-            _ => false,
-        }
-    }
-}
-
-impl From<TokenError<Error>> for ClientError {
-    fn from(error: TokenError<Error>) -> Self {
-        match error {
-            TokenError::NotSignedIn => ClientError::NotSignedIn,
-            TokenError::Store(store) => ClientError::Store(store),
-            TokenError::Refresh(flow) => ClientError::Flow(flow),
-            _ => ClientError::NotSignedIn,
-        }
-    }
-}
-
-/// Sign-in, tokens, project and quota over the blocking driver and a credential store.
+/// Sign-in, tokens, project, quota and streams over the blocking driver and a
+/// credential store. Cheap to clone; clones share the in-memory token.
+///
+/// Every decision (when to refresh, the lock protocol, 401 → refresh → retry, the
+/// project cache, how long an outage may hold a call) is made in
+/// `codeassist_core::client`; this type performs store and network work for it.
 ///
 /// ```no_run
 /// use codeassist_blocking::{Client, LoginOptions};
 /// use codeassist_core::oauth::OAuthClient;
 ///
-/// let client = Client::new(OAuthClient::new("id.apps.googleusercontent.com", "secret"))?;
+/// let client = Client::builder(OAuthClient::new("id.apps.googleusercontent.com", "secret")).build()?;
 /// client.login(LoginOptions::new(|url| eprintln!("Open {url}")))?;
 /// let token = client.access_token()?;
 /// let project = client.project()?;
@@ -71,68 +37,79 @@ impl From<TokenError<Error>> for ClientError {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    driver: BlockingDriver,
-    oauth: OAuthClient,
-    code_assist: CodeAssistConfig,
+    core: CoreClient,
     store: Arc<dyn CredentialStore + Send + Sync>,
-    project: Option<String>,
-    env_project: Option<String>,
-    window: Duration,
+    driver: BlockingDriver,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("oauth", &self.oauth)
-            .field("code_assist", &self.code_assist)
-            .field("project", &self.project)
+            .field("config", self.core.config())
             .finish_non_exhaustive()
     }
 }
 
+impl Runtime for BlockingDriver {
+    type Client = Client;
+    fn client(parts: ClientParts<Self>) -> Client {
+        Client {
+            core: parts.core,
+            store: parts.store,
+            driver: parts.driver,
+        }
+    }
+}
+
 impl Client {
-    /// A client for `oauth` with the file store at its default location, Google's
-    /// Code Assist endpoints, and `GOOGLE_CLOUD_PROJECT` read from the environment.
-    pub fn new(oauth: OAuthClient) -> Result<Self, ClientError> {
-        Ok(Self {
-            driver: BlockingDriver::default(),
-            oauth,
-            code_assist: CodeAssistConfig::default(),
-            store: Arc::new(FileStore::at_default_location()?),
-            project: None,
-            env_project: std::env::var(codeassist_core::code_assist::PROJECT_ENV_VAR).ok(),
-            window: DEFAULT_REFRESH_WINDOW,
-        })
+    /// A builder for `oauth`: see [`ClientBuilder`].
+    pub fn builder(oauth: codeassist_core::oauth::OAuthClient) -> ClientBuilder<BlockingDriver> {
+        ClientBuilder::new(oauth, BlockingDriver::default())
     }
 
-    /// Uses another credential store.
-    pub fn with_store(mut self, store: impl CredentialStore + Send + Sync + 'static) -> Self {
-        self.store = Arc::new(store);
-        self
+    /// The client core (configuration, in-memory credentials), to make operations
+    /// this type has no method for.
+    pub fn core(&self) -> &CoreClient {
+        &self.core
     }
 
-    /// Uses another Code Assist configuration.
-    pub fn with_code_assist(mut self, config: CodeAssistConfig) -> Self {
-        self.code_assist = config;
-        self
+    /// The driver.
+    pub fn driver(&self) -> &BlockingDriver {
+        &self.driver
     }
 
-    /// Uses another driver.
-    pub fn with_driver(mut self, driver: BlockingDriver) -> Self {
-        self.driver = driver;
-        self
+    /// Runs any core client operation to its end.
+    pub fn run<O: Operation>(&self, op: O) -> Result<O::Output, ClientError> {
+        self.drive(op).map(|(output, _)| output)
     }
 
-    /// Sets the configured project id (it wins over the environment).
-    pub fn with_project(mut self, project: Option<String>) -> Self {
-        self.project = project;
-        self
-    }
-
-    /// Replaces the `GOOGLE_CLOUD_PROJECT` value read at construction.
-    pub fn with_env_project(mut self, project: Option<String>) -> Self {
-        self.env_project = project;
-        self
+    /// The one loop: performs each action core asks for. A stream opened along the
+    /// way is returned beside the output.
+    fn drive<O: Operation>(
+        &self,
+        mut op: O,
+    ) -> Result<(O::Output, Option<ResponseStream>), ClientError> {
+        let mut session = StoreSession::new(self.store.clone());
+        let mut opened = None;
+        loop {
+            let input = match op.poll(SystemTime::now())? {
+                Action::Done(output) => return Ok((output, opened)),
+                Action::Wait(duration) => {
+                    std::thread::sleep(duration);
+                    continue;
+                }
+                Action::Store(store_op) => Input::Store(session.perform(store_op)?),
+                Action::Send(request) => Input::Response(self.driver.send(request)),
+                Action::Open(request) => match self.driver.open(request) {
+                    Opening::Opened(head, stream) => {
+                        opened = Some(stream);
+                        Input::Opened(head)
+                    }
+                    Opening::Answered(answer) => Input::Response(answer),
+                },
+            };
+            op.handle(input, SystemTime::now());
+        }
     }
 
     /// The stored credentials, if anyone is signed in.
@@ -143,8 +120,11 @@ impl Client {
     /// Signs a person in: listens on loopback, hands the URL to `options.on_url`, waits
     /// for the browser (or a paste), exchanges the code, asks who it is, and saves.
     pub fn login(&self, options: LoginOptions) -> Result<Credentials, ClientError> {
-        let listener = CallbackListener::bind(options.port).map_err(CallbackWaitError::Io)?;
+        let listener = CallbackListener::bind(options.port)
+            .map_err(codeassist_core::oauth::CallbackWaitError::Io)?;
         let oauth = self
+            .core
+            .config()
             .oauth
             .clone()
             .with_redirect_uri(listener.redirect_uri());
@@ -168,98 +148,58 @@ impl Client {
                 }
             }
         }
-        self.store.lock()?.save(&credentials)?;
+        self.run(self.core.save_login(credentials.clone()))?;
         Ok(credentials)
     }
 
-    /// A valid access token: the stored one while it has more than 5 minutes left,
-    /// otherwise refreshed under the store's lock (one refresh across processes).
+    /// A valid access token: from memory while it has more than the refresh window
+    /// left (no I/O at all), else from the store, else refreshed under the store's
+    /// lock. During an outage a still-valid token is returned after one short attempt.
     pub fn access_token(&self) -> Result<Secret, ClientError> {
-        Ok(self.fresh_credentials()?.0)
-    }
-
-    fn fresh_credentials(&self) -> Result<(Secret, Credentials), ClientError> {
-        let token_endpoint = self.oauth.endpoints.token.clone();
-        let window = self.window;
-        let fresh =
-            codeassist_store::access_token(&*self.store, SystemTime::now, window, |credentials| {
-                let flow = AccessToken::new(credentials, token_endpoint).with_window(window);
-                let flow = Retry::new(
-                    flow,
-                    self.code_assist.retry.clone(),
-                    SplitMix64::seeded_from(&mut os_random()),
-                );
-                self.driver.run(flow).map(|fresh| fresh.credentials)
-            })?;
-        Ok((fresh.access_token, fresh.credentials))
-    }
-
-    /// Forgets the stored access token, so the next call refreshes.
-    fn expire_access_token(&self) -> Result<(), ClientError> {
-        let mut locked = self.store.lock()?;
-        if let Some(mut credentials) = locked.load()? {
-            credentials.expires_at = Some(0);
-            locked.save(&credentials)?;
+        if let Some(token) = self.core.memory_hit(SystemTime::now()) {
+            return Ok(token);
         }
-        Ok(())
+        self.run(self.core.access_token())
     }
 
-    /// Runs a flow that needs a token; a 401 refreshes the token and runs it once more.
-    fn with_token<T>(&self, run: impl Fn(&Secret) -> Result<T, Error>) -> Result<T, ClientError> {
-        let token = self.access_token()?;
-        match run(&token) {
-            Err(error)
-                if error
-                    .retry_history()
-                    .is_some_and(|h| h.final_decision == Some(Decision::Reauthenticate)) =>
-            {
-                self.expire_access_token()?;
-                let token = self.access_token()?;
-                Ok(run(&token)?)
-            }
-            other => Ok(other?),
-        }
-    }
-
-    /// Resolves the Code Assist project: configured, `GOOGLE_CLOUD_PROJECT`,
-    /// discovered, or onboarded.
+    /// Resolves the Code Assist project: configured, `GOOGLE_CLOUD_PROJECT`, the
+    /// cache beside the credentials, discovered, or onboarded.
     pub fn project(&self) -> Result<ProjectContext, ClientError> {
-        self.with_token(|token| {
-            self.driver.run(resolve_project(
-                self.code_assist.clone(),
-                token.clone(),
-                self.project.as_deref(),
-                self.env_project.as_deref(),
-                &mut os_random(),
-            ))
-        })
+        self.run(self.core.project(false, &mut os_random()))
+    }
+
+    /// [`Client::project`], asking Code Assist again instead of using the cache.
+    pub fn refresh_project(&self) -> Result<ProjectContext, ClientError> {
+        self.run(self.core.project(true, &mut os_random()))
     }
 
     /// The quota buckets of the resolved project.
     pub fn quota(&self) -> Result<Quota, ClientError> {
-        let project = self.project()?;
-        self.with_token(|token| {
-            self.driver.run(retrieve_user_quota(
-                &self.code_assist,
-                token,
-                &project.project_id,
-                &mut os_random(),
-            )?)
-        })
+        self.run(self.core.quota(&mut os_random()))
     }
 
-    /// Revokes the grant at Google and deletes the stored credentials. The deletion
-    /// happens even when the revocation fails; [`Logout`] says what happened.
+    /// Revokes the grant and deletes the stored credentials, under the store's lock.
+    /// The deletion happens even when the revocation fails; [`Logout`] says what
+    /// happened.
     pub fn logout(&self) -> Result<Logout, ClientError> {
-        let mut locked = self.store.lock()?;
-        let Some(credentials) = locked.load()? else {
-            return Ok(Logout::new(false, None));
-        };
-        let revocation_error =
-            revoke_token(&credentials.refresh_token, &self.oauth.endpoints.revoke)
-                .and_then(|flow| self.driver.run(flow))
-                .err();
-        locked.delete()?;
-        Ok(Logout::new(true, revocation_error))
+        self.run(self.core.logout())
+    }
+
+    /// Opens a streamed answer: `make` builds the request from a valid token (see
+    /// `codeassist_core::inference`). The opening exchange is retried under the Code
+    /// Assist policy and a 401 refreshes the token once; errors inside the stream are
+    /// items for the host to act on.
+    pub fn stream(
+        &self,
+        make: impl FnMut(&Secret) -> Result<Request, codeassist_core::Error>,
+    ) -> Result<ResponseStream, ClientError> {
+        let (_head, stream) = self.drive(self.core.open_stream(make, &mut os_random()))?;
+        stream.ok_or_else(|| {
+            codeassist_core::Error::InvalidResponse {
+                what: "the stream",
+                detail: "the answer was read whole instead of streamed".to_owned(),
+            }
+            .into()
+        })
     }
 }

@@ -3,10 +3,13 @@
 use std::io::ErrorKind;
 use std::time::{Duration, SystemTime};
 
+use codeassist_core::client::Opened;
+use codeassist_core::flow::request::RequestTimeout;
 use codeassist_core::flow::{Flow, Request, Response, Step, TransportError, TransportErrorKind};
 
-/// The largest response body read by default: 10 MiB.
-pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+use crate::stream::ResponseStream;
+
+pub use codeassist_core::flow::request::{DEFAULT_MAX_BODY, MAX_STREAM};
 
 /// Timeouts and limits of the blocking driver.
 #[derive(Debug, Clone)]
@@ -19,7 +22,7 @@ pub struct DriverConfig {
     /// A whole request, response included, may take this long.
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
-    pub max_body: u64,
+    pub max_body: usize,
 }
 
 impl Default for DriverConfig {
@@ -41,7 +44,16 @@ impl Default for DriverConfig {
 #[derive(Debug, Clone)]
 pub struct BlockingDriver {
     agent: ureq::Agent,
-    max_body: u64,
+    max_body: usize,
+}
+
+/// What opening a streamed request gave.
+#[derive(Debug)]
+pub(crate) enum Opening {
+    /// A 2xx answer: its status and headers, and the body to read as it arrives.
+    Opened(Opened, ResponseStream),
+    /// Anything else, read whole (or the transport failure).
+    Answered(Result<Response, TransportError>),
 }
 
 impl Default for BlockingDriver {
@@ -89,20 +101,56 @@ impl BlockingDriver {
         }
     }
 
-    /// Sends one request and reads the whole (capped) response.
+    /// Sends one request and reads the whole (capped) response. A
+    /// [`RequestTimeout`] on the request bounds the whole exchange.
     pub fn send(&self, request: Request) -> Result<Response, TransportError> {
         let target = format!("{} {}", request.method(), request.uri().path());
         let response = self
             .agent
-            .run(request)
+            .run(self.configured(request))
             .map_err(|error| transport_error(&error))?;
+        let response = self.read_whole(response)?;
+        tracing::debug!(request = %target, status = response.status().as_u16(), bytes = response.body().len(), "response");
+        Ok(response)
+    }
+
+    /// Sends a streaming request: a 2xx answer's body is kept to be read as it
+    /// arrives; anything else is read whole.
+    pub(crate) fn open(&self, request: Request) -> Opening {
+        let response = match self.agent.run(self.configured(request)) {
+            Ok(response) => response,
+            Err(error) => return Opening::Answered(Err(transport_error(&error))),
+        };
+        if !response.status().is_success() {
+            return Opening::Answered(self.read_whole(response));
+        }
+        let (parts, body) = response.into_parts();
+        let body = body.into_with_config().limit(MAX_STREAM as u64).reader();
+        Opening::Opened(
+            Opened::new(parts.status, parts.headers),
+            ResponseStream::new(Box::new(body)),
+        )
+    }
+
+    /// The request with its own timeout, when its flow set one.
+    fn configured(&self, request: Request) -> Request {
+        match request.extensions().get::<RequestTimeout>().copied() {
+            Some(RequestTimeout(timeout)) => self
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(timeout))
+                .build(),
+            None => request,
+        }
+    }
+
+    fn read_whole(&self, response: http::Response<ureq::Body>) -> Result<Response, TransportError> {
         let (parts, body) = response.into_parts();
         let bytes = body
             .into_with_config()
-            .limit(self.max_body)
+            .limit(self.max_body as u64)
             .read_to_vec()
             .map_err(|error| transport_error(&error))?;
-        tracing::debug!(request = %target, status = parts.status.as_u16(), bytes = bytes.len(), "response");
         Ok(Response::from_parts(parts, bytes))
     }
 }
@@ -118,9 +166,12 @@ pub fn transport_error(error: &ureq::Error) -> TransportError {
             TransportErrorKind::Tls
         }
         ureq::Error::RequireHttpsOnly(_) => TransportErrorKind::Refused,
-        ureq::Error::Protocol(_) | ureq::Error::BodyStalled => TransportErrorKind::Reset,
+        ureq::Error::Protocol(_) => TransportErrorKind::Malformed,
+        ureq::Error::BadUri(_) | ureq::Error::InvalidProxyUrl => TransportErrorKind::Refused,
+        ureq::Error::BodyStalled => TransportErrorKind::Reset,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+            ErrorKind::InvalidData => TransportErrorKind::Malformed,
             ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
             ErrorKind::ConnectionReset
             | ErrorKind::ConnectionAborted

@@ -26,15 +26,16 @@ mod listener;
 mod random;
 mod stream;
 
-pub use client::{Client, ClientError};
+pub use client::Client;
 pub use codeassist_core::oauth::{LoginOptions, Logout};
-pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, transport_error};
+pub use codeassist_store::{ClientBuilder, ClientError};
+pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM, transport_error};
 pub use listener::{
     CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
     MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
 pub use random::os_random;
-pub use stream::{MAX_STREAM, ResponseStream};
+pub use stream::ResponseStream;
 
 /// The README's examples, compiled (and the runnable ones run) as doctests.
 #[cfg(doctest)]

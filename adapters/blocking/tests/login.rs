@@ -157,11 +157,12 @@ fn the_client_signs_in_and_serves_tokens_projects_and_quota() {
     let emulator = Emulator::new();
     let server = emulator.serve().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let client = Client::new(oauth_client(&server.base_url()))
-        .unwrap()
-        .with_store(FileStore::new(dir.path().join("oauth.json")))
-        .with_code_assist(code_assist_config(&server.base_url()))
-        .with_env_project(None);
+    let client = Client::builder(oauth_client(&server.base_url()))
+        .store(FileStore::new(dir.path().join("oauth.json")))
+        .code_assist(code_assist_config(&server.base_url()))
+        .env_project(None)
+        .build()
+        .unwrap();
 
     let mut options = LoginOptions::new(|url| {
         let url = url.to_owned();
@@ -184,18 +185,23 @@ fn the_client_signs_in_and_serves_tokens_projects_and_quota() {
     assert_eq!(project.source, ProjectSource::Onboarded);
     let quota = client.quota().unwrap();
     assert_eq!(quota.buckets.len(), 2);
+    assert_eq!(
+        emulator.count("/v1internal:loadCodeAssist"),
+        1,
+        "quota reuses the project"
+    );
 
     // The server forgets the access token (as after a restart): the 401 refreshes once and goes on.
     let before = emulator.count("/token");
     emulator.revoke_access_tokens_only();
-    assert!(client.project().is_ok());
+    assert!(client.quota().is_ok());
     assert_eq!(emulator.count("/token"), before + 1);
 
     let logout = client.logout().unwrap();
     assert!(logout.was_signed_in && logout.revocation_error.is_none());
     assert!(client.credentials().unwrap().is_none());
     let error = client.access_token().unwrap_err();
-    assert!(error.needs_login(), "{error}");
+    assert!(error.needs_sign_in(), "{error}");
 }
 
 #[test]
@@ -203,10 +209,11 @@ fn a_revoked_grant_asks_for_login_and_logout_survives_a_failed_revocation() {
     let emulator = Emulator::new();
     let server = emulator.serve().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let client = Client::new(oauth_client(&server.base_url()))
-        .unwrap()
-        .with_store(FileStore::new(dir.path().join("oauth.json")))
-        .with_code_assist(code_assist_config(&server.base_url()));
+    let client = Client::builder(oauth_client(&server.base_url()))
+        .store(FileStore::new(dir.path().join("oauth.json")))
+        .code_assist(code_assist_config(&server.base_url()))
+        .build()
+        .unwrap();
     let mut options = LoginOptions::new(|url| {
         let url = url.to_owned();
         std::thread::spawn(move || browse(&url));
@@ -222,8 +229,14 @@ fn a_revoked_grant_asks_for_login_and_logout_survives_a_failed_revocation() {
         .save(&credentials)
         .unwrap();
     emulator.revoke_all();
+    // Another process: it starts from the file, not from this client's memory.
+    let client = Client::builder(oauth_client(&server.base_url()))
+        .store(FileStore::new(dir.path().join("oauth.json")))
+        .code_assist(code_assist_config(&server.base_url()))
+        .build()
+        .unwrap();
     let error = client.access_token().unwrap_err();
-    assert!(error.needs_login(), "{error}");
+    assert!(error.needs_sign_in(), "{error}");
 
     // Revocation fails (already revoked), the local credentials go anyway.
     emulator.inject(

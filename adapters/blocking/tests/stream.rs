@@ -81,44 +81,55 @@ fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
 }
 
 #[test]
-fn a_429_before_the_stream_opens_is_retried_as_google_asks() {
-    use codeassist_core::retry::RetryPolicy;
+fn the_client_retries_the_opening_as_google_asks_and_refreshes_a_refused_token_once() {
+    use codeassist_core::oauth::unix_seconds;
+    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Fault;
-    let (emulator, server, driver, token) = signed_in();
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
     let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let mut credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.access_token = Some(Secret::new("ya29.refused"));
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3600);
+    store.lock().unwrap().save(&credentials).unwrap();
+    let client = codeassist_blocking::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
     let request = GenerateRequest::new("gemini-2.5-pro", "proj-1", "p-1", json!({"contents": []}));
     emulator.inject(
         "/v1internal:streamGenerateContent",
         Fault::RateLimited(0.05),
         1,
     );
-    let stream = driver
-        .stream_with_retry(
-            request
-                .to_stream_request(&base, &token, &mut SplitMix64::new(1))
-                .unwrap(),
-            &RetryPolicy::default(),
-        )
+    let mut ids = SplitMix64::new(1);
+    let stream = client
+        .stream(|token| request.to_stream_request(&base, token, &mut ids))
         .unwrap();
     assert_eq!(stream.count(), 4);
-    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 2);
+    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 3);
+    assert_eq!(emulator.count("/token"), 1);
 
     emulator.inject(
         "/v1internal:streamGenerateContent",
         Fault::NoCapacity("gemini-2.5-pro".into(), 600.0),
         1,
     );
-    let error = driver
-        .stream_with_retry(
-            request
-                .to_stream_request(&base, &token, &mut SplitMix64::new(2))
-                .unwrap(),
-            &RetryPolicy::default(),
-        )
+    let error = client
+        .stream(|token| request.to_stream_request(&base, token, &mut ids))
         .unwrap_err();
     assert_eq!(
-        error.api().unwrap().class(),
-        ErrorClass::Capacity,
+        error.class(),
+        Some(ErrorClass::Capacity),
         "a wait past the cap is the host's call"
     );
 }

@@ -120,7 +120,7 @@ impl CredentialStore for FileStore {
         self.read()
     }
 
-    fn lock(&self) -> Result<Box<dyn LockedStore + '_>, StoreError> {
+    fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError> {
         self.ensure_dir()?;
         let lock_path = self.lock_path();
         let mut options = OpenOptions::new();
@@ -152,7 +152,7 @@ impl CredentialStore for FileStore {
             }
         }
         Ok(Box::new(LockedFile {
-            store: self,
+            store: self.clone(),
             _lock: lock_file,
         }))
     }
@@ -160,12 +160,12 @@ impl CredentialStore for FileStore {
 
 /// A [`FileStore`] under its lock; dropping it closes the lock file, which releases
 /// the lock.
-struct LockedFile<'a> {
-    store: &'a FileStore,
+struct LockedFile {
+    store: FileStore,
     _lock: File,
 }
 
-impl LockedStore for LockedFile<'_> {
+impl LockedStore for LockedFile {
     fn load(&mut self) -> Result<Option<Credentials>, StoreError> {
         self.store.read()
     }

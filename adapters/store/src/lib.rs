@@ -11,35 +11,42 @@
 //! - refused, never overwritten, when corrupt, truncated, or readable by group or
 //!   others (the error says how to fix it: `chmod 600`, or sign in again).
 //!
-//! [`access_token`] is the refresh protocol across processes: read; if the token has
-//! more than the refresh window left, use it; otherwise take the lock, re-read (another
-//! process may have refreshed meanwhile), refresh only if still needed, save, release.
+//! The refresh protocol across processes (read; lock; re-read; refresh only if still
+//! needed; save; release) is decided in `codeassist_core::client`; [`StoreSession`]
+//! performs the store operations it asks for, holding the lock guard between them.
 //! Eight processes asking at once near expiry make one refresh and all get its token.
 //!
-//! ```no_run
-//! use std::time::{Duration, SystemTime};
-//! use codeassist_store::{FileStore, access_token};
+//! [`ClientError`] is the one error type of the blocking and tokio clients.
 //!
-//! let store = FileStore::at_default_location()?;
-//! let fresh = access_token(&store, SystemTime::now, Duration::from_secs(300), |credentials| {
-//!     // Run `codeassist_core::oauth::refresh_token` with any driver here.
-//!     Ok::<_, std::io::Error>(credentials)
-//! })?;
-//! println!("Bearer {}", fresh.access_token.expose());
+//! ```no_run
+//! use std::sync::Arc;
+//! use codeassist_core::client::StoreOp;
+//! use codeassist_store::{FileStore, StoreSession};
+//!
+//! let mut session = StoreSession::new(Arc::new(FileStore::at_default_location()?));
+//! session.perform(StoreOp::Lock)?;
+//! let stored = session.perform(StoreOp::Load)?;
+//! session.perform(StoreOp::Unlock)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
+mod builder;
+mod client_error;
 mod file;
 mod path;
+mod session;
 
-pub use file::FileStore;
+pub use builder::{ClientBuilder, ClientParts, Runtime};
+pub use client_error::ClientError;
+pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore};
 pub use path::{default_path, resolve_default_path};
+pub use session::StoreSession;
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use codeassist_core::oauth::{Credentials, FreshToken};
+use codeassist_core::oauth::Credentials;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +101,10 @@ pub trait CredentialStore {
     /// Reads the stored credentials, if any, without locking.
     fn load(&self) -> Result<Option<Credentials>, StoreError>;
 
-    /// Takes the exclusive lock; it is released when the guard is dropped.
-    fn lock(&self) -> Result<Box<dyn LockedStore + '_>, StoreError>;
+    /// Takes the exclusive lock; it is released when the guard is dropped. The guard
+    /// owns what it needs, so it can be held across an `await` or moved between
+    /// threads.
+    fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError>;
 }
 
 /// A store held under its exclusive lock.
@@ -106,46 +115,4 @@ pub trait LockedStore {
     fn save(&mut self, credentials: &Credentials) -> Result<(), StoreError>;
     /// Removes the stored credentials; absent ones are not an error.
     fn delete(&mut self) -> Result<(), StoreError>;
-}
-
-/// Why [`access_token`] gave no token.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenError<E> {
-    /// Nobody is signed in.
-    #[error("nobody is signed in: run `codeassist login`")]
-    NotSignedIn,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The refresh failed (for `invalid_grant`, the person must sign in again).
-    #[error("{0}")]
-    Refresh(E),
-}
-
-/// A valid access token from `store`, refreshing with `refresh` only when fewer than
-/// `window` remain, under the store's lock, after re-reading what another process may
-/// have written meanwhile. `now` is called each time the time matters.
-pub fn access_token<S, E>(
-    store: &S,
-    now: impl Fn() -> SystemTime,
-    window: Duration,
-    refresh: impl FnOnce(Credentials) -> Result<Credentials, E>,
-) -> Result<FreshToken, TokenError<E>>
-where
-    S: CredentialStore + ?Sized,
-{
-    let credentials = store.load()?.ok_or(TokenError::NotSignedIn)?;
-    if credentials.valid_access_token(now(), window).is_some() {
-        return FreshToken::from_credentials(credentials, false).ok_or(TokenError::NotSignedIn);
-    }
-    let mut locked = store.lock()?;
-    let credentials = locked.load()?.ok_or(TokenError::NotSignedIn)?;
-    if credentials.valid_access_token(now(), window).is_some() {
-        tracing::debug!("another process refreshed the token while this one waited for the lock");
-        return FreshToken::from_credentials(credentials, false).ok_or(TokenError::NotSignedIn);
-    }
-    let refreshed = refresh(credentials).map_err(TokenError::Refresh)?;
-    locked.save(&refreshed)?;
-    FreshToken::from_credentials(refreshed, true).ok_or(TokenError::NotSignedIn)
 }

@@ -8,11 +8,39 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use codeassist_core::Secret;
-use codeassist_core::oauth::{Credentials, unix_seconds};
-use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError, access_token};
+use codeassist_core::client::{Action, Client, ClientConfig, Input, Operation};
+use codeassist_core::flow::Response;
+use codeassist_core::oauth::{Credentials, OAuthClient, unix_seconds};
+use codeassist_core::{Error, Secret};
+use codeassist_store::{ClientError, CredentialStore, FileStore, StoreError, StoreSession};
 
-const WINDOW: Duration = Duration::from_secs(300);
+/// Core's token operation performed over `store` at time `now`, with `token_endpoint`
+/// answering refreshes: the protocol the clients run, without a network.
+fn access_token(
+    store: &FileStore,
+    now: impl Fn() -> SystemTime,
+    mut token_endpoint: impl FnMut() -> Response,
+) -> Result<Secret, ClientError> {
+    let client = Client::new(ClientConfig::new(OAuthClient::new("client", "secret")));
+    let mut op = client.access_token();
+    let mut session = StoreSession::new(Arc::new(store.clone()));
+    loop {
+        let input = match op.poll(now())? {
+            Action::Done(token) => return Ok(token),
+            Action::Store(store_op) => Input::Store(session.perform(store_op)?),
+            Action::Send(_) => Input::Response(Ok(token_endpoint())),
+            other => panic!("unexpected {other:?}"),
+        };
+        op.handle(input, now());
+    }
+}
+
+fn answer(status: u16, body: String) -> Response {
+    http::Response::builder()
+        .status(status)
+        .body(body.into_bytes())
+        .unwrap()
+}
 
 fn credentials(access: &str, expires_at: i64) -> Credentials {
     let mut credentials = Credentials::new("client", Some(Secret::new("secret")), "1//refresh");
@@ -92,15 +120,12 @@ fn corrupt_and_truncated_files_are_reported_and_left_alone() {
     ] {
         save(&store, &credentials("x", 1));
         std::fs::write(store.path(), content).unwrap();
-        let error = access_token(
-            &store,
-            SystemTime::now,
-            WINDOW,
-            |_| -> Result<Credentials, ()> { panic!("must not refresh from a corrupt file") },
-        )
+        let error = access_token(&store, SystemTime::now, || {
+            panic!("must not refresh from a corrupt file")
+        })
         .unwrap_err();
         assert!(
-            matches!(error, TokenError::Store(StoreError::Corrupt { .. })),
+            matches!(error, ClientError::Store(StoreError::Corrupt { .. })),
             "{content:?}: {error:?}"
         );
         assert_eq!(std::fs::read_to_string(store.path()).unwrap(), content);
@@ -146,42 +171,33 @@ fn refreshes_only_when_needed_and_saves_the_result() {
     let store = FileStore::new(dir.path().join("oauth.json"));
     let now = || UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 
-    let error = access_token(&store, now, WINDOW, Ok::<_, ()>).unwrap_err();
-    assert!(matches!(error, TokenError::NotSignedIn));
+    let error = access_token(&store, now, || panic!("nobody to refresh")).unwrap_err();
+    assert!(matches!(error, ClientError::Flow(Error::NotSignedIn)));
+    assert!(error.needs_sign_in());
 
     save(&store, &credentials("ya29.valid", 1_700_000_000 + 301));
-    let fresh = access_token(&store, now, WINDOW, |_| -> Result<Credentials, ()> {
-        panic!("no refresh needed")
-    })
-    .unwrap();
-    assert_eq!(fresh.access_token.expose(), "ya29.valid");
-    assert!(!fresh.refreshed);
+    let token = access_token(&store, now, || panic!("no refresh needed")).unwrap();
+    assert_eq!(token.expose(), "ya29.valid");
 
     save(&store, &credentials("ya29.old", 1_700_000_000 + 299));
-    let fresh = access_token(&store, now, WINDOW, |mut c| {
-        c.access_token = Some(Secret::new("ya29.new"));
-        c.expires_at = Some(1_700_003_600);
-        Ok::<_, ()>(c)
+    let token = access_token(&store, now, || {
+        answer(
+            200,
+            r#"{"access_token": "ya29.new", "expires_in": 3600}"#.into(),
+        )
     })
     .unwrap();
-    assert!(fresh.refreshed);
-    assert_eq!(
-        store
-            .load()
-            .unwrap()
-            .unwrap()
-            .access_token
-            .unwrap()
-            .expose(),
-        "ya29.new"
-    );
+    assert_eq!(token.expose(), "ya29.new");
+    let saved = store.load().unwrap().unwrap();
+    assert_eq!(saved.access_token.unwrap().expose(), "ya29.new");
+    assert_eq!(saved.email.as_deref(), Some("person@example.com"));
 
     save(&store, &credentials("ya29.old", 0));
-    let error = access_token(&store, now, WINDOW, |_| {
-        Err::<Credentials, _>("invalid_grant")
+    let error = access_token(&store, now, || {
+        answer(400, r#"{"error": "invalid_grant"}"#.into())
     })
     .unwrap_err();
-    assert!(matches!(error, TokenError::Refresh("invalid_grant")));
+    assert!(error.needs_sign_in(), "{error}");
     assert_eq!(
         store
             .load()
@@ -210,7 +226,7 @@ fn contending_process() {
         return;
     };
     let store = FileStore::new(store);
-    let fresh = access_token(&store, SystemTime::now, WINDOW, |mut c| {
+    let token = access_token(&store, SystemTime::now, || {
         let mut log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -219,12 +235,14 @@ fn contending_process() {
         writeln!(log, "refresh by {}", std::process::id()).unwrap();
         // A slow token endpoint: the others pile up on the lock meanwhile.
         std::thread::sleep(Duration::from_millis(300));
-        c.access_token = Some(Secret::new(format!("ya29.from-{}", std::process::id())));
-        c.expires_at = Some(unix_seconds(SystemTime::now()) + 3600);
-        Ok::<_, ()>(c)
+        let body = format!(
+            r#"{{"access_token": "ya29.from-{}", "expires_in": 3600}}"#,
+            std::process::id()
+        );
+        answer(200, body)
     })
     .unwrap();
-    println!("TOKEN={}", fresh.access_token.expose());
+    println!("TOKEN={}", token.expose());
 }
 
 #[test]

@@ -1,201 +1,169 @@
-//! The async convenience client: `Send + Sync`, cheap to clone, one refresh at a time.
+//! The async client: a thin shell over `codeassist_core::client` that performs what
+//! core's operations ask for on tokio.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use codeassist_core::code_assist::{
-    CodeAssistConfig, ProjectContext, Quota, resolve_project, retrieve_user_quota,
+use codeassist_core::Secret;
+use codeassist_core::client::{
+    Action, Client as CoreClient, Input, Operation, StoreOp, StoreReply,
 };
-use codeassist_core::oauth::{
-    AccessToken, Credentials, DEFAULT_REFRESH_WINDOW, LoginOptions, Logout, OAuthClient,
-    exchange_code, fetch_email, revoke_token,
+use codeassist_core::code_assist::{ProjectContext, Quota};
+use codeassist_core::flow::Request;
+use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
+use codeassist_store::{
+    ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
 };
-use codeassist_core::retry::{Decision, Retry};
-use codeassist_core::{Error, Secret, SplitMix64};
-use codeassist_store::{CredentialStore, FileStore, StoreError, TokenError};
 
-use crate::listener::{CallbackListener, CallbackWaitError};
+use crate::driver::Opening;
+use crate::listener::CallbackListener;
+use crate::stream::AsyncResponseStream;
 use crate::{AsyncDriver, os_random};
 
-/// Why a client call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// Nobody is signed in.
-    #[error("nobody is signed in: run `codeassist login`")]
-    NotSignedIn,
-    /// The credential store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A flow failed: Google's classified error, or a Code Assist or OAuth problem.
-    #[error(transparent)]
-    Flow(#[from] Error),
-    /// Waiting for the browser failed.
-    #[error(transparent)]
-    Login(#[from] CallbackWaitError),
-    /// A blocking task (store I/O) was cancelled or panicked.
-    #[error("a background task failed: {0}")]
-    Task(String),
-}
-
-impl ClientError {
-    /// True when a person must sign in again.
-    pub fn needs_login(&self) -> bool {
-        match self {
-            ClientError::NotSignedIn => true,
-            ClientError::Flow(error) => error.api().is_some_and(|api| api.reauth()),
-            _ => false,
-        }
-    }
-}
-
-impl From<TokenError<Error>> for ClientError {
-    fn from(error: TokenError<Error>) -> Self {
-        match error {
-            TokenError::Store(store) => ClientError::Store(store),
-            TokenError::Refresh(flow) => ClientError::Flow(flow),
-            _ => ClientError::NotSignedIn,
-        }
-    }
-}
-
-struct Shared {
-    driver: AsyncDriver,
-    oauth: OAuthClient,
-    code_assist: CodeAssistConfig,
-    store: Arc<dyn CredentialStore + Send + Sync>,
-    project: Option<String>,
-    env_project: Option<String>,
-    window: Duration,
-    /// Single flight: one refresh at a time in this process.
-    refreshing: tokio::sync::Mutex<()>,
-}
-
-/// Sign-in, tokens, project and quota over the async driver and a credential store.
+/// Sign-in, tokens, project, quota and streams over the async driver and a credential
+/// store: the same surface as the blocking client, with `async` methods.
 ///
-/// `Send + Sync` and cheap to clone (clones share everything). Concurrent
-/// [`Client::access_token`] calls share one refresh; across processes the store's lock
-/// holds. File work runs on `spawn_blocking`.
+/// `Send + Sync` and cheap to clone (clones share the in-memory token). Every
+/// decision is made in `codeassist_core::client`; store work runs on
+/// `spawn_blocking`. Concurrent callers whose token needs a refresh each take the
+/// store's lock in turn, and all but the first find the refreshed token there.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), codeassist_tokio::ClientError> {
+/// use codeassist_core::oauth::OAuthClient;
+/// use codeassist_tokio::Client;
+///
+/// let client = Client::builder(OAuthClient::new("id.apps.googleusercontent.com", "secret")).build()?;
+/// let token = client.access_token().await?;
+/// let project = client.project().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    core: CoreClient,
+    store: Arc<dyn CredentialStore + Send + Sync>,
+    driver: AsyncDriver,
+    /// One refresh at a time in this process: later callers find its token.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("oauth", &self.shared.oauth)
-            .field("project", &self.shared.project)
+            .field("config", self.core.config())
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`Client`].
-#[derive(Clone)]
-pub struct ClientBuilder {
-    driver: AsyncDriver,
-    oauth: OAuthClient,
-    code_assist: CodeAssistConfig,
-    store: Option<Arc<dyn CredentialStore + Send + Sync>>,
-    project: Option<String>,
-    env_project: Option<String>,
+impl Runtime for AsyncDriver {
+    type Client = Client;
+    fn client(parts: ClientParts<Self>) -> Client {
+        Client {
+            core: parts.core,
+            store: parts.store,
+            driver: parts.driver,
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
-impl ClientBuilder {
-    /// Uses another credential store (default: the file at its default location).
-    pub fn store(mut self, store: impl CredentialStore + Send + Sync + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// Uses another Code Assist configuration.
-    pub fn code_assist(mut self, config: CodeAssistConfig) -> Self {
-        self.code_assist = config;
-        self
-    }
-
-    /// Uses another driver.
-    pub fn driver(mut self, driver: AsyncDriver) -> Self {
-        self.driver = driver;
-        self
-    }
-
-    /// Sets the configured project id (it wins over the environment).
-    pub fn project(mut self, project: Option<String>) -> Self {
-        self.project = project;
-        self
-    }
-
-    /// Replaces the `GOOGLE_CLOUD_PROJECT` value read from the environment.
-    pub fn env_project(mut self, project: Option<String>) -> Self {
-        self.env_project = project;
-        self
-    }
-
-    /// The client.
-    pub fn build(self) -> Result<Client, ClientError> {
-        let store = match self.store {
-            Some(store) => store,
-            None => Arc::new(FileStore::at_default_location()?),
-        };
-        Ok(Client {
-            shared: Arc::new(Shared {
-                driver: self.driver,
-                oauth: self.oauth,
-                code_assist: self.code_assist,
-                store,
-                project: self.project,
-                env_project: self.env_project,
-                window: DEFAULT_REFRESH_WINDOW,
-                refreshing: tokio::sync::Mutex::new(()),
-            }),
-        })
-    }
+/// Performs `op` on a blocking thread; the session (and its lock guard) goes there
+/// and comes back.
+async fn perform(
+    session: StoreSession,
+    op: StoreOp,
+) -> Result<(StoreSession, StoreReply), ClientError> {
+    let mut session = session;
+    tokio::task::spawn_blocking(move || {
+        let reply = session.perform(op)?;
+        Ok((session, reply))
+    })
+    .await
+    .map_err(|error| ClientError::Task(error.to_string()))?
 }
 
 impl Client {
-    /// A builder for `oauth`, with Google's Code Assist endpoints and
-    /// `GOOGLE_CLOUD_PROJECT` read from the environment.
-    pub fn builder(oauth: OAuthClient) -> ClientBuilder {
-        ClientBuilder {
-            driver: AsyncDriver::default(),
-            oauth,
-            code_assist: CodeAssistConfig::default(),
-            store: None,
-            project: None,
-            env_project: std::env::var(codeassist_core::code_assist::PROJECT_ENV_VAR).ok(),
-        }
+    /// A builder for `oauth`: see [`ClientBuilder`].
+    pub fn builder(oauth: codeassist_core::oauth::OAuthClient) -> ClientBuilder<AsyncDriver> {
+        ClientBuilder::new(oauth, AsyncDriver::default())
     }
 
-    async fn blocking<T: Send + 'static>(
+    /// The client core (configuration, in-memory credentials), to make operations
+    /// this type has no method for.
+    pub fn core(&self) -> &CoreClient {
+        &self.core
+    }
+
+    /// The driver.
+    pub fn driver(&self) -> &AsyncDriver {
+        &self.driver
+    }
+
+    /// Runs any core client operation to its end.
+    pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output, ClientError> {
+        self.drive(op).await.map(|(output, _)| output)
+    }
+
+    /// The one loop: performs each action core asks for. A stream opened along the
+    /// way is returned beside the output.
+    async fn drive<O: Operation>(
         &self,
-        work: impl FnOnce(&dyn CredentialStore) -> Result<T, ClientError> + Send + 'static,
-    ) -> Result<T, ClientError> {
-        let store = self.shared.store.clone();
-        tokio::task::spawn_blocking(move || work(&*store))
-            .await
-            .map_err(|error| ClientError::Task(error.to_string()))?
+        mut op: O,
+    ) -> Result<(O::Output, Option<AsyncResponseStream>), ClientError> {
+        let mut session = Some(StoreSession::new(self.store.clone()));
+        let mut opened = None;
+        loop {
+            let input = match op.poll(SystemTime::now())? {
+                Action::Done(output) => return Ok((output, opened)),
+                Action::Wait(duration) => {
+                    tokio::time::sleep(duration).await;
+                    continue;
+                }
+                Action::Store(store_op) => {
+                    let taken = session
+                        .take()
+                        .expect("the session comes back after each op");
+                    let (back, reply) = perform(taken, store_op).await?;
+                    session = Some(back);
+                    Input::Store(reply)
+                }
+                Action::Send(request) => Input::Response(self.driver.send(request).await),
+                Action::Open(request) => match self.driver.open(request).await {
+                    Opening::Opened(head, stream) => {
+                        opened = Some(stream);
+                        Input::Opened(head)
+                    }
+                    Opening::Answered(answer) => Input::Response(answer),
+                },
+            };
+            op.handle(input, SystemTime::now());
+        }
     }
 
     /// The stored credentials, if anyone is signed in.
     pub async fn credentials(&self) -> Result<Option<Credentials>, ClientError> {
-        self.blocking(|store| Ok(store.load()?)).await
+        match perform(StoreSession::new(self.store.clone()), StoreOp::Load).await? {
+            (_, StoreReply::Loaded(credentials)) => Ok(credentials.map(|c| *c)),
+            _ => Ok(None),
+        }
     }
 
-    /// Signs a person in (see the blocking client's `login`).
+    /// Signs a person in: listens on loopback, hands the URL to `options.on_url`, waits
+    /// for the browser (or a paste), exchanges the code, asks who it is, and saves.
     pub async fn login(&self, options: LoginOptions) -> Result<Credentials, ClientError> {
-        let shared = &self.shared;
         let listener = CallbackListener::bind(options.port)
             .await
-            .map_err(CallbackWaitError::Io)?;
-        let oauth = shared
+            .map_err(codeassist_core::oauth::CallbackWaitError::Io)?;
+        let oauth = self
+            .core
+            .config()
             .oauth
             .clone()
             .with_redirect_uri(listener.redirect_uri());
         let request = oauth.authorization_request(&mut os_random())?;
         (options.on_url)(&request.url);
         let code = listener.wait_for_code(&request.state, options.wait).await?;
-        let mut credentials = shared
+        let mut credentials = self
             .driver
             .run(exchange_code(
                 &oauth,
@@ -205,7 +173,7 @@ impl Client {
             )?)
             .await?;
         if let Some(token) = &credentials.access_token {
-            match shared
+            match self
                 .driver
                 .run(fetch_email(token, &oauth.endpoints.userinfo)?)
                 .await
@@ -216,106 +184,61 @@ impl Client {
                 }
             }
         }
-        let saved = credentials.clone();
-        self.blocking(move |store| Ok(store.lock()?.save(&saved)?))
-            .await?;
+        self.run(self.core.save_login(credentials.clone())).await?;
         Ok(credentials)
     }
 
-    /// A valid access token, refreshed (once, for all concurrent callers) when fewer
-    /// than 5 minutes remain.
+    /// A valid access token: from memory while it has more than the refresh window
+    /// left (no I/O at all), else from the store, else refreshed under the store's
+    /// lock, once for all concurrent callers in this process. During an outage a
+    /// still-valid token is returned after one short attempt.
     pub async fn access_token(&self) -> Result<Secret, ClientError> {
-        let window = self.shared.window;
-        let stored = self.credentials().await?.ok_or(ClientError::NotSignedIn)?;
-        if let Some(token) = stored.valid_access_token(SystemTime::now(), window) {
-            return Ok(token.clone());
+        if let Some(token) = self.core.memory_hit(SystemTime::now()) {
+            return Ok(token);
         }
-        let _single_flight = self.shared.refreshing.lock().await;
-        let driver = self.shared.driver.clone();
-        let token_endpoint = self.shared.oauth.endpoints.token.clone();
-        let policy = self.shared.code_assist.retry.clone();
-        let runtime = tokio::runtime::Handle::current();
-        self.blocking(move |store| {
-            let fresh =
-                codeassist_store::access_token(store, SystemTime::now, window, |credentials| {
-                    let flow = AccessToken::new(credentials, token_endpoint).with_window(window);
-                    let flow = Retry::new(flow, policy, SplitMix64::seeded_from(&mut os_random()));
-                    runtime
-                        .block_on(driver.run(flow))
-                        .map(|fresh| fresh.credentials)
-                })?;
-            Ok(fresh.access_token)
-        })
-        .await
+        let _single_flight = self.refreshing.lock().await;
+        self.run(self.core.access_token()).await
     }
 
-    async fn expire_access_token(&self) -> Result<(), ClientError> {
-        self.blocking(|store| {
-            let mut locked = store.lock()?;
-            if let Some(mut credentials) = locked.load()? {
-                credentials.expires_at = Some(0);
-                locked.save(&credentials)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    /// Resolves the Code Assist project; a 401 refreshes the token and tries once more.
+    /// Resolves the Code Assist project: configured, `GOOGLE_CLOUD_PROJECT`, the
+    /// cache beside the credentials, discovered, or onboarded.
     pub async fn project(&self) -> Result<ProjectContext, ClientError> {
-        let shared = &self.shared;
-        let run = |token: Secret| {
-            shared.driver.run(resolve_project(
-                shared.code_assist.clone(),
-                token,
-                shared.project.as_deref(),
-                shared.env_project.as_deref(),
-                &mut os_random(),
-            ))
-        };
-        match run(self.access_token().await?).await {
-            Err(error) if wants_reauth(&error) => {
-                self.expire_access_token().await?;
-                Ok(run(self.access_token().await?).await?)
-            }
-            other => Ok(other?),
-        }
+        self.run(self.core.project(false, &mut os_random())).await
+    }
+
+    /// [`Client::project`], asking Code Assist again instead of using the cache.
+    pub async fn refresh_project(&self) -> Result<ProjectContext, ClientError> {
+        self.run(self.core.project(true, &mut os_random())).await
     }
 
     /// The quota buckets of the resolved project.
     pub async fn quota(&self) -> Result<Quota, ClientError> {
-        let project = self.project().await?;
-        let shared = &self.shared;
-        let token = self.access_token().await?;
-        let flow = retrieve_user_quota(
-            &shared.code_assist,
-            &token,
-            &project.project_id,
-            &mut os_random(),
-        )?;
-        Ok(shared.driver.run(flow).await?)
+        self.run(self.core.quota(&mut os_random())).await
     }
 
-    /// Revokes the grant at Google and deletes the stored credentials, even when the
-    /// revocation fails.
+    /// Revokes the grant and deletes the stored credentials, under the store's lock.
+    /// The deletion happens even when the revocation fails; [`Logout`] says what
+    /// happened.
     pub async fn logout(&self) -> Result<Logout, ClientError> {
-        let Some(credentials) = self.credentials().await? else {
-            return Ok(Logout::new(false, None));
-        };
-        let revocation_error = match revoke_token(
-            &credentials.refresh_token,
-            &self.shared.oauth.endpoints.revoke,
-        ) {
-            Ok(flow) => self.shared.driver.run(flow).await.err(),
-            Err(error) => Some(error),
-        };
-        self.blocking(|store| Ok(store.lock()?.delete()?)).await?;
-        Ok(Logout::new(true, revocation_error))
+        self.run(self.core.logout()).await
     }
-}
 
-fn wants_reauth(error: &Error) -> bool {
-    error
-        .retry_history()
-        .is_some_and(|history| history.final_decision == Some(Decision::Reauthenticate))
+    /// Opens a streamed answer: `make` builds the request from a valid token. The
+    /// opening exchange is retried under the Code Assist policy and a 401 refreshes
+    /// the token once; errors inside the stream are items for the host to act on.
+    pub async fn stream(
+        &self,
+        make: impl FnMut(&Secret) -> Result<Request, codeassist_core::Error>,
+    ) -> Result<AsyncResponseStream, ClientError> {
+        let (_head, stream) = self
+            .drive(self.core.open_stream(make, &mut os_random()))
+            .await?;
+        stream.ok_or_else(|| {
+            codeassist_core::Error::InvalidResponse {
+                what: "the stream",
+                detail: "the answer was read whole instead of streamed".to_owned(),
+            }
+            .into()
+        })
+    }
 }

@@ -1,17 +1,25 @@
 //! The one async driver loop, over hyper 1 on tokio.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use codeassist_core::client::Opened;
+use codeassist_core::flow::request::RequestTimeout;
 use codeassist_core::flow::{Flow, Request, Response, Step, TransportError, TransportErrorKind};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::rt::TokioExecutor;
 
-/// The largest response body read by default: 10 MiB.
-pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+pub use codeassist_core::flow::request::{DEFAULT_MAX_BODY, MAX_STREAM};
+
+use crate::stream::AsyncResponseStream;
 
 /// Timeouts and limits of the async driver.
 #[derive(Debug, Clone)]
@@ -19,7 +27,7 @@ pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
 pub struct DriverConfig {
     /// Connecting (DNS included) may take this long.
     pub connect_timeout: Duration,
-    /// A whole request, body included, may take this long.
+    /// A whole request, body included, may take this long (a flow may ask for less).
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
     pub max_body: usize,
@@ -35,14 +43,25 @@ impl Default for DriverConfig {
     }
 }
 
+type Connector = HttpsConnector<HttpConnector<TypedResolver>>;
+
 /// Runs any `codeassist-core` flow on tokio: hyper-util's pooled client with rustls
 /// (ring, webpki roots), `tokio::time::sleep` for waits, the real clock.
 ///
 /// Cheap to clone (clones share the connection pool); `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct AsyncDriver {
-    client: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HyperClient<Connector, Full<Bytes>>,
     config: DriverConfig,
+}
+
+/// What opening a streamed request gave.
+#[derive(Debug)]
+pub(crate) enum Opening {
+    /// A 2xx answer: its status and headers, and the body to read as it arrives.
+    Opened(Opened, AsyncResponseStream),
+    /// Anything else, read whole (or the transport failure).
+    Answered(Result<Response, TransportError>),
 }
 
 impl Default for AsyncDriver {
@@ -54,7 +73,7 @@ impl Default for AsyncDriver {
 impl AsyncDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
-        let mut http = HttpConnector::new();
+        let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
         let tls = rustls::ClientConfig::builder_with_provider(
@@ -74,10 +93,6 @@ impl AsyncDriver {
         Self { client, config }
     }
 
-    pub(crate) fn client(&self) -> &HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>> {
-        &self.client
-    }
-
     /// Runs `flow` to completion.
     pub async fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, F::Error> {
         loop {
@@ -92,61 +107,171 @@ impl AsyncDriver {
         }
     }
 
-    /// Sends one request and reads the whole (capped) response.
-    pub async fn send(&self, request: Request) -> Result<Response, TransportError> {
+    /// The time this request may take: the flow's [`RequestTimeout`] within the
+    /// driver's own limit.
+    fn timeout_for(&self, request: &Request) -> Duration {
+        match request.extensions().get::<RequestTimeout>() {
+            Some(RequestTimeout(timeout)) => (*timeout).min(self.config.request_timeout),
+            None => self.config.request_timeout,
+        }
+    }
+
+    async fn exchange(&self, request: Request) -> Result<http::Response<Incoming>, TransportError> {
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        self.client
+            .request(request)
+            .await
+            .map_err(|error| transport_error(&error))
+    }
+
+    async fn read_whole(
+        &self,
+        response: http::Response<Incoming>,
+    ) -> Result<Response, TransportError> {
+        let (parts, body) = response.into_parts();
+        let collected = Limited::new(body, self.config.max_body)
+            .collect()
+            .await
+            .map_err(|error| transport_error(error.as_ref()))?;
+        Ok(Response::from_parts(parts, collected.to_bytes().to_vec()))
+    }
+
+    /// Sends one request and reads the whole (capped) response, within the request's
+    /// timeout.
+    pub async fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let timeout = self.timeout_for(&request);
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|error| client_error(&error))?;
-            let (parts, body) = response.into_parts();
-            let collected = Limited::new(body, self.config.max_body)
-                .collect()
-                .await
-                .map_err(|error| body_error(error.as_ref()))?;
-            Ok(Response::from_parts(parts, collected.to_bytes().to_vec()))
+            let response = self.exchange(request).await?;
+            self.read_whole(response).await
         };
-        match tokio::time::timeout(self.config.request_timeout, exchange).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(TransportError::new(
-                TransportErrorKind::Timeout,
-                format!(
-                    "no complete answer within {:?}",
-                    self.config.request_timeout
-                ),
-            )),
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(timeout)))
+    }
+
+    /// Sends a streaming request: a 2xx answer's body is kept to be read as it
+    /// arrives (the timeout covers the opening only); anything else is read whole.
+    pub(crate) async fn open(&self, request: Request) -> Opening {
+        let timeout = self.timeout_for(&request);
+        let opening = async {
+            let response = self.exchange(request).await?;
+            if response.status().is_success() {
+                let (parts, body) = response.into_parts();
+                return Ok(Opening::Opened(
+                    Opened::new(parts.status, parts.headers),
+                    AsyncResponseStream::new(body),
+                ));
+            }
+            Ok(Opening::Answered(self.read_whole(response).await))
+        };
+        match tokio::time::timeout(timeout, opening).await {
+            Ok(Ok(opening)) => opening,
+            Ok(Err(failure)) => Opening::Answered(Err(failure)),
+            Err(_) => Opening::Answered(Err(timed_out(timeout))),
         }
     }
 }
 
-fn client_error(error: &hyper_util::client::legacy::Error) -> TransportError {
-    let chain = describe(error);
-    let kind = if error.is_connect() {
-        let lower = chain.to_ascii_lowercase();
-        if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
-            TransportErrorKind::Dns
-        } else if lower.contains("timed out") || lower.contains("timeout") {
-            TransportErrorKind::Timeout
-        } else if lower.contains("tls") || lower.contains("certificate") {
-            TransportErrorKind::Tls
-        } else {
-            TransportErrorKind::Connect
-        }
-    } else {
-        TransportErrorKind::Reset
-    };
-    TransportError::new(kind, chain)
+fn timed_out(timeout: Duration) -> TransportError {
+    TransportError::new(
+        TransportErrorKind::Timeout,
+        format!("no complete answer within {timeout:?}"),
+    )
 }
 
-fn body_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> TransportError {
-    if error.is::<http_body_util::LengthLimitError>() {
-        TransportError::new(TransportErrorKind::BodyTooLarge, error.to_string())
-    } else {
-        TransportError::new(TransportErrorKind::Reset, describe(error))
+/// A name that did not resolve: the resolver's failure, typed where it happens.
+#[derive(Debug)]
+struct DnsFailure(std::io::Error);
+
+impl std::fmt::Display for DnsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the host name did not resolve: {}", self.0)
     }
+}
+
+impl std::error::Error for DnsFailure {}
+
+/// hyper-util's resolver, with its failures wrapped in [`DnsFailure`].
+#[derive(Debug, Clone)]
+struct TypedResolver(GaiResolver);
+
+impl tower_service::Service<Name> for TypedResolver {
+    type Response = GaiAddrs;
+    type Error = DnsFailure;
+    type Future = Pin<Box<dyn Future<Output = Result<GaiAddrs, DnsFailure>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DnsFailure>> {
+        self.0.poll_ready(cx).map_err(DnsFailure)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolving = self.0.call(name);
+        Box::pin(async move { resolving.await.map_err(DnsFailure) })
+    }
+}
+
+/// The kind of a failure, read from the types in its chain of causes.
+fn kind_of(error: &(dyn std::error::Error + 'static)) -> TransportErrorKind {
+    let mut current = Some(error);
+    let mut kind = TransportErrorKind::Other;
+    while let Some(cause) = current {
+        if cause.is::<DnsFailure>() {
+            return TransportErrorKind::Dns;
+        }
+        if cause.is::<rustls::Error>() {
+            return TransportErrorKind::Tls;
+        }
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return TransportErrorKind::BodyTooLarge;
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_parse() || hyper.is_parse_status() {
+                return TransportErrorKind::Malformed;
+            }
+            if hyper.is_timeout() {
+                return TransportErrorKind::Timeout;
+            }
+            if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
+                kind = TransportErrorKind::Reset;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
+            let by_io = match io.kind() {
+                ErrorKind::TimedOut => Some(TransportErrorKind::Timeout),
+                ErrorKind::ConnectionRefused => Some(TransportErrorKind::Connect),
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => Some(TransportErrorKind::Reset),
+                _ => None,
+            };
+            // rustls reports certificate failures inside an io::Error.
+            if let Some(inner) = io.get_ref()
+                && inner.is::<rustls::Error>()
+            {
+                return TransportErrorKind::Tls;
+            }
+            if let Some(by_io) = by_io {
+                return by_io;
+            }
+        }
+        current = cause.source();
+    }
+    kind
+}
+
+/// Maps a hyper or body failure to the kind the core flows route on.
+fn transport_error(error: &(dyn std::error::Error + 'static)) -> TransportError {
+    let mut kind = kind_of(error);
+    if kind == TransportErrorKind::Other
+        && let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>()
+        && client.is_connect()
+    {
+        kind = TransportErrorKind::Connect;
+    }
+    TransportError::new(kind, describe(error))
 }
 
 /// The error and its causes, one line.

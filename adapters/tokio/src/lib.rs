@@ -24,14 +24,15 @@ mod driver;
 mod listener;
 mod stream;
 
-pub use client::{Client, ClientBuilder, ClientError};
+pub use client::Client;
 pub use codeassist_core::oauth::{LoginOptions, Logout};
-pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig};
+pub use codeassist_store::{ClientBuilder, ClientError};
+pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM};
 pub use listener::{
     CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
     MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
-pub use stream::{AsyncResponseStream, MAX_STREAM};
+pub use stream::AsyncResponseStream;
 
 /// The OS random source (`getrandom`), infallible as core's APIs want it.
 pub fn os_random() -> rand_core::UnwrapErr<getrandom::SysRng> {

@@ -92,7 +92,7 @@ async fn sign_in_then_concurrent_callers_share_one_refresh() {
 
     let logout = client.logout().await.unwrap();
     assert!(logout.was_signed_in);
-    assert!(client.access_token().await.unwrap_err().needs_login());
+    assert!(client.access_token().await.unwrap_err().needs_sign_in());
 }
 
 #[tokio::test]

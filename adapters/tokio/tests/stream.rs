@@ -82,27 +82,41 @@ async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
 }
 
 #[tokio::test]
-async fn a_429_before_the_stream_opens_is_retried() {
-    use codeassist_core::retry::RetryPolicy;
+async fn the_client_retries_the_opening_and_refreshes_a_refused_token_once() {
+    use codeassist_core::oauth::unix_seconds;
+    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Fault;
-    let (emulator, server, driver, token) = signed_in().await;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
     let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    // A token the emulator never issued, "valid" for an hour: the first open gets 401.
+    let mut credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.access_token = Some(Secret::new("ya29.refused"));
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3600);
+    store.lock().unwrap().save(&credentials).unwrap();
+    let client = codeassist_tokio::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
+    emulator.inject("/v1internal:streamGenerateContent", Fault::Unavailable, 1);
     let request = GenerateRequest::new(
         "gemini-2.5-pro",
         "proj-1",
         "p-1",
         serde_json::json!({"contents": []}),
     );
-    emulator.inject("/v1internal:streamGenerateContent", Fault::Unavailable, 1);
-    let mut policy = RetryPolicy::default().without_jitter();
-    policy.initial_delay = std::time::Duration::from_millis(10);
-    let mut stream = driver
-        .stream_with_retry(
-            request
-                .to_stream_request(&base, &token, &mut SplitMix64::new(1))
-                .unwrap(),
-            &policy,
-        )
+    let mut ids = SplitMix64::new(1);
+    let mut stream = client
+        .stream(|token| request.to_stream_request(&base, token, &mut ids))
         .await
         .unwrap();
     let mut items = 0;
@@ -111,5 +125,7 @@ async fn a_429_before_the_stream_opens_is_retried() {
         items += 1;
     }
     assert_eq!(items, 4);
-    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 2);
+    // 401, then (after the refresh) 503, then the stream.
+    assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 3);
+    assert_eq!(emulator.count("/token"), 1);
 }

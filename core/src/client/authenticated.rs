@@ -26,7 +26,7 @@ pub struct Authenticated<O, M> {
 }
 
 enum Stage<O> {
-    Token(TokenOp),
+    Token(Box<TokenOp>),
     Running(O),
     Finished,
 }
@@ -55,7 +55,7 @@ where
         Self {
             client,
             make,
-            stage: Stage::Token(token),
+            stage: Stage::Token(Box::new(token)),
             token: None,
             retried: false,
         }
@@ -98,7 +98,8 @@ where
                         tracing::info!("the server refused the access token; refreshing it once");
                         self.retried = true;
                         let refused = self.token.take().unwrap_or_default();
-                        self.stage = Stage::Token(TokenOp::replacing(&self.client, refused));
+                        self.stage =
+                            Stage::Token(Box::new(TokenOp::replacing(&self.client, refused)));
                     }
                     Err(error) => return Err(error),
                 },

@@ -32,6 +32,9 @@ use crate::oauth::{Credentials, Logout, RevokeToken, revoke_token};
 use crate::retry::Retry;
 use crate::{Error, Secret, SplitMix64};
 
+/// Builds an operation from a valid token.
+type MakeOp<O> = Box<dyn FnMut(&Secret) -> Result<O, Error> + Send>;
+
 /// The most projects cached for one account.
 const MAX_CACHED_PROJECTS: usize = 8;
 
@@ -130,16 +133,8 @@ pub struct ResolveProjectOp {
     stage: ResolveStage,
 }
 
-type Resolving = Authenticated<
-    FlowOp<Retry<crate::code_assist::ResolveProject, SplitMix64>>,
-    Box<
-        dyn FnMut(
-                &Secret,
-            )
-                -> Result<FlowOp<Retry<crate::code_assist::ResolveProject, SplitMix64>>, Error>
-            + Send,
-    >,
->;
+type ResolveFlow = FlowOp<Retry<crate::code_assist::ResolveProject, SplitMix64>>;
+type Resolving = Authenticated<ResolveFlow, MakeOp<ResolveFlow>>;
 
 enum ResolveStage {
     Token(TokenOp),
@@ -197,16 +192,15 @@ impl ResolveProjectOp {
     fn resolving(&mut self) -> Resolving {
         let config = self.client.config().clone();
         let mut ids = SplitMix64::seeded_from(&mut self.random);
-        let make: Box<dyn FnMut(&Secret) -> Result<_, Error> + Send> =
-            Box::new(move |token: &Secret| {
-                Ok(FlowOp::new(resolve_project(
-                    config.code_assist.clone(),
-                    token.clone(),
-                    config.project.as_deref(),
-                    config.env_project.as_deref(),
-                    &mut ids,
-                )))
-            });
+        let make: MakeOp<_> = Box::new(move |token: &Secret| {
+            Ok(FlowOp::new(resolve_project(
+                config.code_assist.clone(),
+                token.clone(),
+                config.project.as_deref(),
+                config.env_project.as_deref(),
+                &mut ids,
+            )))
+        });
         self.client.authenticated(make)
     }
 }
@@ -294,10 +288,7 @@ fn forget_project(project: &ProjectContext) -> Rewrite {
     })
 }
 
-type QuotaCall = Authenticated<
-    FlowOp<RetrieveQuota>,
-    Box<dyn FnMut(&Secret) -> Result<FlowOp<RetrieveQuota>, Error> + Send>,
->;
+type QuotaCall = Authenticated<FlowOp<RetrieveQuota>, MakeOp<FlowOp<RetrieveQuota>>>;
 
 /// The quota buckets of the resolved project; made by [`Client::quota`].
 pub struct QuotaOp {
@@ -345,15 +336,14 @@ impl Operation for QuotaOp {
                         let code_assist = self.client.config().code_assist.clone();
                         let id = project.project_id.clone();
                         let mut ids = SplitMix64::seeded_from(&mut self.random);
-                        let make: Box<dyn FnMut(&Secret) -> Result<_, Error> + Send> =
-                            Box::new(move |token: &Secret| {
-                                Ok(FlowOp::new(retrieve_user_quota(
-                                    &code_assist,
-                                    token,
-                                    &id,
-                                    &mut ids,
-                                )?))
-                            });
+                        let make: MakeOp<_> = Box::new(move |token: &Secret| {
+                            Ok(FlowOp::new(retrieve_user_quota(
+                                &code_assist,
+                                token,
+                                &id,
+                                &mut ids,
+                            )?))
+                        });
                         self.stage = QuotaStage::Quota(
                             Box::new(self.client.authenticated(make)),
                             Box::new(project),
@@ -429,19 +419,16 @@ impl Operation for SaveLogin {
 
     fn poll(&mut self, _now: SystemTime) -> Result<Action<()>, Error> {
         // The stored file is replaced whole: Lock ─▶ Save ─▶ Unlock.
-        match (&self.rewrite.stage, self.rewrite.input.take()) {
-            (RewriteStage::Start, None) => {
-                self.rewrite.stage = RewriteStage::Locking;
-                Ok(Action::Store(StoreOp::Lock))
-            }
-            (RewriteStage::Locking, Some(Input::Store(StoreReply::Done))) => {
-                let credentials = self.credentials.take().ok_or(Misuse("saved twice"))?;
-                self.client.remember(Some(credentials.clone()));
-                self.rewrite.stage = RewriteStage::Saving;
-                Ok(Action::Store(StoreOp::Save(Box::new(credentials))))
-            }
-            _ => self.rewrite.poll(&self.client),
+        let locked = matches!(self.rewrite.stage, RewriteStage::Locking)
+            && matches!(self.rewrite.input, Some(Input::Store(StoreReply::Done)));
+        if !locked {
+            return self.rewrite.poll(&self.client);
         }
+        self.rewrite.input = None;
+        let credentials = self.credentials.take().ok_or(Misuse("saved twice"))?;
+        self.client.remember(Some(credentials.clone()));
+        self.rewrite.stage = RewriteStage::Saving;
+        Ok(Action::Store(StoreOp::Save(Box::new(credentials))))
     }
 
     fn handle(&mut self, input: Input, _now: SystemTime) {

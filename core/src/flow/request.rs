@@ -14,6 +14,11 @@ pub const USER_AGENT: &str = concat!(
     " (+https://github.com/codeassist-rs/codeassist)"
 );
 
+/// The largest response body a runtime reads by default: 10 MiB.
+pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+/// The largest streamed answer a runtime reads: 256 MiB.
+pub const MAX_STREAM: usize = 256 * 1024 * 1024;
+
 /// The longest a runtime may take over one request, set by the flow that made it (a
 /// request extension). A runtime honours it as a total deadline for the exchange,
 /// within its own limits; a request without one gets the runtime's default.

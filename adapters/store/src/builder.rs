@@ -1,0 +1,110 @@
+//! The one client builder both runtimes share.
+
+use std::sync::Arc;
+
+use codeassist_core::client::{Client as CoreClient, ClientConfig, RefreshPolicy};
+use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
+use codeassist_core::oauth::OAuthClient;
+
+use crate::{ClientError, CredentialStore, FileStore};
+
+/// A runtime's driver, which knows how to make its client from the built parts.
+pub trait Runtime: Sized {
+    /// The client this runtime makes.
+    type Client;
+    /// Makes the client.
+    fn client(parts: ClientParts<Self>) -> Self::Client;
+}
+
+/// What a built client is made of.
+#[non_exhaustive]
+pub struct ClientParts<D> {
+    /// The client core: configuration and in-memory credentials.
+    pub core: CoreClient,
+    /// Where credentials live.
+    pub store: Arc<dyn CredentialStore + Send + Sync>,
+    /// The runtime's driver.
+    pub driver: D,
+}
+
+/// Builds a client of either runtime: `codeassist_blocking::Client::builder(oauth)` or
+/// `codeassist_tokio::Client::builder(oauth)`, the same methods in both.
+pub struct ClientBuilder<D> {
+    config: ClientConfig,
+    store: Option<Arc<dyn CredentialStore + Send + Sync>>,
+    driver: D,
+}
+
+impl<D: std::fmt::Debug> std::fmt::Debug for ClientBuilder<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("driver", &self.driver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Runtime> ClientBuilder<D> {
+    /// A builder for `oauth` over `driver`, with Google's Code Assist endpoints, the
+    /// file store at its default location, and `GOOGLE_CLOUD_PROJECT` read from the
+    /// environment.
+    pub fn new(oauth: OAuthClient, driver: D) -> Self {
+        let mut config = ClientConfig::new(oauth);
+        config.env_project = std::env::var(PROJECT_ENV_VAR).ok();
+        Self {
+            config,
+            store: None,
+            driver,
+        }
+    }
+
+    /// Uses another credential store (default: the file at its default location).
+    pub fn store(mut self, store: impl CredentialStore + Send + Sync + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Uses another Code Assist configuration.
+    pub fn code_assist(mut self, config: CodeAssistConfig) -> Self {
+        self.config.code_assist = config;
+        self
+    }
+
+    /// Sets the configured project id (it wins over the environment).
+    pub fn project(mut self, project: Option<String>) -> Self {
+        self.config.project = project;
+        self
+    }
+
+    /// Replaces the `GOOGLE_CLOUD_PROJECT` value read from the environment.
+    pub fn env_project(mut self, project: Option<String>) -> Self {
+        self.config.env_project = project;
+        self
+    }
+
+    /// Uses another refresh policy (window, attempt timeout, budget with an expired
+    /// token).
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.config.refresh = policy;
+        self
+    }
+
+    /// Uses another driver (timeouts, limits).
+    pub fn driver(mut self, driver: D) -> Self {
+        self.driver = driver;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<D::Client, ClientError> {
+        let store = match self.store {
+            Some(store) => store,
+            None => Arc::new(FileStore::at_default_location()?),
+        };
+        Ok(D::client(ClientParts {
+            core: CoreClient::new(self.config),
+            store,
+            driver: self.driver,
+        }))
+    }
+}
