@@ -60,6 +60,13 @@ async fn sign_in_then_concurrent_callers_share_one_refresh() {
         .save(&near_expiry)
         .unwrap();
     let before = emulator.count("/token");
+    // A later run of the program: it starts from the file.
+    let client = Client::builder(oauth_client(&server.base_url()))
+        .store(FileStore::new(&path))
+        .code_assist(code_assist_config(&server.base_url()))
+        .env_project(None)
+        .build()
+        .unwrap();
     let calls: Vec<_> = (0..16)
         .map(|_| {
             let client = client.clone();
@@ -84,11 +91,19 @@ async fn sign_in_then_concurrent_callers_share_one_refresh() {
     assert_eq!(project.source, ProjectSource::Onboarded);
     assert_eq!(client.quota().await.unwrap().buckets.len(), 2);
 
+    assert_eq!(
+        emulator.count("/v1internal:loadCodeAssist"),
+        1,
+        "quota reuses the project"
+    );
+
+    let before = emulator.count("/token");
     emulator.revoke_access_tokens_only();
     assert!(
-        client.project().await.is_ok(),
+        client.quota().await.is_ok(),
         "a 401 refreshes once and goes on"
     );
+    assert_eq!(emulator.count("/token"), before + 1);
 
     let logout = client.logout().await.unwrap();
     assert!(logout.was_signed_in);
