@@ -102,6 +102,25 @@ fn login_then_every_command() {
     assert_eq!(project["project_id"], "std-project");
     assert_eq!(project["tier_id"], "standard-tier");
     assert_eq!(project["source"], "discovered");
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
+
+    // Warm start: a token then a project make no request at all.
+    let (tokens, loads) = (
+        emulator.count("/token"),
+        emulator.count("/v1internal:loadCodeAssist"),
+    );
+    assert!(
+        run(codeassist(home.path(), &base).arg("token"))
+            .status
+            .success()
+    );
+    let output = run(codeassist(home.path(), &base).arg("project"));
+    assert_eq!(text(&output.stdout).trim(), "std-project");
+    assert_eq!(emulator.count("/token"), tokens);
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads);
+    let output = run(codeassist(home.path(), &base).args(["project", "--refresh"]));
+    assert_eq!(text(&output.stdout).trim(), "std-project");
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads + 1);
 
     let output = run(codeassist(home.path(), &base).args(["project", "--project", "flag-project"]));
     assert_eq!(text(&output.stdout).trim(), "flag-project");
@@ -149,6 +168,60 @@ fn login_then_every_command() {
         text(&output.stderr)
     );
     assert!(output.stdout.is_empty());
+}
+
+/// Rewrites the stored token's expiry to `seconds` from now.
+fn expire_in(home: &Path, seconds: i64) {
+    let path = home.join("oauth.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    stored["expires_at"] = serde_json::json!(now + seconds);
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+}
+
+#[test]
+fn a_hanging_token_endpoint_never_holds_a_valid_token_hostage() {
+    use codeassist_testkit::emulator::Fault;
+    use std::time::{Duration, Instant};
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    assert!(login(home.path(), &base).status.success());
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("oauth.json")).unwrap()).unwrap();
+    let current = stored["access_token"].as_str().unwrap().to_owned();
+
+    // 200 s left, inside the refresh window; the token endpoint accepts and never answers.
+    emulator.inject("/token", Fault::Slow(Duration::from_secs(300)), 20);
+    expire_in(home.path(), 200);
+    let started = Instant::now();
+    let output = run(codeassist(home.path(), &base).arg("token"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), current);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Expired: a bounded wait, then a clear error that is not "sign in again".
+    expire_in(home.path(), -10);
+    let started = Instant::now();
+    let output = run(codeassist(home.path(), &base).arg("token"));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let said = text(&output.stderr);
+    assert!(said.to_lowercase().contains("time"), "{said}");
 }
 
 #[test]
