@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod client_scenarios;
 pub mod conformance;
 pub mod emulator;
 pub mod fuzzing;

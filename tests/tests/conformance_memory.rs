@@ -9,3 +9,11 @@ fn the_in_memory_driver_conforms() {
     let mut driver = MemoryDriver::new(&emulator);
     run_all(&mut driver, &emulator);
 }
+
+#[test]
+fn the_client_rules_hold_in_memory() {
+    use codeassist_testkit::client_scenarios::{MemoryClientRuntime, run_all};
+    let emulator = Emulator::new();
+    let mut runtime = MemoryClientRuntime::new(&emulator);
+    run_all(&mut runtime, &emulator);
+}

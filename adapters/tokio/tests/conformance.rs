@@ -76,3 +76,84 @@ fn bodies_over_the_cap_are_transport_failures() {
         Some(TransportErrorKind::BodyTooLarge)
     );
 }
+
+/// The tokio client performing core's operations over a file store, each operation
+/// spawned as a task on a multi-threaded runtime.
+struct TokioClient {
+    runtime: tokio::runtime::Runtime,
+    client: codeassist_tokio::Client,
+    store: codeassist_store::FileStore,
+    base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl codeassist_testkit::client_scenarios::ClientRuntime for TokioClient {
+    fn run<O>(&mut self, op: O) -> Result<O::Output, Error>
+    where
+        O: codeassist_core::client::Operation + Send + 'static,
+        O::Output: Send + 'static,
+    {
+        let client = self.client.clone();
+        let outcome = self.runtime.block_on(async move {
+            tokio::spawn(async move { client.run(op).await })
+                .await
+                .unwrap()
+        });
+        outcome.map_err(|error| match error {
+            codeassist_tokio::ClientError::Flow(error) => error,
+            other => panic!("the store failed: {other}"),
+        })
+    }
+
+    fn put(&mut self, credentials: Option<codeassist_core::oauth::Credentials>) {
+        use codeassist_store::CredentialStore;
+        let mut locked = self.store.lock().unwrap();
+        match credentials {
+            Some(credentials) => locked.save(&credentials).unwrap(),
+            None => locked.delete().unwrap(),
+        }
+    }
+
+    fn stored(&mut self) -> Option<codeassist_core::oauth::Credentials> {
+        use codeassist_store::CredentialStore;
+        self.store.load().unwrap()
+    }
+
+    fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
+}
+
+#[test]
+fn the_tokio_client_follows_the_client_rules() {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = codeassist_store::FileStore::new(dir.path().join("oauth.json"));
+    let client = runtime.block_on(async {
+        codeassist_tokio::Client::builder(codeassist_testkit::conformance::oauth_client(
+            &server.base_url(),
+        ))
+        .store(store.clone())
+        .env_project(None)
+        .build()
+        .unwrap()
+    });
+    let mut harness = TokioClient {
+        runtime,
+        client,
+        store,
+        base_url: server.base_url(),
+        _dir: dir,
+    };
+    codeassist_testkit::client_scenarios::run_all(&mut harness, &emulator);
+}

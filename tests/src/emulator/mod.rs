@@ -56,6 +56,8 @@ pub enum Fault {
     MalformedJson,
     /// 200 with a body of this many bytes.
     HugeBody(usize),
+    /// 403 `PERMISSION_DENIED` naming the project (as after losing access to it).
+    Forbidden,
 }
 
 /// Which account the Code Assist endpoints play.
@@ -75,6 +77,10 @@ pub enum Account {
     },
     /// Behind VPC Service Controls: `loadCodeAssist` is refused.
     VpcServiceControls,
+    /// An individual account through a client Google no longer serves (since
+    /// 2026-06): no tier, and free-tier listed as ineligible with `UNSUPPORTED_CLIENT`.
+    /// Onboarding anyway answers 400 "Precondition check failed".
+    UnsupportedClient,
 }
 
 /// What the emulator answers: a response, or a dropped connection, after a delay.
@@ -196,6 +202,11 @@ impl Emulator {
         state.faults.push((path.to_owned(), queue));
     }
 
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
     /// Makes the next streamed answer break off with a capacity 429 after two chunks.
     pub fn capacity_error_mid_stream(&self) {
         self.state().capacity_mid_stream = true;
@@ -309,6 +320,12 @@ fn fault_answer(fault: &Fault) -> Answer {
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com", "metadata": {"model": model}},
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
             ]),
+        ),
+        Fault::Forbidden => google_error(
+            403,
+            "PERMISSION_DENIED",
+            "Permission denied on resource project (or it may not exist).",
+            json!([]),
         ),
         Fault::Unavailable => google_error(503, "UNAVAILABLE", "The service is currently unavailable.", json!([])),
         Fault::HtmlServerError => respond(
@@ -521,6 +538,12 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
     match (method, path) {
         ("POST", "/v1internal:loadCodeAssist") => match state.account.clone() {
             Some(Account::VpcServiceControls) => fault_answer(&Fault::VpcServiceControls),
+            Some(Account::UnsupportedClient) => json_answer(
+                200,
+                json!({"allowedTiers": [{"id": "free-tier", "isDefault": true}],
+                    "ineligibleTiers": [{"reasonCode": "UNSUPPORTED_CLIENT", "tierId": "free-tier",
+                        "reasonMessage": "This client is no longer supported for Gemini Code Assist for individuals. Use a supported client."}]}),
+            ),
             Some(Account::Standard { project }) => {
                 let mut answer = json!({"currentTier": {"id": "standard-tier", "name": "Gemini Code Assist Standard"},
                     "allowedTiers": [{"id": "standard-tier", "isDefault": true}]});
@@ -541,6 +564,14 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
             },
         },
         ("POST", "/v1internal:onboardUser") => {
+            if state.account == Some(Account::UnsupportedClient) {
+                return google_error(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "Precondition check failed.",
+                    json!([]),
+                );
+            }
             let tier = body["tierId"].as_str().unwrap_or("").to_owned();
             let sends_project = body.get("cloudaicompanionProject").is_some()
                 || body["metadata"].get("duetProject").is_some();

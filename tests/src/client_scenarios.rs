@@ -1,0 +1,322 @@
+//! Client conformance: the rules of `codeassist_core::client`, written once and run on
+//! every runtime (the in-memory one on a virtual clock, the blocking and tokio
+//! clients on loopback with short timeouts).
+//!
+//! A runtime implements [`ClientRuntime`]; [`run_all`] runs every scenario. Each
+//! scenario makes its own core client (and so its own memory, like a new process)
+//! and has the runtime perform its operations over the runtime's store.
+
+use std::time::{Duration, SystemTime};
+
+use codeassist_core::Error;
+use codeassist_core::client::{
+    Client, ClientConfig, MemoryRuntime, MemoryStore, Operation, RefreshPolicy, Reply,
+};
+use codeassist_core::code_assist::CodeAssistError;
+use codeassist_core::error::ErrorClass;
+use codeassist_core::flow::{TransportError, TransportErrorKind};
+use codeassist_core::oauth::{Credentials, unix_seconds};
+use codeassist_core::{Secret, SplitMix64};
+
+use crate::conformance::{code_assist_config, oauth_client};
+use crate::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault};
+
+/// A runtime that performs core client operations against the emulator.
+pub trait ClientRuntime {
+    /// Runs `op` to its end over this runtime's network and store.
+    fn run<O>(&mut self, op: O) -> Result<O::Output, Error>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static;
+
+    /// Replaces what the store holds.
+    fn put(&mut self, credentials: Option<Credentials>);
+
+    /// What the store holds.
+    fn stored(&mut self) -> Option<Credentials>;
+
+    /// The emulator's base URL as this runtime reaches it.
+    fn base_url(&self) -> String;
+
+    /// The current time: virtual for the in-memory runtime, the clock otherwise.
+    fn now(&self) -> SystemTime;
+}
+
+/// The refresh policy the scenarios use: the defaults shrunk so real runtimes finish
+/// in a second or two.
+pub fn short_refresh() -> RefreshPolicy {
+    let mut policy = RefreshPolicy::default();
+    policy.attempt_timeout = Duration::from_millis(300);
+    policy.expired_budget = Duration::from_millis(1500);
+    policy.initial_backoff = Duration::from_millis(100);
+    policy
+}
+
+/// A core client for the emulator behind `runtime`, with [`short_refresh`].
+pub fn client_for<R: ClientRuntime>(runtime: &R) -> Client {
+    let base = runtime.base_url();
+    let mut config = ClientConfig::new(oauth_client(&base));
+    config.code_assist = code_assist_config(&base);
+    config.refresh = short_refresh();
+    Client::new(config)
+}
+
+/// Credentials the emulator accepts, whose access token lives `left` more seconds
+/// (the token itself is one the emulator never issued unless `refresh` first).
+pub fn credentials_expiring(emulator: &Emulator, left: i64) -> Credentials {
+    let mut credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.access_token = Some(Secret::new("ya29.still-valid"));
+    credentials.expires_at = Some(unix_seconds(SystemTime::now()) + left);
+    credentials
+}
+
+fn elapsed<R: ClientRuntime>(runtime: &R, since: SystemTime) -> Duration {
+    runtime.now().duration_since(since).unwrap_or_default()
+}
+
+/// A token with 200 s left is returned after one short attempt when the token
+/// endpoint answers 503 or never answers.
+pub fn outage_with_a_valid_token<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    for fault in [Fault::Unavailable, Fault::Slow(Duration::from_secs(5))] {
+        runtime.put(Some(credentials_expiring(emulator, 200)));
+        emulator.inject("/token", fault.clone(), 10);
+        let before = emulator.count("/token");
+        let started = runtime.now();
+        let token = runtime.run(client_for(runtime).access_token()).unwrap();
+        assert_eq!(token.expose(), "ya29.still-valid", "{fault:?}");
+        assert_eq!(
+            emulator.count("/token"),
+            before + 1,
+            "{fault:?}: one attempt"
+        );
+        assert!(
+            elapsed(runtime, started) < Duration::from_secs(1),
+            "{fault:?}: {:?}",
+            elapsed(runtime, started)
+        );
+        emulator.clear_faults();
+    }
+}
+
+/// An expired token: a few attempts within the budget, then the classified error.
+pub fn outage_with_an_expired_token<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    for fault in [Fault::Unavailable, Fault::Slow(Duration::from_secs(5))] {
+        runtime.put(Some(credentials_expiring(emulator, -10)));
+        emulator.inject("/token", fault.clone(), 10);
+        let before = emulator.count("/token");
+        let started = runtime.now();
+        let error = runtime.run(client_for(runtime).access_token()).unwrap_err();
+        let attempts = emulator.count("/token") - before;
+        assert!(
+            (2..=4).contains(&attempts),
+            "{fault:?}: {attempts} attempts"
+        );
+        assert!(
+            elapsed(runtime, started) < Duration::from_millis(2500),
+            "{fault:?}: {:?}",
+            elapsed(runtime, started)
+        );
+        assert!(
+            error.class().is_some_and(ErrorClass::retryable),
+            "{fault:?}: {error}"
+        );
+        assert!(!error.needs_sign_in());
+        emulator.clear_faults();
+    }
+    // It recovers as soon as the endpoint does.
+    runtime.put(Some(credentials_expiring(emulator, -10)));
+    emulator.inject("/token", Fault::Unavailable, 1);
+    let token = runtime.run(client_for(runtime).access_token()).unwrap();
+    assert!(token.expose().starts_with("ya29.emu-access-"));
+    let stored = runtime.stored().unwrap();
+    assert_eq!(stored.access_token.as_ref(), Some(&token), "saved");
+}
+
+/// A revoked grant: sign in again; nobody signed in: the same.
+pub fn sign_in_again<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    runtime.put(None);
+    let error = runtime.run(client_for(runtime).access_token()).unwrap_err();
+    assert!(matches!(error, Error::NotSignedIn), "{error:?}");
+    runtime.put(Some(credentials_expiring(emulator, -10)));
+    emulator.revoke_all();
+    let error = runtime.run(client_for(runtime).access_token()).unwrap_err();
+    assert!(error.needs_sign_in(), "{error}");
+}
+
+/// A token the server no longer accepts: 401 → refresh once → the call succeeds,
+/// for project discovery and for quota.
+pub fn unauthorized_refreshes_once<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    // "ya29.still-valid" was never issued: every Code Assist call answers 401.
+    runtime.put(Some(credentials_expiring(emulator, 3000)));
+    let client = client_for(runtime);
+    let before = emulator.count("/token");
+    let project = runtime
+        .run(client.project(false, &mut SplitMix64::new(1)))
+        .unwrap();
+    assert_eq!(project.project_id, "std-project");
+    assert_eq!(emulator.count("/token"), before + 1);
+
+    emulator.revoke_access_tokens_only();
+    let quota = runtime.run(client.quota(&mut SplitMix64::new(2))).unwrap();
+    assert_eq!(quota.buckets.len(), 2);
+    assert_eq!(emulator.count("/token"), before + 2);
+}
+
+/// The project is remembered beside the credentials: a new process with a warm token
+/// makes no request; `refresh` asks again; a 403 on quota forgets it.
+pub fn project_cache<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    runtime.put(Some(credentials_expiring(emulator, -10)));
+    let loads = emulator.count("/v1internal:loadCodeAssist");
+    let first = client_for(runtime);
+    runtime
+        .run(first.project(false, &mut SplitMix64::new(1)))
+        .unwrap();
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads + 1);
+    assert_eq!(runtime.stored().unwrap().projects.len(), 1);
+
+    let second = client_for(runtime);
+    let tokens = emulator.count("/token");
+    runtime.run(second.access_token()).unwrap();
+    let project = runtime
+        .run(second.project(false, &mut SplitMix64::new(2)))
+        .unwrap();
+    assert_eq!(project.project_id, "std-project");
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads + 1);
+    assert_eq!(
+        emulator.count("/token"),
+        tokens,
+        "a warm start makes no request"
+    );
+
+    runtime
+        .run(second.project(true, &mut SplitMix64::new(3)))
+        .unwrap();
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads + 2);
+
+    emulator.inject("/v1internal:retrieveUserQuota", Fault::Forbidden, 1);
+    let error = runtime
+        .run(second.quota(&mut SplitMix64::new(4)))
+        .unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::Permission));
+    assert!(runtime.stored().unwrap().projects.is_empty());
+}
+
+/// `UNSUPPORTED_CLIENT`: no onboarding, Google's reason carried whole.
+pub fn ineligible_tier<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::UnsupportedClient);
+    runtime.put(Some(credentials_expiring(emulator, -10)));
+    let onboards = emulator.count("/v1internal:onboardUser");
+    let error = runtime
+        .run(client_for(runtime).project(false, &mut SplitMix64::new(1)))
+        .unwrap_err();
+    assert_eq!(emulator.count("/v1internal:onboardUser"), onboards);
+    let Error::CodeAssist(CodeAssistError::Ineligible(tier)) = error.root() else {
+        panic!("{error:?}");
+    };
+    assert_eq!(tier.reason_code.as_deref(), Some("UNSUPPORTED_CLIENT"));
+    assert!(error.to_string().contains("Vertex AI"), "{error}");
+}
+
+/// Logout revokes and deletes, under the lock, even when revocation hangs.
+pub fn logout<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    runtime.put(Some(credentials_expiring(emulator, 3000)));
+    emulator.inject("/revoke", Fault::Slow(Duration::from_secs(5)), 1);
+    let started = runtime.now();
+    let outcome = runtime.run(client_for(runtime).logout()).unwrap();
+    assert!(outcome.was_signed_in && outcome.revocation_error.is_some());
+    assert!(runtime.stored().is_none());
+    assert!(elapsed(runtime, started) < Duration::from_secs(2));
+    let outcome = runtime.run(client_for(runtime).logout()).unwrap();
+    assert!(!outcome.was_signed_in);
+}
+
+/// One scenario, run on a runtime against its emulator.
+type Scenario<R> = fn(&mut R, &Emulator);
+
+/// Every scenario, in order. The emulator is reset to a new free user between them.
+pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    let scenarios: [(&str, Scenario<R>); 7] = [
+        ("outage_with_a_valid_token", outage_with_a_valid_token),
+        ("outage_with_an_expired_token", outage_with_an_expired_token),
+        ("sign_in_again", sign_in_again),
+        ("unauthorized_refreshes_once", unauthorized_refreshes_once),
+        ("project_cache", project_cache),
+        ("ineligible_tier", ineligible_tier),
+        ("logout", logout),
+    ];
+    for (name, scenario) in scenarios {
+        reset(emulator);
+        eprintln!("client scenario: {name}");
+        scenario(runtime, emulator);
+    }
+}
+
+fn reset(emulator: &Emulator) {
+    emulator.clear_faults();
+    emulator.set_account(Account::NewFreeUser {
+        polls_before_done: 0,
+    });
+}
+
+/// The in-memory runtime: core's [`MemoryRuntime`] with the emulator's handler as the
+/// network, on a virtual clock.
+#[derive(Debug)]
+pub struct MemoryClientRuntime {
+    emulator: Emulator,
+    runtime: MemoryRuntime,
+}
+
+impl MemoryClientRuntime {
+    /// A runtime for `emulator`, its clock starting now.
+    pub fn new(emulator: &Emulator) -> Self {
+        Self {
+            emulator: emulator.clone(),
+            runtime: MemoryRuntime::new(SystemTime::now(), MemoryStore::default()),
+        }
+    }
+}
+
+impl ClientRuntime for MemoryClientRuntime {
+    fn run<O>(&mut self, op: O) -> Result<O::Output, Error>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static,
+    {
+        let emulator = self.emulator.clone();
+        self.runtime.run(op, move |request, now| {
+            let answer = emulator.handle(request, now);
+            Reply {
+                outcome: answer.response.ok_or_else(|| {
+                    TransportError::new(TransportErrorKind::Reset, "closed without an answer")
+                }),
+                took: answer.delay,
+            }
+        })
+    }
+
+    fn put(&mut self, credentials: Option<Credentials>) {
+        self.runtime.store.credentials = credentials;
+    }
+
+    fn stored(&mut self) -> Option<Credentials> {
+        self.runtime.store.credentials.clone()
+    }
+
+    fn base_url(&self) -> String {
+        "http://127.0.0.1:9".to_owned()
+    }
+
+    fn now(&self) -> SystemTime {
+        self.runtime.clock.now()
+    }
+}
