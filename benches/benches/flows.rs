@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use codeassist_core::code_assist::{CodeAssistConfig, resolve_project};
 use codeassist_core::flow::{Response, VirtualClock, drive};
-use codeassist_core::oauth::{AccessToken, Credentials};
+use codeassist_core::oauth::{Credentials, refresh_token};
 use codeassist_core::{Secret, SplitMix64};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -37,10 +37,11 @@ fn flows(c: &mut Criterion) {
     c.bench_function("flows/token-refresh", |b| {
         b.iter(|| {
             let credentials = Credentials::new("client", Some(Secret::new("s")), "1//r");
-            let flow = AccessToken::new(
-                black_box(credentials),
+            let flow = refresh_token(
+                black_box(&credentials),
                 "https://oauth2.googleapis.com/token",
-            );
+            )
+            .unwrap();
             let mut clock = VirtualClock::new(start);
             drive(flow, &mut clock, |_, _| {
                 Ok(ok(

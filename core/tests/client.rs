@@ -102,6 +102,29 @@ fn a_warm_token_comes_from_memory_without_store_or_network() {
 }
 
 #[test]
+fn the_refresh_window_is_five_minutes_by_default_and_configurable() {
+    let client = client();
+    let mut outside = runtime(Some(stored(301)));
+    outside
+        .run(client.access_token(), |_, _| unreachable!())
+        .unwrap();
+    let mut inside = runtime(Some(stored(299)));
+    let token = inside
+        .run(client.reconfigured(|_| ()).access_token(), |_, _| {
+            fresh_token()
+        })
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.fresh");
+
+    let wide = client.reconfigured(|config| config.refresh.window = Duration::from_secs(600));
+    let mut early = runtime(Some(stored(400)));
+    let token = early
+        .run(wide.access_token(), |_, _| fresh_token())
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.fresh");
+}
+
+#[test]
 fn a_token_near_its_end_is_refreshed_under_the_lock_and_saved() {
     let client = client();
     let mut runtime = runtime(Some(stored(200)));

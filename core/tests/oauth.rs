@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use codeassist_core::error::ErrorClass;
 use codeassist_core::flow::{VirtualClock, drive};
 use codeassist_core::oauth::{
-    AccessToken, Credentials, OAuthClient, OAuthEndpoints, exchange_code, fetch_email,
-    parse_callback, refresh_token, revoke_token,
+    Credentials, OAuthClient, OAuthEndpoints, exchange_code, fetch_email, parse_callback,
+    refresh_token, revoke_token,
 };
 use codeassist_core::{Error, Secret};
 
@@ -185,7 +185,7 @@ fn refresh_keeps_or_replaces_the_refresh_token() {
 #[test]
 fn invalid_grant_says_sign_in_again() {
     let credentials = Credentials::new("id", None, "1//revoked");
-    let flow = AccessToken::new(credentials, "https://oauth2.googleapis.com/token");
+    let flow = refresh_token(&credentials, "https://oauth2.googleapis.com/token").unwrap();
     let error = drive(flow, &mut VirtualClock::new(now()), |_, _| {
         Ok(http::Response::builder()
             .status(400)
@@ -195,47 +195,7 @@ fn invalid_grant_says_sign_in_again() {
     .unwrap_err();
     let api = error.api().unwrap();
     assert_eq!(api.class(), ErrorClass::AuthPermanent);
-    assert!(api.reauth());
-}
-
-#[test]
-fn the_token_source_refreshes_only_inside_the_window() {
-    let mut credentials = Credentials::new("id", None, "1//r");
-    credentials.access_token = Some(Secret::new("ya29.current"));
-    credentials.expires_at = Some(1_700_000_000 + 301);
-    let mut requests = 0;
-    let fresh = drive(
-        AccessToken::new(credentials.clone(), "https://oauth2.googleapis.com/token"),
-        &mut VirtualClock::new(now()),
-        |_, _| {
-            requests += 1;
-            Ok(ok(r#"{"access_token": "never"}"#))
-        },
-    )
-    .unwrap();
-    assert_eq!(requests, 0);
-    assert!(!fresh.refreshed);
-    assert_eq!(fresh.access_token.expose(), "ya29.current");
-
-    credentials.expires_at = Some(1_700_000_000 + 299);
-    let fresh = drive(
-        AccessToken::new(credentials.clone(), "https://oauth2.googleapis.com/token"),
-        &mut VirtualClock::new(now()),
-        |_, _| Ok(ok(r#"{"access_token": "ya29.next", "expires_in": 3599}"#)),
-    )
-    .unwrap();
-    assert!(fresh.refreshed);
-    assert_eq!(fresh.access_token.expose(), "ya29.next");
-
-    // A wider window refreshes earlier.
-    credentials.expires_at = Some(1_700_000_000 + 400);
-    let source = AccessToken::new(credentials, "https://oauth2.googleapis.com/token")
-        .with_window(Duration::from_secs(600));
-    let fresh = drive(source, &mut VirtualClock::new(now()), |_, _| {
-        Ok(ok(r#"{"access_token": "ya29.early"}"#))
-    })
-    .unwrap();
-    assert!(fresh.refreshed);
+    assert!(error.needs_sign_in());
 }
 
 #[test]

@@ -16,8 +16,8 @@ use codeassist_core::flow::{
     Flow, Misuse, Response, Step, TransportError, TransportErrorKind, VirtualClock, drive,
 };
 use codeassist_core::oauth::{
-    AccessToken, Credentials, OAuthClient, OAuthEndpoints, exchange_code, fetch_email,
-    parse_callback,
+    Credentials, OAuthClient, OAuthEndpoints, exchange_code, fetch_email, parse_callback,
+    refresh_token,
 };
 use codeassist_core::retry::RetryPolicy;
 use codeassist_core::{Error, Secret, SplitMix64};
@@ -240,88 +240,62 @@ pub fn login<D: Driver>(driver: &mut D, emulator: &Emulator) {
     );
 }
 
-/// A refresh near expiry, keeping the refresh token when the answer has none.
+/// A refresh over the driver, keeping the refresh token when the answer has none and
+/// taking the new one when the server rotates it.
 pub fn refresh<D: Driver>(driver: &mut D, emulator: &Emulator) {
-    let mut credentials = sign_in(driver);
+    let credentials = sign_in(driver);
     let token_endpoint = format!("{}/token", driver.base_url());
-    let fresh = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
-        .unwrap();
-    assert!(!fresh.refreshed, "a fresh token is used as it is");
     let before = emulator.count("/token");
-
-    credentials.expires_at = Some(codeassist_core::oauth::unix_seconds(SystemTime::now()) + 60);
-    let fresh = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
+    let refreshed = driver
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .unwrap();
-    assert!(fresh.refreshed);
     assert_eq!(emulator.count("/token"), before + 1);
-    assert_ne!(
-        fresh.access_token,
-        *credentials.access_token.as_ref().unwrap()
-    );
+    assert_ne!(refreshed.access_token, credentials.access_token);
     assert_eq!(
-        fresh.credentials.refresh_token, credentials.refresh_token,
+        refreshed.refresh_token, credentials.refresh_token,
         "kept when the answer has none"
     );
 
     emulator.rotate_refresh_tokens(true);
-    let fresh = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
+    let rotated = driver
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .unwrap();
     assert_ne!(
-        fresh.credentials.refresh_token, credentials.refresh_token,
+        rotated.refresh_token, credentials.refresh_token,
         "replaced when rotated"
     );
     emulator.rotate_refresh_tokens(false);
 }
 
-/// A revoked grant says "sign in again"; a transport failure is transient; a failed
-/// refresh never takes away a token that still works.
+/// A revoked grant says "sign in again"; a dropped connection is transient. (What
+/// the client does with a failed refresh is in `client_scenarios`.)
 pub fn refresh_failures<D: Driver>(driver: &mut D, emulator: &Emulator) {
-    let mut credentials = sign_in(driver);
+    let credentials = sign_in(driver);
     let token_endpoint = format!("{}/token", driver.base_url());
-    let now = codeassist_core::oauth::unix_seconds(SystemTime::now());
 
-    // Still valid for two minutes, inside the window: the refresh fails, the token stays.
-    credentials.expires_at = Some(now + 120);
-    emulator.inject("/token", Fault::Unavailable, 1);
-    let fresh = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
-        .unwrap();
-    assert!(!fresh.refreshed);
-    assert_eq!(
-        fresh.access_token,
-        *credentials.access_token.as_ref().unwrap()
-    );
-
-    // Expired: a dropped connection is a retryable network error, and the next call recovers.
-    credentials.expires_at = Some(now - 10);
     emulator.inject("/token", Fault::Drop, 1);
     let error = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .unwrap_err();
     let api = error.api().expect("classified");
     assert!(
         matches!(api.class(), ErrorClass::Network | ErrorClass::Timeout),
         "{api:?}"
     );
-    assert!(api.retryable() && !api.reauth());
-    let fresh = driver
-        .run(AccessToken::new(credentials.clone(), &token_endpoint))
-        .unwrap();
-    assert!(fresh.refreshed, "recovered by itself");
+    assert!(api.retryable() && !error.needs_sign_in());
+    driver
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
+        .expect("recovered by itself");
 
-    // Revoked: log in again, never an interactive login on its own.
     emulator.revoke_all();
     let error = driver
-        .run(AccessToken::new(credentials, &token_endpoint))
+        .run(refresh_token(&credentials, &token_endpoint).unwrap())
         .unwrap_err();
     assert_eq!(
         error.api().map(|a| a.class()),
         Some(ErrorClass::AuthPermanent)
     );
-    assert!(error.api().unwrap().reauth());
+    assert!(error.needs_sign_in());
 }
 
 fn token<D: Driver>(driver: &mut D) -> Secret {

@@ -6,16 +6,17 @@
 //! - [`os_random`]: OS randomness for PKCE, `state` and request ids;
 //! - [`CallbackListener`]: the localhost OAuth callback listener, racing a manual paste;
 //! - [`BlockingDriver::stream`]: streamed answers, item by item as the bytes arrive;
-//! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()` in a few lines.
+//! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()`, `stream()`: a thin
+//!   shell that performs what `codeassist_core::client` decides.
 //!
 //! ```no_run
 //! use codeassist_blocking::BlockingDriver;
-//! use codeassist_core::oauth::{AccessToken, Credentials};
+//! use codeassist_core::oauth::{Credentials, refresh_token};
 //!
 //! let driver = BlockingDriver::default();
 //! let credentials = Credentials::new("client-id", None, "1//refresh-token");
-//! let fresh = driver.run(AccessToken::new(credentials, "https://oauth2.googleapis.com/token"))?;
-//! println!("{}", fresh.access_token.expose().len());
+//! let refreshed = driver.run(refresh_token(&credentials, "https://oauth2.googleapis.com/token")?)?;
+//! println!("{:?}", refreshed.expires_at);
 //! # Ok::<(), codeassist_core::Error>(())
 //! ```
 #![forbid(unsafe_code)]

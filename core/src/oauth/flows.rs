@@ -1,16 +1,15 @@
-//! The OAuth exchanges as flows: code exchange, refresh, userinfo, revoke, and the
-//! token source that refreshes only when it must.
-
-use std::time::{Duration, SystemTime};
+//! The OAuth exchanges as flows: code exchange, refresh, userinfo, revoke. When to
+//! refresh, and what to do when a refresh fails, is decided by the token operation in
+//! [`crate::client`].
 
 use serde_json::Value;
 
 use super::config::OAuthClient;
-use super::credentials::{Credentials, DEFAULT_REFRESH_WINDOW, TokenResponse};
+use super::credentials::{Credentials, TokenResponse};
 use crate::Error;
-use crate::error::{ApiError, sanitize};
+use crate::error::sanitize;
 use crate::flow::request::{bearer_request, form_post};
-use crate::flow::{Call, Flow, Map, Misuse, Response, Step, TransportError};
+use crate::flow::{Call, Map, Response};
 use crate::secret::Secret;
 
 /// Exchanges an authorization code for credentials. Output: new [`Credentials`].
@@ -126,124 +125,4 @@ pub fn revoke_token(token: &Secret, revoke_endpoint: &str) -> Result<RevokeToken
     Ok(Map::new(Call::new(request), |_response: Response, _now| {
         Ok(())
     }))
-}
-
-/// A valid access token, and the credentials it came from.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct FreshToken {
-    /// The bearer token to send.
-    pub access_token: Secret,
-    /// The credentials, updated if a refresh happened.
-    pub credentials: Credentials,
-    /// True when the credentials changed and must be saved.
-    pub refreshed: bool,
-}
-
-impl FreshToken {
-    /// The token held by `credentials`, when they hold one; `refreshed` says whether
-    /// they changed and must be saved.
-    pub fn from_credentials(credentials: Credentials, refreshed: bool) -> Option<Self> {
-        let access_token = credentials.access_token.clone().filter(|t| !t.is_empty())?;
-        Some(Self {
-            access_token,
-            credentials,
-            refreshed,
-        })
-    }
-}
-
-/// The token source: returns the stored access token while more than `window` (5
-/// minutes by default) of validity remains, and refreshes first otherwise.
-///
-/// [`FreshToken::refreshed`] tells the caller to persist the new credentials. When a
-/// refresh fails transiently (network, 5xx, rate limit) while the current token has
-/// not yet expired, the current token is returned: a failed refresh never takes away
-/// a token that still works. `invalid_grant` always fails.
-#[derive(Debug)]
-pub struct AccessToken {
-    state: TokenState,
-    token_endpoint: String,
-    window: Duration,
-}
-
-#[derive(Debug)]
-enum TokenState {
-    Start(Box<Credentials>),
-    Refreshing(Box<RefreshToken>, Box<Credentials>),
-    Finished,
-}
-
-impl AccessToken {
-    /// A token source for `credentials`, refreshing at `token_endpoint` when fewer than
-    /// 5 minutes remain.
-    pub fn new(credentials: Credentials, token_endpoint: impl Into<String>) -> Self {
-        Self {
-            state: TokenState::Start(Box::new(credentials)),
-            token_endpoint: token_endpoint.into(),
-            window: DEFAULT_REFRESH_WINDOW,
-        }
-    }
-
-    /// The same source with another refresh window.
-    pub fn with_window(mut self, window: Duration) -> Self {
-        self.window = window;
-        self
-    }
-}
-
-impl Flow for AccessToken {
-    type Output = FreshToken;
-    type Error = Error;
-
-    fn poll(&mut self, now: SystemTime) -> Result<Step<FreshToken>, Error> {
-        match std::mem::replace(&mut self.state, TokenState::Finished) {
-            TokenState::Start(credentials) => {
-                if let Some(token) = credentials.valid_access_token(now, self.window) {
-                    return Ok(Step::Done(FreshToken {
-                        access_token: token.clone(),
-                        credentials: *credentials,
-                        refreshed: false,
-                    }));
-                }
-                let refresh = refresh_token(&credentials, &self.token_endpoint)?;
-                self.state = TokenState::Refreshing(Box::new(refresh), credentials);
-                self.poll(now)
-            }
-            TokenState::Refreshing(mut refresh, current) => {
-                let step = match refresh.poll(now) {
-                    Ok(step) => step,
-                    // A transient failure never replaces a token that still works: the
-                    // caller keeps going, and the next call refreshes again.
-                    Err(error)
-                        if error.api().is_some_and(ApiError::retryable)
-                            && current.remaining(now) > Duration::ZERO =>
-                    {
-                        tracing::warn!(error = %error, "token refresh failed; the current token is still valid");
-                        return Ok(Step::Done(
-                            FreshToken::from_credentials(*current, false).ok_or(error)?,
-                        ));
-                    }
-                    Err(error) => return Err(error),
-                };
-                if !matches!(step, Step::Done(_)) {
-                    self.state = TokenState::Refreshing(refresh, current);
-                }
-                Ok(step.map(|credentials| FreshToken {
-                    access_token: credentials.access_token.clone().unwrap_or_default(),
-                    credentials,
-                    refreshed: true,
-                }))
-            }
-            TokenState::Finished => Err(Misuse("polled after the flow finished").into()),
-        }
-    }
-
-    fn handle_response(&mut self, response: Result<Response, TransportError>, now: SystemTime) {
-        match &mut self.state {
-            TokenState::Refreshing(refresh, _) => refresh.handle_response(response, now),
-            // The refresh flow reports the misuse; without one, remember nothing to send.
-            _ => self.state = TokenState::Finished,
-        }
-    }
 }

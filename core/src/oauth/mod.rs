@@ -9,29 +9,29 @@
 //! 3. [`exchange_code`] trades the code for [`Credentials`];
 //! 4. [`fetch_email`] names who signed in.
 //!
-//! Afterwards [`AccessToken`] hands out the stored access token while it has more
-//! than 5 minutes left and refreshes it otherwise, saying when the credentials
-//! changed; [`revoke_token`] signs out at Google. A refresh that answers
+//! Afterwards [`refresh_token`] renews the access token and [`revoke_token`] signs out
+//! at Google; when to refresh, under which lock, and what to do when the token
+//! endpoint is down is decided by [`crate::client`]. A refresh that answers
 //! `invalid_grant` fails with [`ErrorClass::AuthPermanent`](crate::ErrorClass): sign in
 //! again.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use codeassist_core::flow::{drive, VirtualClock};
-//! use codeassist_core::oauth::{AccessToken, Credentials};
+//! use codeassist_core::oauth::{Credentials, refresh_token};
 //!
 //! let credentials = Credentials::new("client-id", None, "refresh-token");
+//! let flow = refresh_token(&credentials, "https://oauth2.googleapis.com/token").unwrap();
 //! let mut clock = VirtualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-//! let fresh = drive(AccessToken::new(credentials, "https://oauth2.googleapis.com/token"), &mut clock, |request, _| {
+//! let refreshed = drive(flow, &mut clock, |request, _| {
 //!     assert_eq!(request.uri(), "https://oauth2.googleapis.com/token");
 //!     let body = br#"{"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"}"#;
 //!     Ok(http::Response::builder().status(200).body(body.to_vec()).unwrap())
 //! })
 //! .unwrap();
-//! assert!(fresh.refreshed);
-//! assert_eq!(fresh.access_token.expose(), "ya29.new");
-//! assert_eq!(fresh.credentials.expires_at, Some(1_700_003_599));
-//! assert_eq!(fresh.credentials.refresh_token.expose(), "refresh-token");
+//! assert_eq!(refreshed.access_token.unwrap().expose(), "ya29.new");
+//! assert_eq!(refreshed.expires_at, Some(1_700_003_599));
+//! assert_eq!(refreshed.refresh_token.expose(), "refresh-token");
 //! ```
 
 mod callback;
@@ -53,8 +53,8 @@ pub use credentials::{
     unix_seconds,
 };
 pub use flows::{
-    AccessToken, ExchangeCode, FetchEmail, FreshToken, RefreshToken, RevokeToken, exchange_code,
-    fetch_email, refresh_token, revoke_token,
+    ExchangeCode, FetchEmail, RefreshToken, RevokeToken, exchange_code, fetch_email, refresh_token,
+    revoke_token,
 };
 pub use login::{
     DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, LoginOptions, Logout, MAX_CALLBACK_CONNECTIONS,
