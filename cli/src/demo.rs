@@ -181,7 +181,7 @@ pub fn run() -> Result<(), Failure> {
                     api.class(),
                     api.retryable(),
                     api.fallback(),
-                    api.class().reauth()
+                    api.needs_sign_in()
                 ));
             }
         }

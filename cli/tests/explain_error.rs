@@ -51,7 +51,7 @@ fn every_vector_through_json_output() {
             "class",
             "retryable",
             "fallback",
-            "reauth",
+            "needs_sign_in",
             "message",
         ] {
             assert!(

@@ -126,8 +126,21 @@ pub enum Error {
 }
 
 impl Error {
-    /// The classified Google error, when that is what this is.
+    /// Google's classified answer, when Google (or a proxy in between) answered.
+    /// `None` when no HTTP response arrived: see [`Error::transport`].
     pub fn api(&self) -> Option<&ApiError> {
+        self.classified().filter(|api| api.transport().is_none())
+    }
+
+    /// The failure that kept any HTTP response from arriving (DNS, connect, TLS,
+    /// timeout, reset, a body over the cap, malformed HTTP).
+    pub fn transport(&self) -> Option<&flow::TransportError> {
+        self.classified().and_then(ApiError::transport)
+    }
+
+    /// The classified failure, whether Google answered or the transport failed: what
+    /// retry decisions and messages are made from.
+    pub fn classified(&self) -> Option<&ApiError> {
         match self.root() {
             Error::Api(api) => Some(api),
             _ => None,
@@ -137,7 +150,7 @@ impl Error {
     /// The class of the failure, when it was classified (Google's answer or a
     /// transport failure).
     pub fn class(&self) -> Option<ErrorClass> {
-        self.api().map(ApiError::class)
+        self.classified().map(ApiError::class)
     }
 
     /// True when a person must sign in again: nobody is signed in, or the grant was

@@ -568,7 +568,7 @@ fn stream_request(token: &Secret) -> Result<Request, Error> {
 }
 
 #[test]
-fn streams_open_with_retries_that_feed_the_throttle_and_reauth_once() {
+fn streams_open_with_retries_that_feed_the_throttle_and_refresh_once() {
     let throttle = std::sync::Arc::new(codeassist_core::retry::RetryThrottle::new(10.0, 0.0));
     let base = client();
     let client =

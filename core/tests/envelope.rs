@@ -164,7 +164,7 @@ fn oauth_token_errors() {
         r#"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#,
     );
     assert_eq!(error.class(), ErrorClass::AuthPermanent);
-    assert!(error.reauth());
+    assert!(error.needs_sign_in());
     let oauth = error.oauth().unwrap();
     assert_eq!(oauth.error, "invalid_grant");
     assert_eq!(
@@ -182,7 +182,7 @@ fn oauth_token_errors() {
         r#"{"error": "invalid_client", "error_description": "The OAuth client was not found."}"#,
     );
     assert_eq!(error.class(), ErrorClass::InvalidRequest);
-    assert!(!error.reauth());
+    assert!(!error.needs_sign_in());
 }
 
 #[test]

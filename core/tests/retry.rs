@@ -137,7 +137,7 @@ fn the_final_error_carries_the_history() {
         history.final_decision,
         Some(Decision::GiveUp { retry_delay: None })
     );
-    assert_eq!(error.api().unwrap().class(), ErrorClass::Network);
+    assert_eq!(error.class().unwrap(), ErrorClass::Network);
     assert!(error.to_string().contains("after 3 attempts"), "{error}");
 }
 
@@ -182,7 +182,7 @@ fn auth_asks_for_reauthentication_and_permanent_errors_are_not_retried() {
     )
     .unwrap_err();
     assert_eq!(calls, 1);
-    assert!(matches!(error.root(), Error::Api(api) if api.reauth()));
+    assert!(matches!(error.root(), Error::Api(api) if api.needs_sign_in()));
     assert!(clock.waits().is_empty());
 }
 

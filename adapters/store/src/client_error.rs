@@ -35,7 +35,8 @@ impl ClientError {
         matches!(self, ClientError::Flow(error) if error.needs_sign_in())
     }
 
-    /// The classified answer or transport failure, when that is what this is.
+    /// Google's classified answer, when Google answered (`None` for a transport
+    /// failure: see [`ClientError::classified`]).
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             ClientError::Flow(error) => error.api(),
@@ -43,8 +44,16 @@ impl ClientError {
         }
     }
 
+    /// The classified failure, Google's answer or a transport failure.
+    pub fn classified(&self) -> Option<&ApiError> {
+        match self {
+            ClientError::Flow(error) => error.classified(),
+            _ => None,
+        }
+    }
+
     /// The class to route on, when the failure was classified.
     pub fn class(&self) -> Option<ErrorClass> {
-        self.api().map(ApiError::class)
+        self.classified().map(ApiError::class)
     }
 }

@@ -1,6 +1,6 @@
 //! The reason classes a host routes on, and the rules that pick one.
 //!
-//! | class | retryable | fallback | reauth | meaning |
+//! | class | retryable | fallback | sign in again | meaning |
 //! |---|---|---|---|---|
 //! | `auth` | yes | no | no | 401: refresh the access token, then retry |
 //! | `auth_permanent` | no | no | yes | `invalid_grant` / `unauthorized_client`: sign in again |
@@ -155,7 +155,7 @@ impl ErrorClass {
     }
 
     /// A person must sign in again.
-    pub fn reauth(self) -> bool {
+    pub fn needs_sign_in(self) -> bool {
         matches!(self, Self::AuthPermanent)
     }
 }

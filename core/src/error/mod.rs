@@ -8,7 +8,7 @@
 //! - the facts: HTTP status, `error.code`, `error.status`, `error.message` and every
 //!   detail by `@type` ([`Envelope`], [`Detail`]);
 //! - a class to route on ([`ErrorClass`]) with its `retryable`, `fallback` and
-//!   `reauth` properties;
+//!   `needs_sign_in` properties;
 //! - one retry delay (see below);
 //! - a human line of at most 300 characters that names the model when Google named
 //!   one, and never holds a secret.
@@ -267,9 +267,9 @@ impl ApiError {
         self.class.fallback()
     }
 
-    /// A person must sign in again. Shorthand for `class().reauth()`.
-    pub fn reauth(&self) -> bool {
-        self.class.reauth()
+    /// A person must sign in again. Shorthand for `class().needs_sign_in()`.
+    pub fn needs_sign_in(&self) -> bool {
+        self.class.needs_sign_in()
     }
 
     /// How long Google asked the caller to wait, when it said (see the module docs for
@@ -419,7 +419,7 @@ impl ApiError {
             class: self.class,
             retryable: self.retryable(),
             fallback: self.fallback(),
-            reauth: self.reauth(),
+            needs_sign_in: self.needs_sign_in(),
             message: self.message(),
         }
     }
@@ -447,8 +447,8 @@ pub struct ErrorSummary<'a> {
     pub retryable: bool,
     /// See [`ErrorClass::fallback`].
     pub fallback: bool,
-    /// See [`ErrorClass::reauth`].
-    pub reauth: bool,
+    /// See [`ErrorClass::needs_sign_in`].
+    pub needs_sign_in: bool,
     /// The human line.
     pub message: &'a str,
 }
