@@ -211,6 +211,50 @@ pub fn project_cache<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     assert!(runtime.stored().unwrap().projects.is_empty());
 }
 
+/// Inference goes to the cached project with no `loadCodeAssist`; a 403 on it drops
+/// the cached project; a 404 about a model does not.
+pub fn inference_in_the_cached_project<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    runtime.put(Some(credentials_expiring(emulator, -10)));
+    let client = client_for(runtime);
+    runtime
+        .run(client.project(false, &mut SplitMix64::new(1)))
+        .unwrap();
+    let loads = emulator.count("/v1internal:loadCodeAssist");
+    let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let chunk = runtime
+        .run(client_for(runtime).generate(
+            "gemini-2.5-pro",
+            request.clone(),
+            &mut SplitMix64::new(2),
+        ))
+        .unwrap();
+    assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), loads);
+    let sent = emulator.bodies("/v1internal:generateContent");
+    let body: serde_json::Value = serde_json::from_slice(sent.last().unwrap()).unwrap();
+    assert_eq!(body["project"], "std-project");
+
+    emulator.inject("/v1internal:generateContent", Fault::ModelNotFound, 1);
+    let error = runtime
+        .run(client.generate("gemini-9", request.clone(), &mut SplitMix64::new(3)))
+        .unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::ModelNotFound));
+    assert_eq!(
+        runtime.stored().unwrap().projects.len(),
+        1,
+        "a missing model keeps the project"
+    );
+
+    emulator.inject("/v1internal:generateContent", Fault::Forbidden, 1);
+    runtime
+        .run(client.generate("gemini-2.5-pro", request, &mut SplitMix64::new(4)))
+        .unwrap_err();
+    assert!(runtime.stored().unwrap().projects.is_empty());
+}
+
 /// `UNSUPPORTED_CLIENT`: no onboarding, Google's reason carried whole.
 pub fn ineligible_tier<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     emulator.set_account(Account::UnsupportedClient);
@@ -245,12 +289,16 @@ type Scenario<R> = fn(&mut R, &Emulator);
 
 /// Every scenario, in order. The emulator is reset to a new free user between them.
 pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
-    let scenarios: [(&str, Scenario<R>); 7] = [
+    let scenarios: [(&str, Scenario<R>); 8] = [
         ("outage_with_a_valid_token", outage_with_a_valid_token),
         ("outage_with_an_expired_token", outage_with_an_expired_token),
         ("sign_in_again", sign_in_again),
         ("unauthorized_refreshes_once", unauthorized_refreshes_once),
         ("project_cache", project_cache),
+        (
+            "inference_in_the_cached_project",
+            inference_in_the_cached_project,
+        ),
         ("ineligible_tier", ineligible_tier),
         ("logout", logout),
     ];

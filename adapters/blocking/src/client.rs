@@ -8,6 +8,7 @@ use codeassist_core::Secret;
 use codeassist_core::client::{Action, Client as CoreClient, Input, Operation};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
+use codeassist_core::inference::Chunk;
 use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
 use codeassist_store::{
     ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
@@ -178,6 +179,26 @@ impl Client {
         self.run(self.core.quota(&mut os_random()))
     }
 
+    /// `generateContent` for `model` in the resolved project (the cached one when
+    /// there is one): `request` is the Gemini `GenerateContentRequest` as JSON. Retried
+    /// under the Code Assist policy; a 401 refreshes the token once; a 403/404 about
+    /// the project forgets the cached one.
+    pub fn generate(&self, model: &str, request: serde_json::Value) -> Result<Chunk, ClientError> {
+        self.run(self.core.generate(model, request, &mut os_random()))
+    }
+
+    /// `streamGenerateContent` for `model` in the resolved project, item by item as
+    /// the answer arrives; see [`Client::generate`] for the rules of the opening.
+    pub fn stream_generate(
+        &self,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<ResponseStream, ClientError> {
+        let (_head, stream) =
+            self.drive(self.core.stream_generate(model, request, &mut os_random()))?;
+        stream.ok_or_else(read_whole)
+    }
+
     /// Revokes the grant and deletes the stored credentials, under the store's lock.
     /// The deletion happens even when the revocation fails; [`Logout`] says what
     /// happened.
@@ -194,12 +215,16 @@ impl Client {
         make: impl FnMut(&Secret) -> Result<Request, codeassist_core::Error>,
     ) -> Result<ResponseStream, ClientError> {
         let (_head, stream) = self.drive(self.core.open_stream(make, &mut os_random()))?;
-        stream.ok_or_else(|| {
-            codeassist_core::Error::InvalidResponse {
-                what: "the stream",
-                detail: "the answer was read whole instead of streamed".to_owned(),
-            }
-            .into()
-        })
+        stream.ok_or_else(read_whole)
     }
+}
+
+/// A streaming request whose 2xx answer came back read whole (a runtime that does
+/// not stream): nothing to iterate.
+fn read_whole() -> ClientError {
+    codeassist_core::Error::InvalidResponse {
+        what: "the stream",
+        detail: "the answer was read whole instead of streamed".to_owned(),
+    }
+    .into()
 }

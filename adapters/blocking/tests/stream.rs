@@ -133,3 +133,45 @@ fn the_client_retries_the_opening_as_google_asks_and_refreshes_a_refused_token_o
         "a wait past the cap is the host's call"
     );
 }
+
+#[test]
+fn the_client_streams_in_the_cached_project() {
+    use codeassist_core::oauth::unix_seconds;
+    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
+    use codeassist_testkit::emulator::Account;
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let mut credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) - 10);
+    store.lock().unwrap().save(&credentials).unwrap();
+    let client = codeassist_blocking::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
+    let request = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    for _ in 0..2 {
+        let items: Vec<_> = client
+            .stream_generate("gemini-2.5-flash", request.clone())
+            .unwrap()
+            .collect();
+        assert_eq!(items.len(), 4);
+        assert!(items.iter().all(Result::is_ok));
+    }
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
+    let chunk = client.generate("gemini-2.5-flash", request).unwrap();
+    assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
+}

@@ -10,6 +10,7 @@ use codeassist_core::client::{
 };
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
+use codeassist_core::inference::Chunk;
 use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
 use codeassist_store::{
     ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
@@ -216,6 +217,32 @@ impl Client {
         self.run(self.core.quota(&mut os_random())).await
     }
 
+    /// `generateContent` for `model` in the resolved project (the cached one when
+    /// there is one): `request` is the Gemini `GenerateContentRequest` as JSON. Retried
+    /// under the Code Assist policy; a 401 refreshes the token once; a 403/404 about
+    /// the project forgets the cached one.
+    pub async fn generate(
+        &self,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<Chunk, ClientError> {
+        self.run(self.core.generate(model, request, &mut os_random()))
+            .await
+    }
+
+    /// `streamGenerateContent` for `model` in the resolved project, item by item as
+    /// the answer arrives; see [`Client::generate`] for the rules of the opening.
+    pub async fn stream_generate(
+        &self,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<AsyncResponseStream, ClientError> {
+        let (_head, stream) = self
+            .drive(self.core.stream_generate(model, request, &mut os_random()))
+            .await?;
+        stream.ok_or_else(read_whole)
+    }
+
     /// Revokes the grant and deletes the stored credentials, under the store's lock.
     /// The deletion happens even when the revocation fails; [`Logout`] says what
     /// happened.
@@ -233,12 +260,16 @@ impl Client {
         let (_head, stream) = self
             .drive(self.core.open_stream(make, &mut os_random()))
             .await?;
-        stream.ok_or_else(|| {
-            codeassist_core::Error::InvalidResponse {
-                what: "the stream",
-                detail: "the answer was read whole instead of streamed".to_owned(),
-            }
-            .into()
-        })
+        stream.ok_or_else(read_whole)
     }
+}
+
+/// A streaming request whose 2xx answer came back read whole (a runtime that does
+/// not stream): nothing to iterate.
+fn read_whole() -> ClientError {
+    codeassist_core::Error::InvalidResponse {
+        what: "the stream",
+        detail: "the answer was read whole instead of streamed".to_owned(),
+    }
+    .into()
 }

@@ -129,3 +129,48 @@ async fn the_client_retries_the_opening_and_refreshes_a_refused_token_once() {
     assert_eq!(emulator.count("/v1internal:streamGenerateContent"), 3);
     assert_eq!(emulator.count("/token"), 1);
 }
+
+#[tokio::test]
+async fn the_client_streams_in_the_cached_project() {
+    use codeassist_core::oauth::unix_seconds;
+    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
+    use codeassist_testkit::emulator::Account;
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let mut credentials = Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) - 10);
+    store.lock().unwrap().save(&credentials).unwrap();
+    let client = codeassist_tokio::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
+    let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    for _ in 0..2 {
+        let mut stream = client
+            .stream_generate("gemini-2.5-flash", request.clone())
+            .await
+            .unwrap();
+        let mut items = 0;
+        while let Some(item) = stream.next().await {
+            item.unwrap();
+            items += 1;
+        }
+        assert_eq!(items, 4);
+    }
+    assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
+    let chunk = client.generate("gemini-2.5-flash", request).await.unwrap();
+    assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
+}

@@ -58,7 +58,8 @@ pub use authenticated::Authenticated;
 pub use memory::{MemoryRuntime, MemoryStore, Reply};
 pub use ops::{FlowOp, OpenStream, Opened};
 pub use project::{
-    CachedProject, LogoutOp, QuotaOp, ResolveProjectOp, SaveLogin, project_failure_drops_cache,
+    CachedProject, InProject, LogoutOp, MakeInProject, QuotaOp, ResolveProjectOp, SaveLogin,
+    project_failure_drops_cache,
 };
 pub use token::{RefreshPolicy, TokenOp};
 
@@ -161,6 +162,11 @@ impl<O: Operation + ?Sized> Operation for Box<O> {
     fn handle(&mut self, input: Input, now: SystemTime) {
         (**self).handle(input, now)
     }
+}
+
+/// A random source for an operation's own seeds, drawn from the caller's.
+fn ids_seed<R: rand_core::Rng + ?Sized>(random: &mut R) -> crate::SplitMix64 {
+    crate::SplitMix64::seeded_from(random)
 }
 
 /// What the client needs to know: who signs in, where Code Assist is, which project
@@ -272,7 +278,78 @@ impl Client {
 
     /// The quota buckets of the resolved project.
     pub fn quota<R: rand_core::Rng + ?Sized>(&self, random: &mut R) -> QuotaOp {
-        QuotaOp::new(self.clone(), random)
+        let code_assist = self.config.code_assist.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let make: MakeInProject<_> = Box::new(move |project, token| {
+            Ok(FlowOp::new(crate::code_assist::retrieve_user_quota(
+                &code_assist,
+                token,
+                &project.project_id,
+                &mut ids,
+            )?))
+        });
+        InProject::new(self.clone(), &mut ids_seed(random), make)
+    }
+
+    /// `generateContent` for `model` in the resolved project (from the cache when it
+    /// holds one), with retries, the 401 rule, and the project forgotten on 403/404.
+    /// `request` is the Gemini `GenerateContentRequest` as JSON.
+    pub fn generate<R: rand_core::Rng + ?Sized>(
+        &self,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> InProject<FlowOp<crate::inference::GenerateContent>> {
+        let config = self.config.clone();
+        let model = model.to_owned();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let make: MakeInProject<_> = Box::new(move |project, token| {
+            let prompt_id = ids.uuid_v4();
+            let call = crate::inference::GenerateRequest::new(
+                model.clone(),
+                project.project_id.clone(),
+                prompt_id,
+                request.clone(),
+            );
+            Ok(FlowOp::new(crate::inference::generate_content(
+                &call,
+                &project.endpoint,
+                token,
+                config.code_assist.retry.clone(),
+                &mut ids,
+            )?))
+        });
+        InProject::new(self.clone(), &mut ids_seed(random), make)
+    }
+
+    /// `streamGenerateContent` for `model` in the resolved project: the opening
+    /// exchange retried (feeding the throttle), the 401 rule, the project forgotten on
+    /// 403/404. The output is the opened answer's head; the runtime holds the body.
+    pub fn stream_generate<R: rand_core::Rng + ?Sized>(
+        &self,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> InProject<OpenStream> {
+        let policy = self.config.code_assist.retry.clone();
+        let model = model.to_owned();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let make: MakeInProject<_> = Box::new(move |project, token| {
+            let prompt_id = ids.uuid_v4();
+            let call = crate::inference::GenerateRequest::new(
+                model.clone(),
+                project.project_id.clone(),
+                prompt_id,
+                request.clone(),
+            );
+            let http = call.to_stream_request(&project.endpoint, token, &mut ids)?;
+            Ok(OpenStream::new(
+                http,
+                policy.clone(),
+                crate::SplitMix64::seeded_from(&mut ids),
+            ))
+        });
+        InProject::new(self.clone(), &mut ids_seed(random), make)
     }
 
     /// Saves the credentials a sign-in produced (replacing whatever was stored).

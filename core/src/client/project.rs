@@ -7,7 +7,7 @@
 //!                                   ▼
 //!                     loadCodeAssist … (401 → refresh once) ─▶ Lock ─▶ Load ─▶ Save(+entry) ─▶ Unlock ─▶ Done
 //!
-//!  QuotaOp:           ResolveProjectOp ─▶ retrieveUserQuota ──ok──▶ Done
+//!  InProject:         ResolveProjectOp ─▶ the call (quota, generate, stream) ──ok──▶ Done
 //!                                             │ 403/404: the project is gone or not ours
 //!                                             ▼
 //!                                   Lock ─▶ Load ─▶ Save(−entry) ─▶ Unlock ─▶ the error
@@ -22,9 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Action, Authenticated, Client, FlowOp, Input, Operation, StoreOp, StoreReply, TokenOp,
 };
-use crate::code_assist::{
-    ProjectContext, Quota, RetrieveQuota, resolve_project, retrieve_user_quota,
-};
+use crate::code_assist::{ProjectContext, RetrieveQuota, resolve_project};
 use crate::error::ErrorClass;
 use crate::flow::request::RequestTimeout;
 use crate::flow::{Flow, Misuse, Step};
@@ -288,93 +286,95 @@ fn forget_project(project: &ProjectContext) -> Rewrite {
     })
 }
 
-type QuotaCall = Authenticated<FlowOp<RetrieveQuota>, MakeOp<FlowOp<RetrieveQuota>>>;
+/// Builds an operation from the resolved project and a valid token.
+pub type MakeInProject<O> = Box<dyn FnMut(&ProjectContext, &Secret) -> Result<O, Error> + Send>;
 
-/// The quota buckets of the resolved project; made by [`Client::quota`].
-pub struct QuotaOp {
+/// A call about the resolved project (quota, inference): the project (from the cache
+/// when it holds one), then the call with the 401 rule; a 403/404 from the call drops
+/// the cached project before the error is returned. Made by [`Client::quota`],
+/// [`Client::generate`] and [`Client::stream_generate`].
+pub struct InProject<O: Operation> {
     client: Client,
-    random: SplitMix64,
-    stage: QuotaStage,
+    make: Option<MakeInProject<O>>,
+    stage: InProjectStage<O>,
 }
 
-enum QuotaStage {
+enum InProjectStage<O: Operation> {
     Project(Box<ResolveProjectOp>),
-    Quota(Box<QuotaCall>, Box<ProjectContext>),
+    Calling(Box<Authenticated<O, MakeOp<O>>>, Box<ProjectContext>),
     Forgetting(Rewrite, Box<Error>),
     Finished,
 }
 
-impl std::fmt::Debug for QuotaOp {
+/// The quota buckets of the resolved project.
+pub type QuotaOp = InProject<FlowOp<RetrieveQuota>>;
+
+impl<O: Operation> std::fmt::Debug for InProject<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QuotaOp").finish_non_exhaustive()
+        f.debug_struct("InProject").finish_non_exhaustive()
     }
 }
 
-impl QuotaOp {
-    pub(crate) fn new<R: rand_core::Rng + ?Sized>(client: Client, random: &mut R) -> Self {
-        let mut random = SplitMix64::seeded_from(random);
+impl<O: Operation + 'static> InProject<O> {
+    pub(crate) fn new<R: rand_core::Rng + ?Sized>(
+        client: Client,
+        random: &mut R,
+        make: MakeInProject<O>,
+    ) -> Self {
         Self {
-            stage: QuotaStage::Project(Box::new(client.project(false, &mut random))),
+            stage: InProjectStage::Project(Box::new(client.project(false, random))),
             client,
-            random,
+            make: Some(make),
         }
     }
 }
 
-impl Operation for QuotaOp {
-    type Output = Quota;
+impl<O: Operation + 'static> Operation for InProject<O> {
+    type Output = O::Output;
 
-    fn poll(&mut self, now: SystemTime) -> Result<Action<Quota>, Error> {
+    fn poll(&mut self, now: SystemTime) -> Result<Action<O::Output>, Error> {
         loop {
-            match std::mem::replace(&mut self.stage, QuotaStage::Finished) {
-                QuotaStage::Project(mut op) => match op.poll(now)?.pass() {
+            match std::mem::replace(&mut self.stage, InProjectStage::Finished) {
+                InProjectStage::Project(mut op) => match op.poll(now)?.pass() {
                     Ok(action) => {
-                        self.stage = QuotaStage::Project(op);
+                        self.stage = InProjectStage::Project(op);
                         return Ok(action);
                     }
                     Err(project) => {
-                        let code_assist = self.client.config().code_assist.clone();
-                        let id = project.project_id.clone();
-                        let mut ids = SplitMix64::seeded_from(&mut self.random);
-                        let make: MakeOp<_> = Box::new(move |token: &Secret| {
-                            Ok(FlowOp::new(retrieve_user_quota(
-                                &code_assist,
-                                token,
-                                &id,
-                                &mut ids,
-                            )?))
-                        });
-                        self.stage = QuotaStage::Quota(
+                        let mut make = self.make.take().ok_or(Misuse("started twice"))?;
+                        let context = project.clone();
+                        let make: MakeOp<O> = Box::new(move |token: &Secret| make(&context, token));
+                        self.stage = InProjectStage::Calling(
                             Box::new(self.client.authenticated(make)),
                             Box::new(project),
                         );
                     }
                 },
-                QuotaStage::Quota(mut op, project) => match op.poll(now) {
+                InProjectStage::Calling(mut op, project) => match op.poll(now) {
                     Ok(action) => match action.pass() {
                         Ok(action) => {
-                            self.stage = QuotaStage::Quota(op, project);
+                            self.stage = InProjectStage::Calling(op, project);
                             return Ok(action);
                         }
-                        Err(quota) => return Ok(Action::Done(quota)),
+                        Err(output) => return Ok(Action::Done(output)),
                     },
                     Err(error) if project_failure_drops_cache(&error) => {
-                        tracing::info!(project = %project.project_id, "Code Assist refused the cached project; forgetting it");
+                        tracing::info!(project = %project.project_id, "Code Assist refused the project; forgetting it");
                         self.stage =
-                            QuotaStage::Forgetting(forget_project(&project), Box::new(error));
+                            InProjectStage::Forgetting(forget_project(&project), Box::new(error));
                     }
                     Err(error) => return Err(error),
                 },
-                QuotaStage::Forgetting(mut rewrite, error) => {
+                InProjectStage::Forgetting(mut rewrite, error) => {
                     match rewrite.poll(&self.client)?.pass() {
                         Ok(action) => {
-                            self.stage = QuotaStage::Forgetting(rewrite, error);
+                            self.stage = InProjectStage::Forgetting(rewrite, error);
                             return Ok(action);
                         }
                         Err(()) => return Err(*error),
                     }
                 }
-                QuotaStage::Finished => {
+                InProjectStage::Finished => {
                     return Err(Misuse("polled after the operation finished").into());
                 }
             }
@@ -383,10 +383,10 @@ impl Operation for QuotaOp {
 
     fn handle(&mut self, input: Input, now: SystemTime) {
         match &mut self.stage {
-            QuotaStage::Project(op) => op.handle(input, now),
-            QuotaStage::Quota(op, _) => op.handle(input, now),
-            QuotaStage::Forgetting(rewrite, _) => rewrite.input = Some(input),
-            QuotaStage::Finished => {}
+            InProjectStage::Project(op) => op.handle(input, now),
+            InProjectStage::Calling(op, _) => op.handle(input, now),
+            InProjectStage::Forgetting(rewrite, _) => rewrite.input = Some(input),
+            InProjectStage::Finished => {}
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum Fault {
     MalformedJson,
     /// 200 with a body of this many bytes.
     HugeBody(usize),
+    /// 404 `NOT_FOUND` naming a model.
+    ModelNotFound,
     /// 403 `PERMISSION_DENIED` naming the project (as after losing access to it).
     Forbidden,
 }
@@ -320,6 +322,12 @@ fn fault_answer(fault: &Fault) -> Answer {
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com", "metadata": {"model": model}},
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
             ]),
+        ),
+        Fault::ModelNotFound => google_error(
+            404,
+            "NOT_FOUND",
+            "Requested entity was not found: models/gemini-9 is not found for API version v1internal",
+            json!([]),
         ),
         Fault::Forbidden => google_error(
             403,
