@@ -9,9 +9,10 @@ use codeassist_core::client::{Action, Client as CoreClient, Input, Operation};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
-use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
+use codeassist_core::oauth::{Credentials, Logout, exchange_code, fetch_email};
 use codeassist_store::{
-    ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
+    CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
+    Runtime, StoreSession,
 };
 
 use crate::driver::Opening;
@@ -121,8 +122,7 @@ impl Client {
     /// Signs a person in: listens on loopback, hands the URL to `options.on_url`, waits
     /// for the browser (or a paste), exchanges the code, asks who it is, and saves.
     pub fn login(&self, options: LoginOptions) -> Result<Credentials, ClientError> {
-        let listener = CallbackListener::bind(options.port)
-            .map_err(codeassist_core::oauth::CallbackWaitError::Io)?;
+        let listener = CallbackListener::bind(options.port).map_err(CallbackWaitError::Io)?;
         let oauth = self
             .core
             .config()

@@ -28,8 +28,8 @@ mod random;
 mod stream;
 
 pub use client::Client;
-pub use codeassist_core::oauth::{LoginOptions, Logout};
-pub use codeassist_store::{ClientBuilder, ClientError};
+pub use codeassist_core::oauth::Logout;
+pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM, transport_error};
 pub use listener::{
     CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,

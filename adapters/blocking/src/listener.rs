@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{CallbackError, callback_http_response, callback_reply};
-pub use codeassist_core::oauth::{
-    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS,
-    RejectedPasteHook, WaitOptions,
-};
+pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
+pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
 
 pub use codeassist_core::oauth::CALLBACK_PATH;
 
@@ -110,25 +108,11 @@ impl CallbackListener {
     }
 }
 
-/// Reads lines on a thread of its own; the channel closes at end of input (which the
-/// wait ignores: the browser may still come back).
+/// Pasted lines, read on a thread of their own; the channel closes at end of input
+/// (which the wait ignores: the browser may still come back).
 fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<String> {
     let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(reader);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match lines.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    if sender.send(line.clone()).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
+    codeassist_store::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
     receiver
 }
 

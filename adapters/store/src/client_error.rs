@@ -1,9 +1,7 @@
 //! The one error type of the blocking and tokio clients.
 
+use crate::{CallbackWaitError, StoreError};
 use codeassist_core::error::{ApiError, ErrorClass};
-use codeassist_core::oauth::CallbackWaitError;
-
-use crate::StoreError;
 
 /// Why a client call failed, in either runtime.
 ///

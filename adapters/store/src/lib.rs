@@ -34,12 +34,17 @@
 mod builder;
 mod client_error;
 mod file;
+mod login;
 mod path;
 mod session;
 
 pub use builder::{ClientBuilder, ClientParts, Runtime};
 pub use client_error::ClientError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore};
+pub use login::{
+    CallbackWaitError, LoginOptions, MAX_PASTE_LINE, RejectedPasteHook, WaitOptions,
+    read_pasted_lines,
+};
 pub use path::{default_path, resolve_default_path};
 pub use session::StoreSession;
 

@@ -11,9 +11,10 @@ use codeassist_core::client::{
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
-use codeassist_core::oauth::{Credentials, LoginOptions, Logout, exchange_code, fetch_email};
+use codeassist_core::oauth::{Credentials, Logout, exchange_code, fetch_email};
 use codeassist_store::{
-    ClientBuilder, ClientError, ClientParts, CredentialStore, Runtime, StoreSession,
+    CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
+    Runtime, StoreSession,
 };
 
 use crate::driver::Opening;
@@ -154,7 +155,7 @@ impl Client {
     pub async fn login(&self, options: LoginOptions) -> Result<Credentials, ClientError> {
         let listener = CallbackListener::bind(options.port)
             .await
-            .map_err(codeassist_core::oauth::CallbackWaitError::Io)?;
+            .map_err(CallbackWaitError::Io)?;
         let oauth = self
             .core
             .config()

@@ -25,8 +25,8 @@ mod listener;
 mod stream;
 
 pub use client::Client;
-pub use codeassist_core::oauth::{LoginOptions, Logout};
-pub use codeassist_store::{ClientBuilder, ClientError};
+pub use codeassist_core::oauth::Logout;
+pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM};
 pub use listener::{
     CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,

@@ -8,10 +8,8 @@ use codeassist_core::Secret;
 use codeassist_core::oauth::{
     CALLBACK_PATH, CallbackError, callback_http_response, callback_reply,
 };
-pub use codeassist_core::oauth::{
-    CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS,
-    RejectedPasteHook, WaitOptions,
-};
+pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
+pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -96,24 +94,10 @@ impl CallbackListener {
     }
 }
 
+/// Pasted lines, read on a thread of their own; the channel closes at end of input.
 fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::UnboundedReceiver<String> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(reader);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match lines.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    if sender.send(line.clone()).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
+    codeassist_store::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
     receiver
 }
 

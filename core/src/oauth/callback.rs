@@ -138,21 +138,6 @@ fn plausible_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= 2048 && code.chars().all(|c| c.is_ascii_graphic())
 }
 
-/// Why a listener waiting for the browser gave no code.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallbackWaitError {
-    /// Nothing usable arrived in time.
-    #[error("no sign-in arrived within {} seconds", .0.as_secs())]
-    TimedOut(std::time::Duration),
-    /// The callback (or the paste) carried an error, such as `access_denied`.
-    #[error(transparent)]
-    Callback(#[from] CallbackError),
-    /// The listener's socket failed.
-    #[error("the callback listener failed: {0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// The path Google sends the browser back to.
 pub const CALLBACK_PATH: &str = "/oauth2callback";
 

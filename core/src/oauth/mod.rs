@@ -42,8 +42,8 @@ mod login;
 mod pkce;
 
 pub use callback::{
-    CALLBACK_PATH, CallbackError, CallbackReply, CallbackWaitError, MAX_CALLBACK_INPUT,
-    callback_http_response, callback_reply, parse_callback,
+    CALLBACK_PATH, CallbackError, CallbackReply, MAX_CALLBACK_INPUT, callback_http_response,
+    callback_reply, parse_callback,
 };
 pub use config::{
     AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, OAuthClient, OAuthEndpoints,
@@ -57,7 +57,6 @@ pub use flows::{
     revoke_token,
 };
 pub use login::{
-    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, LoginOptions, Logout, MAX_CALLBACK_CONNECTIONS,
-    RejectedPasteHook, WaitOptions,
+    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, Logout, MAX_CALLBACK_CONNECTIONS, judge_paste,
 };
 pub use pkce::{Pkce, random_token};
