@@ -198,6 +198,11 @@ impl Client {
         if let Some(token) = self.core.memory_hit(SystemTime::now()) {
             return Ok(token);
         }
+        // Boxed, so the warm path's future stays small.
+        Box::pin(self.fetch_access_token()).await
+    }
+
+    async fn fetch_access_token(&self) -> Result<Secret, ClientError> {
         let _single_flight = self.refreshing.lock().await;
         self.run(self.core.access_token()).await
     }

@@ -6,7 +6,7 @@ use super::{Action, Client, Input, Operation, StoreOp, StoreReply};
 use crate::error::ErrorClass;
 use crate::flow::request::RequestTimeout;
 use crate::flow::{Flow, Misuse, Step};
-use crate::oauth::{Credentials, RefreshToken, refresh_token};
+use crate::oauth::{Credentials, TokenRequest, refresh_token};
 use crate::{Error, Secret};
 
 /// How access tokens are refreshed, and how long an outage may hold a caller.
@@ -68,7 +68,7 @@ enum Stage {
     Locking,
     LoadingLocked,
     Refreshing {
-        flow: Box<RefreshToken>,
+        flow: Box<TokenRequest>,
         current: Box<Credentials>,
     },
     Saving(Secret),

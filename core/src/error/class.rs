@@ -33,7 +33,7 @@ use serde::Serialize;
 use super::envelope::{Detail, Envelope, OAuthError};
 use crate::flow::{TransportError, TransportErrorKind};
 
-/// Why a request failed, as a host routes it. See the [module docs](self) for the
+/// Why a request failed, as a host routes it. See the `error` module docs for the
 /// table of properties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

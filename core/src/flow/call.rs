@@ -1,4 +1,9 @@
 //! The smallest flow: one request, one response.
+//!
+//! ```text
+//!  Ready ──poll──▶ Send(request) ──▶ Sent ──handle_response──▶ Answered ──poll──▶ Done / error
+//!                                     │ poll before the answer: misuse
+//! ```
 
 use std::time::SystemTime;
 

@@ -4,6 +4,15 @@
 //! it yields the same events as if the whole stream had arrived at once. Comments
 //! (`:`), `id:` and `retry:` are ignored; `data:` lines are joined with `\n`; lines and
 //! events are bounded.
+//!
+//! ```text
+//!  bytes ──▶ line buffer ──CR / LF / CRLF──▶ field ──"data"──▶ event data (+ "\n")
+//!              │ over MAX_LINE: skip to the      │ empty line: dispatch the event
+//!              │ line's end (one error)          │ (if it has data), then start anew
+//!              ▼                                 ▼
+//!           skipping_line                 over MAX_EVENT: skip the event's
+//!                                          remaining data (one error) until dispatch
+//! ```
 
 use std::fmt;
 

@@ -12,10 +12,9 @@ use crate::flow::request::{bearer_request, form_post};
 use crate::flow::{Call, Map, Response};
 use crate::secret::Secret;
 
-/// Exchanges an authorization code for credentials. Output: new [`Credentials`].
-pub type ExchangeCode = Map<Call, Credentials>;
-/// Refreshes an access token. Output: the updated [`Credentials`].
-pub type RefreshToken = Map<Call, Credentials>;
+/// One request to the token endpoint (a code exchange or a refresh). Output: the new
+/// or updated [`Credentials`].
+pub type TokenRequest = Map<Call, Credentials>;
 /// Asks who is signed in. Output: the email address.
 pub type FetchEmail = Map<Call, String>;
 /// Revokes a token. Output: nothing.
@@ -35,7 +34,7 @@ pub fn exchange_code(
     code: &Secret,
     verifier: &Secret,
     redirect_uri: &str,
-) -> Result<ExchangeCode, Error> {
+) -> Result<TokenRequest, Error> {
     let request = form_post(
         &client.endpoints.token,
         &[
@@ -72,7 +71,7 @@ pub fn exchange_code(
 pub fn refresh_token(
     credentials: &Credentials,
     token_endpoint: &str,
-) -> Result<RefreshToken, Error> {
+) -> Result<TokenRequest, Error> {
     let secret = credentials
         .client_secret
         .as_ref()

@@ -53,8 +53,7 @@ pub use credentials::{
     unix_seconds,
 };
 pub use flows::{
-    ExchangeCode, FetchEmail, RefreshToken, RevokeToken, exchange_code, fetch_email, refresh_token,
-    revoke_token,
+    FetchEmail, RevokeToken, TokenRequest, exchange_code, fetch_email, refresh_token, revoke_token,
 };
 pub use login::{
     DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, Logout, MAX_CALLBACK_CONNECTIONS, judge_paste,

@@ -1,4 +1,16 @@
 //! The retry combinator: wraps any flow and retries its failed requests.
+//!
+//! ```text
+//!            inner.poll ──Send──▶ InFlight ──answer──▶ policy.decide
+//!   Idle ◀─────────────────────────┐                     │ RetryAfter(d)
+//!    │  inner Wait/Done pass through│ success, or a       ▼
+//!    │                              │ decision other  Waiting(d) ──poll──▶ Wait(d)
+//!    │                              │ than retry: the      │
+//!    │                              │ answer goes to  Resend ──poll──▶ Send(same request)
+//!    │                              └── the inner flow ◀───┘            │
+//!    ▼                                                                   ▼
+//!  Finished (inner Done, or its error wrapped with the history)       InFlight
+//! ```
 
 use std::time::{Duration, SystemTime};
 
