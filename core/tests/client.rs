@@ -125,6 +125,23 @@ fn the_refresh_window_is_five_minutes_by_default_and_configurable() {
 }
 
 #[test]
+fn memory_says_fresh_aging_or_missing() {
+    use codeassist_core::client::Cached;
+    let client = client();
+    assert_eq!(client.cached(start()), Cached::Missing);
+    let mut runtime = runtime(Some(stored(3000)));
+    runtime
+        .run(client.access_token(), |_, _| unreachable!())
+        .unwrap();
+    let at = |seconds: u64| start() + Duration::from_secs(seconds);
+    assert!(matches!(client.cached(at(0)), Cached::Fresh(_)));
+    // 200 s left: inside the window, enough life to hand out during a refresh.
+    assert!(matches!(client.cached(at(2800)), Cached::Aging(_)));
+    // 30 s left: too little; refresh first.
+    assert_eq!(client.cached(at(2970)), Cached::Missing);
+}
+
+#[test]
 fn a_token_near_its_end_is_refreshed_under_the_lock_and_saved() {
     let client = client();
     let mut runtime = runtime(Some(stored(200)));

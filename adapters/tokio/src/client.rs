@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use codeassist_core::Secret;
 use codeassist_core::client::{
-    Action, Client as CoreClient, Input, Operation, StoreOp, StoreReply,
+    Action, Cached, Client as CoreClient, Input, Operation, StoreOp, StoreReply,
 };
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
@@ -194,12 +194,35 @@ impl Client {
     /// left (no I/O at all), else from the store, else refreshed under the store's
     /// lock, once for all concurrent callers in this process. During an outage a
     /// still-valid token is returned after one short attempt.
+    ///
+    /// **Refresh ahead:** when the token in memory has entered the 5-minute window but
+    /// still has more than a minute left, it is returned at once and one refresh runs
+    /// in a background task (single flight: at most one at a time per client). This
+    /// needs a running tokio runtime, which an `async` caller has.
     pub async fn access_token(&self) -> Result<Secret, ClientError> {
-        if let Some(token) = self.core.memory_hit(SystemTime::now()) {
-            return Ok(token);
+        match self.core.cached(SystemTime::now()) {
+            Cached::Fresh(token) => Ok(token),
+            Cached::Aging(token) => {
+                self.refresh_in_background();
+                Ok(token)
+            }
+            // Boxed, so the warm path's future stays small.
+            _ => Box::pin(self.fetch_access_token()).await,
         }
-        // Boxed, so the warm path's future stays small.
-        Box::pin(self.fetch_access_token()).await
+    }
+
+    /// Starts one background refresh unless one is running.
+    fn refresh_in_background(&self) {
+        let Ok(single_flight) = self.refreshing.clone().try_lock_owned() else {
+            return;
+        };
+        let client = self.clone();
+        tokio::spawn(async move {
+            let _single_flight = single_flight;
+            if let Err(error) = client.run(client.core.access_token()).await {
+                tracing::warn!(error = %error, "background token refresh failed; the current token is still valid");
+            }
+        });
     }
 
     async fn fetch_access_token(&self) -> Result<Secret, ClientError> {

@@ -195,3 +195,56 @@ async fn a_silent_connection_does_not_hold_up_the_callback() {
     assert_eq!(code.expose(), "4/good");
     browser.join().unwrap().assert_not_held_up();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_window_is_returned_at_once_and_refreshed_in_the_background() {
+    use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Fault};
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    let mut credentials = codeassist_core::oauth::Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
+    );
+    credentials.access_token = Some(Secret::new("ya29.aging"));
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3000);
+    store.lock().unwrap().save(&credentials).unwrap();
+    // A window of 2999 s: fresh for a second or two, then inside the window with
+    // plenty of life left (as a token 4 minutes from its end is with the default).
+    let mut policy = codeassist_core::client::RefreshPolicy::default();
+    policy.window = Duration::from_secs(2999);
+    let later = Client::builder(oauth_client(&server.base_url()))
+        .store(store.clone())
+        .env_project(None)
+        .refresh_policy(policy)
+        .build()
+        .unwrap();
+    assert_eq!(later.access_token().await.unwrap().expose(), "ya29.aging");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // A slow token endpoint: the caller must not wait for it.
+    emulator.inject("/token", Fault::Slow(Duration::from_millis(600)), 1);
+    let started = std::time::Instant::now();
+    let token = later.access_token().await.unwrap();
+    assert_eq!(token.expose(), "ya29.aging");
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    // The background refresh lands in the file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stored = store.load().unwrap().unwrap();
+        if stored.access_token.as_ref().map(Secret::expose) != Some("ya29.aging") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(emulator.count("/token"), 1, "one refresh");
+}

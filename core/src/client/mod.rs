@@ -169,6 +169,23 @@ fn ids_seed<R: rand_core::Rng + ?Sized>(random: &mut R) -> crate::SplitMix64 {
     crate::SplitMix64::seeded_from(random)
 }
 
+/// The least life a token must have left to be handed out while a refresh runs in
+/// the background.
+pub const AHEAD_MINIMUM: Duration = Duration::from_secs(60);
+
+/// What memory holds: see [`Client::cached`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Cached {
+    /// Valid beyond the refresh window: use it.
+    Fresh(crate::Secret),
+    /// Inside the window but with more than [`AHEAD_MINIMUM`] left: use it, and
+    /// refresh in the background.
+    Aging(crate::Secret),
+    /// Nothing usable: refresh (or load) before answering.
+    Missing,
+}
+
 /// What the client needs to know: who signs in, where Code Assist is, which project
 /// was asked for, and how patiently to refresh.
 #[derive(Debug, Clone)]
@@ -259,6 +276,25 @@ impl Client {
             .as_ref()?
             .valid_access_token(now, self.config.refresh.window)
             .cloned()
+    }
+
+    /// What memory holds at `now`, for a runtime that refreshes ahead in the
+    /// background: a token valid beyond the refresh window ([`Cached::Fresh`]), one
+    /// inside the window with more than [`AHEAD_MINIMUM`] left ([`Cached::Aging`]: hand it
+    /// out and refresh meanwhile), or nothing usable ([`Cached::Missing`]: run
+    /// [`Client::access_token`] and wait for it).
+    pub fn cached(&self, now: SystemTime) -> Cached {
+        let memory = self.memory();
+        let Some(credentials) = memory.as_ref() else {
+            return Cached::Missing;
+        };
+        if let Some(token) = credentials.valid_access_token(now, self.config.refresh.window) {
+            return Cached::Fresh(token.clone());
+        }
+        match credentials.valid_access_token(now, AHEAD_MINIMUM) {
+            Some(token) => Cached::Aging(token.clone()),
+            None => Cached::Missing,
+        }
     }
 
     /// A valid access token: see the [module docs](self) for the lifecycle.
