@@ -54,6 +54,10 @@
 //! [`flow::drive`] runs the same loop for you on a [`flow::VirtualClock`].
 //!
 //! Modules:
+//! - [`client`]: what both runtimes' clients are: the token lifecycle and the
+//!   cross-process refresh protocol, 401 → refresh once → retry, stream opening, the
+//!   project cache, as operations that also ask for store work. A runtime performs
+//!   them; [`client::MemoryRuntime`] performs them on a virtual clock.
 //! - [`flow`]: the driving contract, the virtual-clock driver, transport failures.
 //! - [`error`]: Google's error envelope, its classification and one-line messages.
 //! - [`retry`]: the retry policy and the combinator that applies it to any flow.
@@ -62,7 +66,13 @@
 //! - [`inference`]: generateContent requests and an incremental reader of streamed
 //!   answers that classifies errors arriving mid-stream.
 //! - [`oauth`]: PKCE, the authorization URL, callbacks, token exchange and refresh,
-//!   userinfo, revocation, and the token source that refreshes only when needed.
+//!   userinfo, revocation.
+//!
+//! Which flows retry by themselves: the Code Assist calls (`resolve_project`,
+//! `retrieve_user_quota`, `generate_content`) come wrapped in their configured
+//! [`retry::RetryPolicy`]; the OAuth calls (`exchange_code`, `refresh_token`,
+//! `fetch_email`, `revoke_token`) are single requests, because how long a token
+//! endpoint may be retried depends on the token at stake, which [`client`] decides.
 #![forbid(unsafe_code)]
 
 pub mod client;
