@@ -8,6 +8,9 @@ use std::convert::Infallible;
 /// retry jitter and `x-activity-request-id` UUIDs, which need to differ, not to be
 /// unguessable. Secrets (PKCE verifiers, `state`) always come straight from the
 /// caller's cryptographic source.
+///
+/// No API of this crate asks for one: every constructor takes any `rand_core::Rng`.
+/// It is exported as a deterministic source for tests and simulations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitMix64(u64);
 

@@ -82,7 +82,7 @@ fn wrapped_flow_waits_exactly_through_429_then_503_then_succeeds() {
     let flow = Retry::new(
         Call::new(request),
         RetryPolicy::default().without_jitter(),
-        zero(),
+        &mut zero(),
     );
     let output = drive(flow, &mut clock, |request, now| {
         sent.push((request.uri().to_string(), request.body().clone(), now));
@@ -114,7 +114,7 @@ fn the_final_error_carries_the_history() {
     };
     let mut clock = VirtualClock::new(start());
     let error = drive(
-        Retry::new(Call::new(request), policy, zero()),
+        Retry::new(Call::new(request), policy, &mut zero()),
         &mut clock,
         |_, _| {
             Err(TransportError::new(
@@ -151,7 +151,7 @@ fn auth_asks_for_reauthentication_and_permanent_errors_are_not_retried() {
     let mut clock = VirtualClock::new(start());
     let mut calls = 0;
     let error = drive(
-        Retry::new(Call::new(request()), RetryPolicy::default(), zero()),
+        Retry::new(Call::new(request()), RetryPolicy::default(), &mut zero()),
         &mut clock,
         |_, _| {
             calls += 1;
@@ -170,7 +170,7 @@ fn auth_asks_for_reauthentication_and_permanent_errors_are_not_retried() {
 
     let mut calls = 0;
     let error = drive(
-        Retry::new(Call::new(request()), RetryPolicy::default(), zero()),
+        Retry::new(Call::new(request()), RetryPolicy::default(), &mut zero()),
         &mut clock,
         |_, _| {
             calls += 1;
@@ -325,7 +325,7 @@ fn a_shared_throttle_stops_retrying_when_everything_fails() {
             .unwrap();
         let mut clock = VirtualClock::new(start());
         let _ = drive(
-            Retry::new(Call::new(request), policy.clone(), zero()),
+            Retry::new(Call::new(request), policy.clone(), &mut zero()),
             &mut clock,
             |_, _| {
                 total_requests += 1;
@@ -370,7 +370,7 @@ proptest! {
         let mut clock = VirtualClock::new(start());
         let mut script = outcomes.into_iter();
         let mut requests = 0u32;
-        let result = drive(Retry::new(Call::new(request), policy.clone(), Replay(randoms, 0)), &mut clock, |_, _| {
+        let result = drive(Retry::new(Call::new(request), policy.clone(), &mut Replay(randoms, 0)), &mut clock, |_, _| {
             requests += 1;
             let (kind, delay) = script.next().unwrap_or((0, None));
             let retry_delay = delay

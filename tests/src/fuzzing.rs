@@ -142,7 +142,7 @@ pub fn check_retry(data: &[u8]) {
     let mut flow = Retry::new(
         Call::new(request),
         policy.clone(),
-        SplitMix64::new(input.seed),
+        &mut SplitMix64::new(input.seed),
     );
     let (mut requests, mut waited, mut time) = (0u32, Duration::ZERO, now());
     for _ in 0..10_000 {

@@ -379,11 +379,7 @@ impl Client {
                 request.clone(),
             );
             let http = call.to_stream_request(&project.endpoint, token, &mut ids)?;
-            Ok(OpenStream::new(
-                http,
-                policy.clone(),
-                crate::SplitMix64::seeded_from(&mut ids),
-            ))
+            Ok(OpenStream::new(http, policy.clone(), &mut ids))
         });
         InProject::new(self.clone(), &mut ids_seed(random), make)
     }
@@ -425,11 +421,7 @@ impl Client {
         let mut jitter = crate::SplitMix64::seeded_from(random);
         let mut make = make;
         self.authenticated(move |token| {
-            Ok(OpenStream::new(
-                make(token)?,
-                policy.clone(),
-                crate::SplitMix64::seeded_from(&mut jitter),
-            ))
+            Ok(OpenStream::new(make(token)?, policy.clone(), &mut jitter))
         })
     }
 }

@@ -87,12 +87,16 @@ enum Stage {
 }
 
 impl OpenStream {
-    /// Opens `request` under `policy`; `random` jitters computed backoff.
-    pub fn new(request: Request, policy: RetryPolicy, random: crate::SplitMix64) -> Self {
+    /// Opens `request` under `policy`; `random` seeds the jitter of computed backoff.
+    pub fn new<R: rand_core::Rng + ?Sized>(
+        request: Request,
+        policy: RetryPolicy,
+        random: &mut R,
+    ) -> Self {
         Self {
             request,
             policy,
-            random,
+            random: crate::SplitMix64::seeded_from(random),
             attempt: AttemptState::default(),
             started: None,
             stage: Stage::Ready,

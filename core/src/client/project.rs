@@ -131,7 +131,7 @@ pub struct ResolveProjectOp {
     stage: ResolveStage,
 }
 
-type ResolveFlow = FlowOp<Retry<crate::code_assist::ResolveProject, SplitMix64>>;
+type ResolveFlow = FlowOp<Retry<crate::code_assist::ResolveProject>>;
 type Resolving = Authenticated<ResolveFlow, MakeOp<ResolveFlow>>;
 
 enum ResolveStage {

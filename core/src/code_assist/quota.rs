@@ -100,7 +100,7 @@ fn bucket_from(value: &Value) -> Option<QuotaBucket> {
 }
 
 /// The quota flow, with retries.
-pub type RetrieveQuota = Retry<Map<Call, Quota>, SplitMix64>;
+pub type RetrieveQuota = Retry<Map<Call, Quota>>;
 
 /// Asks the first configured endpoint for `project`'s quota.
 pub fn retrieve_user_quota<R: rand_core::Rng + ?Sized>(
@@ -129,5 +129,5 @@ pub fn retrieve_user_quota<R: rand_core::Rng + ?Sized>(
             detail: crate::error::sanitize(&detail, 200),
         })
     });
-    Ok(Retry::new(flow, config.retry.clone(), ids))
+    Ok(Retry::new(flow, config.retry.clone(), &mut ids))
 }

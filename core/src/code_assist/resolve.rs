@@ -106,10 +106,10 @@ pub fn resolve_project<R: rand_core::Rng + ?Sized>(
     configured: Option<&str>,
     env: Option<&str>,
     random: &mut R,
-) -> Retry<ResolveProject, SplitMix64> {
+) -> Retry<ResolveProject> {
     let policy = config.retry.clone();
     let flow = ResolveProject::new(config, access_token, configured, env, random);
-    Retry::new(flow, policy, SplitMix64::seeded_from(random))
+    Retry::new(flow, policy, random)
 }
 
 impl ResolveProject {

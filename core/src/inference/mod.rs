@@ -146,7 +146,7 @@ impl StreamReader {
 }
 
 /// The non-streamed call as a flow, under `policy`: the answer, unwrapped.
-pub type GenerateContent = Retry<Map<Call, Chunk>, SplitMix64>;
+pub type GenerateContent = Retry<Map<Call, Chunk>>;
 
 /// `generateContent` on `endpoint` as a flow with retries (request ids and jitter
 /// seeded from `random`).
@@ -160,8 +160,7 @@ pub fn generate_content<R: rand_core::Rng + ?Sized>(
     policy: RetryPolicy,
     random: &mut R,
 ) -> Result<GenerateContent, Error> {
-    let mut ids = SplitMix64::seeded_from(random);
-    let http_request = request.to_request(endpoint, token, &mut ids)?;
+    let http_request = request.to_request(endpoint, token, random)?;
     let flow = Map::new(
         Call::new(http_request),
         |response: crate::flow::Response, _now| {
@@ -173,7 +172,7 @@ pub fn generate_content<R: rand_core::Rng + ?Sized>(
                 })
         },
     );
-    Ok(Retry::new(flow, policy, ids))
+    Ok(Retry::new(flow, policy, random))
 }
 
 /// What to ask: the model, the project, a prompt id, and the Gemini request as JSON.
@@ -216,11 +215,12 @@ impl GenerateRequest {
     }
 
     /// `POST {endpoint}/v1internal:generateContent`, with the control plane's headers.
-    pub fn to_request(
+    /// `random` makes the `x-activity-request-id`.
+    pub fn to_request<R: rand_core::Rng + ?Sized>(
         &self,
         endpoint: &str,
         token: &Secret,
-        ids: &mut SplitMix64,
+        random: &mut R,
     ) -> Result<Request, Error> {
         control_request(
             http::Method::POST,
@@ -228,16 +228,16 @@ impl GenerateRequest {
             ":generateContent",
             token,
             Some(&self.body()),
-            ids,
+            &mut SplitMix64::seeded_from(random),
         )
     }
 
     /// `POST {endpoint}/v1internal:streamGenerateContent?alt=sse`.
-    pub fn to_stream_request(
+    pub fn to_stream_request<R: rand_core::Rng + ?Sized>(
         &self,
         endpoint: &str,
         token: &Secret,
-        ids: &mut SplitMix64,
+        random: &mut R,
     ) -> Result<Request, Error> {
         let mut request = control_request(
             http::Method::POST,
@@ -245,7 +245,7 @@ impl GenerateRequest {
             ":streamGenerateContent?alt=sse",
             token,
             Some(&self.body()),
-            ids,
+            &mut SplitMix64::seeded_from(random),
         )?;
         request.headers_mut().insert(
             http::header::ACCEPT,

@@ -54,12 +54,12 @@ impl RetryHistory {
 /// flow then fails, the error comes back as [`Error::Retried`] with the whole
 /// [`RetryHistory`].
 ///
-/// `random` is drawn from only to jitter computed backoffs.
+/// The caller's random source seeds the jitter of computed backoffs.
 #[derive(Debug)]
-pub struct Retry<F, R> {
+pub struct Retry<F> {
     inner: F,
     policy: RetryPolicy,
-    random: R,
+    random: crate::SplitMix64,
     state: State,
     history: RetryHistory,
     request: Option<Request>,
@@ -77,17 +77,16 @@ enum State {
     Misused(&'static str),
 }
 
-impl<F, R> Retry<F, R>
+impl<F> Retry<F>
 where
     F: Flow<Error = Error>,
-    R: Rng,
 {
-    /// Wraps `inner`, retrying its requests under `policy`.
-    pub fn new(inner: F, policy: RetryPolicy, random: R) -> Self {
+    /// Wraps `inner`, retrying its requests under `policy`; `random` seeds the jitter.
+    pub fn new<R: Rng + ?Sized>(inner: F, policy: RetryPolicy, random: &mut R) -> Self {
         Self {
             inner,
             policy,
-            random,
+            random: crate::SplitMix64::seeded_from(random),
             state: State::Idle,
             history: RetryHistory::default(),
             request: None,
@@ -115,10 +114,9 @@ where
     }
 }
 
-impl<F, R> Flow for Retry<F, R>
+impl<F> Flow for Retry<F>
 where
     F: Flow<Error = Error>,
-    R: Rng,
 {
     type Output = F::Output;
     type Error = Error;
