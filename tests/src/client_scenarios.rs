@@ -18,6 +18,8 @@ use codeassist_core::flow::{TransportError, TransportErrorKind};
 use codeassist_core::oauth::{Credentials, unix_seconds};
 use codeassist_core::{Secret, SplitMix64};
 
+use codeassist_store::{CredentialStore, FileStore};
+
 use crate::conformance::{code_assist_config, oauth_client};
 use crate::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault};
 
@@ -72,6 +74,30 @@ pub fn credentials_expiring(emulator: &Emulator, left: i64) -> Credentials {
     credentials.access_token = Some(Secret::new("ya29.still-valid"));
     credentials.expires_at = Some(unix_seconds(SystemTime::now()) + left);
     credentials
+}
+
+/// Replaces what `store` holds (`None` deletes it), as another process would.
+pub fn put(store: &FileStore, credentials: Option<&Credentials>) {
+    let mut locked = store.lock().expect("the store locks");
+    match credentials {
+        Some(credentials) => locked.save(credentials).expect("the store saves"),
+        None => locked.delete().expect("the store deletes"),
+    }
+}
+
+/// A file store at `path` holding credentials the emulator accepts, whose access
+/// token `access_token` lives `left` more seconds.
+pub fn signed_in_store(
+    emulator: &Emulator,
+    path: &std::path::Path,
+    access_token: &str,
+    left: i64,
+) -> FileStore {
+    let store = FileStore::new(path);
+    let mut credentials = credentials_expiring(emulator, left);
+    credentials.access_token = Some(Secret::new(access_token));
+    put(&store, Some(&credentials));
+    store
 }
 
 fn elapsed<R: ClientRuntime>(runtime: &R, since: SystemTime) -> Duration {

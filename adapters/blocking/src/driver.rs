@@ -48,13 +48,7 @@ pub struct BlockingDriver {
 }
 
 /// What opening a streamed request gave.
-#[derive(Debug)]
-pub(crate) enum Opening {
-    /// A 2xx answer: its status and headers, and the body to read as it arrives.
-    Opened(Opened, ResponseStream),
-    /// Anything else, read whole (or the transport failure).
-    Answered(Result<Response, TransportError>),
-}
+pub(crate) type Opening = codeassist_core::client::Opening<ResponseStream>;
 
 impl Default for BlockingDriver {
     fn default() -> Self {

@@ -82,23 +82,19 @@ fn a_stream_arrives_item_by_item_and_a_mid_stream_429_is_classified() {
 
 #[test]
 fn the_client_retries_the_opening_as_google_asks_and_refreshes_a_refused_token_once() {
-    use codeassist_core::oauth::unix_seconds;
-    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::client_scenarios::signed_in_store;
     use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Fault;
     let emulator = Emulator::new();
     let server = emulator.serve().unwrap();
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(dir.path().join("oauth.json"));
-    let mut credentials = Credentials::new(
-        CLIENT_ID,
-        Some(Secret::new(CLIENT_SECRET)),
-        emulator.issue_refresh_token(),
+    let store = signed_in_store(
+        &emulator,
+        &dir.path().join("oauth.json"),
+        "ya29.refused",
+        3600,
     );
-    credentials.access_token = Some(Secret::new("ya29.refused"));
-    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3600);
-    store.lock().unwrap().save(&credentials).unwrap();
     let client = codeassist_blocking::Client::builder(oauth_client(&base))
         .store(store)
         .code_assist(code_assist_config(&base))
@@ -136,8 +132,7 @@ fn the_client_retries_the_opening_as_google_asks_and_refreshes_a_refused_token_o
 
 #[test]
 fn the_client_streams_in_the_cached_project() {
-    use codeassist_core::oauth::unix_seconds;
-    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::client_scenarios::signed_in_store;
     use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Account;
     let emulator = Emulator::new();
@@ -147,14 +142,7 @@ fn the_client_streams_in_the_cached_project() {
     let server = emulator.serve().unwrap();
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(dir.path().join("oauth.json"));
-    let mut credentials = Credentials::new(
-        CLIENT_ID,
-        Some(Secret::new(CLIENT_SECRET)),
-        emulator.issue_refresh_token(),
-    );
-    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) - 10);
-    store.lock().unwrap().save(&credentials).unwrap();
+    let store = signed_in_store(&emulator, &dir.path().join("oauth.json"), "ya29.old", -10);
     let client = codeassist_blocking::Client::builder(oauth_client(&base))
         .store(store)
         .code_assist(code_assist_config(&base))

@@ -56,13 +56,7 @@ pub struct AsyncDriver {
 }
 
 /// What opening a streamed request gave.
-#[derive(Debug)]
-pub(crate) enum Opening {
-    /// A 2xx answer: its status and headers, and the body to read as it arrives.
-    Opened(Opened, AsyncResponseStream),
-    /// Anything else, read whole (or the transport failure).
-    Answered(Result<Response, TransportError>),
-}
+pub(crate) type Opening = codeassist_core::client::Opening<AsyncResponseStream>;
 
 impl Default for AsyncDriver {
     fn default() -> Self {

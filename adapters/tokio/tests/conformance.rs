@@ -106,12 +106,7 @@ impl codeassist_testkit::client_scenarios::ClientRuntime for TokioClient {
     }
 
     fn put(&mut self, credentials: Option<codeassist_core::oauth::Credentials>) {
-        use codeassist_store::CredentialStore;
-        let mut locked = self.store.lock().unwrap();
-        match credentials {
-            Some(credentials) => locked.save(&credentials).unwrap(),
-            None => locked.delete().unwrap(),
-        }
+        codeassist_testkit::client_scenarios::put(&self.store, credentials.as_ref());
     }
 
     fn stored(&mut self) -> Option<codeassist_core::oauth::Credentials> {

@@ -83,24 +83,20 @@ async fn streams_arrive_item_by_item_and_errors_mid_stream_are_classified() {
 
 #[tokio::test]
 async fn the_client_retries_the_opening_and_refreshes_a_refused_token_once() {
-    use codeassist_core::oauth::unix_seconds;
-    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::client_scenarios::signed_in_store;
     use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Fault;
     let emulator = Emulator::new();
     let server = emulator.serve().unwrap();
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(dir.path().join("oauth.json"));
     // A token the emulator never issued, "valid" for an hour: the first open gets 401.
-    let mut credentials = Credentials::new(
-        CLIENT_ID,
-        Some(Secret::new(CLIENT_SECRET)),
-        emulator.issue_refresh_token(),
+    let store = signed_in_store(
+        &emulator,
+        &dir.path().join("oauth.json"),
+        "ya29.refused",
+        3600,
     );
-    credentials.access_token = Some(Secret::new("ya29.refused"));
-    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3600);
-    store.lock().unwrap().save(&credentials).unwrap();
     let client = codeassist_tokio::Client::builder(oauth_client(&base))
         .store(store)
         .code_assist(code_assist_config(&base))
@@ -132,8 +128,7 @@ async fn the_client_retries_the_opening_and_refreshes_a_refused_token_once() {
 
 #[tokio::test]
 async fn the_client_streams_in_the_cached_project() {
-    use codeassist_core::oauth::unix_seconds;
-    use codeassist_store::{CredentialStore, FileStore};
+    use codeassist_testkit::client_scenarios::signed_in_store;
     use codeassist_testkit::conformance::{code_assist_config, oauth_client};
     use codeassist_testkit::emulator::Account;
     let emulator = Emulator::new();
@@ -143,14 +138,7 @@ async fn the_client_streams_in_the_cached_project() {
     let server = emulator.serve().unwrap();
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(dir.path().join("oauth.json"));
-    let mut credentials = Credentials::new(
-        CLIENT_ID,
-        Some(Secret::new(CLIENT_SECRET)),
-        emulator.issue_refresh_token(),
-    );
-    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) - 10);
-    store.lock().unwrap().save(&credentials).unwrap();
+    let store = signed_in_store(&emulator, &dir.path().join("oauth.json"), "ya29.old", -10);
     let client = codeassist_tokio::Client::builder(oauth_client(&base))
         .store(store)
         .code_assist(code_assist_config(&base))

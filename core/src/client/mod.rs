@@ -56,7 +56,7 @@ mod token;
 
 pub use authenticated::Authenticated;
 pub use memory::{MemoryRuntime, MemoryStore, Reply};
-pub use ops::{FlowOp, OpenStream, Opened};
+pub use ops::{FlowOp, OpenStream, Opened, Opening};
 pub use project::{
     CachedProject, InProject, LogoutOp, MakeInProject, QuotaOp, ResolveProjectOp, SaveLogin,
     project_failure_drops_cache,

@@ -64,6 +64,17 @@ impl Opened {
     }
 }
 
+/// What a runtime got when it sent an [`Action::Open`]: a 2xx answer's head and the
+/// body `S` it keeps for the host, or anything else read whole (or the transport
+/// failure), to feed back as [`Input::Response`].
+#[derive(Debug)]
+pub enum Opening<S> {
+    /// A 2xx answer: its status and headers, and the body to read as it arrives.
+    Opened(Opened, S),
+    /// Anything else.
+    Answered(Result<crate::flow::Response, crate::flow::TransportError>),
+}
+
 /// Opens a streamed answer: sends `request` as [`Action::Open`]; a failure before the
 /// first byte is classified and retried under the policy (feeding its throttle, when
 /// it has one). The output is the opened answer's status and headers; the runtime
