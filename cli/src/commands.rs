@@ -54,11 +54,12 @@ pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure
     let spinner = Spinner::start("Waiting for the browser…");
     let outcome = client.login(options);
     drop(spinner);
-    let credentials = outcome?;
-    say(&format!(
-        "Signed in as {}.",
-        credentials.email.as_deref().unwrap_or("(email unknown)")
-    ));
+    let signed_in = outcome?;
+    match (&signed_in.credentials.email, &signed_in.email_problem) {
+        (Some(email), _) => say(&format!("Signed in as {email}.")),
+        (None, Some(problem)) => say(&format!("Signed in (the email is unknown: {problem}).")),
+        (None, None) => say("Signed in (the server did not name the email)."),
+    }
     Ok(())
 }
 

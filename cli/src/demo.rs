@@ -94,7 +94,7 @@ pub fn run() -> Result<(), Failure> {
         act_as_browser(url.to_owned());
     });
     options.port = 0;
-    let credentials = client.login(options)?;
+    let credentials = client.login(options)?.credentials;
     note(&format!(
         "signed in as {}; credentials saved (mode 0600)",
         credentials.email.as_deref().unwrap_or("?")

@@ -121,6 +121,11 @@ pub enum Error {
     /// The configuration cannot work (a malformed URL, a missing value).
     #[error("configuration error: {0}")]
     Config(String),
+    /// A sign-in's code exchange gave no refresh token, so nothing was kept.
+    #[error(
+        "the server issued no refresh token, so this sign-in could not be kept: with Google, remove this app's access at https://myaccount.google.com/permissions and sign in again; with another server, check its offline-access policy (the offline_access scope, or consent)"
+    )]
+    NoRefreshToken,
     /// Nobody is signed in, or the sign-in was revoked and cannot be refreshed: a
     /// person must sign in again (see [`Error::needs_sign_in`]).
     #[error("nobody is signed in")]

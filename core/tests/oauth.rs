@@ -67,7 +67,7 @@ fn authorization_url_carries_every_parameter() {
     assert_eq!(params["response_type"], "code");
     assert_eq!(
         params["scope"],
-        "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile"
+        "openid email https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
     );
     assert_eq!(params["code_challenge"], request.pkce.challenge());
     assert_eq!(params["code_challenge_method"], "S256");
@@ -86,9 +86,13 @@ fn authorization_url_carries_every_parameter() {
         request.state.expose()
     );
     assert_eq!(
-        parse_callback(&callback, request.state.expose())
-            .unwrap()
-            .expose(),
+        parse_callback(
+            &callback,
+            request.state.expose(),
+            &client().endpoints.issuers
+        )
+        .unwrap()
+        .expose(),
         "4/abc"
     );
 }
@@ -118,7 +122,7 @@ fn code_exchange_sends_the_form_and_builds_credentials() {
     )
     .unwrap();
     let mut clock = VirtualClock::new(now());
-    let credentials = drive(flow, &mut clock, |request, _| {
+    let (credentials, id_token) = drive(flow, &mut clock, |request, _| {
         assert_eq!(request.method(), "POST");
         assert_eq!(request.uri(), "https://oauth2.googleapis.com/token");
         assert_eq!(request.headers()["content-type"], "application/x-www-form-urlencoded");
@@ -137,6 +141,7 @@ fn code_exchange_sends_the_form_and_builds_credentials() {
     assert_eq!(credentials.expires_at, Some(1_700_003_599));
     assert_eq!(credentials.client_secret.unwrap().expose(), "GOCSPX-secret");
     assert_eq!(credentials.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(id_token.unwrap().expose(), "x.y.z");
 }
 
 #[test]
@@ -152,8 +157,12 @@ fn code_exchange_without_refresh_token_is_an_error() {
         Ok(ok(r#"{"access_token": "a", "expires_in": 10}"#))
     })
     .unwrap_err();
-    assert!(matches!(error, Error::InvalidResponse { .. }), "{error:?}");
-    assert!(error.to_string().contains("refresh_token"), "{error}");
+    assert!(matches!(error, Error::NoRefreshToken), "{error:?}");
+    let said = error.to_string();
+    assert!(
+        said.contains("no refresh token") && !said.contains("[redacted]"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -222,11 +231,29 @@ fn userinfo_and_revoke() {
     .unwrap_err();
     assert!(matches!(error, Error::InvalidResponse { .. }));
 
+    // Revocation authenticates as the client, as at the token endpoint (RFC 7009 §2.1).
+    let confidential = Credentials::new("cid", Some(Secret::new("cs")), "1//r");
     drive(
-        revoke_token(&Secret::new("1//r"), "https://oauth2.googleapis.com/revoke").unwrap(),
+        revoke_token(&confidential, "https://oauth2.googleapis.com/revoke").unwrap(),
         &mut VirtualClock::new(now()),
         |request, _| {
-            assert_eq!(form(request.body())["token"], "1//r");
+            let fields = form(request.body());
+            assert_eq!(fields["token"], "1//r");
+            assert_eq!(fields["token_type_hint"], "refresh_token");
+            assert_eq!(fields["client_id"], "cid");
+            assert_eq!(fields["client_secret"], "cs");
+            Ok(ok(""))
+        },
+    )
+    .unwrap();
+    let public = Credentials::new("cid", None, "1//r");
+    drive(
+        revoke_token(&public, "https://oauth2.googleapis.com/revoke").unwrap(),
+        &mut VirtualClock::new(now()),
+        |request, _| {
+            let fields = form(request.body());
+            assert_eq!(fields["client_id"], "cid");
+            assert!(!fields.contains_key("client_secret"));
             Ok(ok(""))
         },
     )

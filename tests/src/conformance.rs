@@ -185,9 +185,13 @@ pub fn sign_in<D: Driver>(driver: &mut D) -> Credentials {
         .expect("consent screen answers");
     assert_eq!(consent.status(), 302, "the consent screen redirects");
     let location = consent.headers()["location"].to_str().unwrap().to_owned();
-    let code =
-        parse_callback(&location, authorization.state.expose()).expect("callback carries the code");
-    let mut credentials = driver
+    let code = parse_callback(
+        &location,
+        authorization.state.expose(),
+        &client.endpoints.issuers,
+    )
+    .expect("callback carries the code");
+    let (mut credentials, _id_token) = driver
         .run(
             exchange_code(
                 &client,

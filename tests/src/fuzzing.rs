@@ -212,7 +212,8 @@ pub fn check_callback(data: &[u8]) {
     let (state, input) = rest.split_at(state_len);
     let state = String::from_utf8_lossy(state);
     let input = String::from_utf8_lossy(input);
-    if let Ok(code) = parse_callback(&input, &state) {
+    let issuers = [String::from("https://accounts.google.com")];
+    if let Ok(code) = parse_callback(&input, &state, &issuers) {
         let code = code.expose();
         assert!(
             !code.is_empty() && code.chars().all(|c| c.is_ascii_graphic()),
@@ -220,7 +221,7 @@ pub fn check_callback(data: &[u8]) {
         );
     }
     let target = input.split_whitespace().next().unwrap_or("/");
-    let reply = callback_reply("GET", target, &state);
+    let reply = callback_reply("GET", target, &state, &issuers);
     assert!(matches!(reply.status, 200 | 400 | 404));
     assert_eq!(reply.status == 200, matches!(reply.outcome, Some(Ok(_))));
     assert!(

@@ -32,8 +32,8 @@ pub use codeassist_core::oauth::Logout;
 pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM, transport_error};
 pub use listener::{
-    CALLBACK_PATH, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
-    MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
+    CALLBACK_PATH, Callback, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT,
+    DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
 pub use random::os_random;
 pub use stream::ResponseStream;

@@ -1,13 +1,16 @@
 //! The localhost OAuth callback listener, on std.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
-use codeassist_core::oauth::{CallbackError, callback_http_response, callback_reply};
+use codeassist_core::oauth::{
+    CALLBACK_READ_DEADLINE, CallbackError, MAX_CALLBACK_HEAD, callback_http_response,
+    head_complete, reply_to_head, sign_in_page,
+};
 pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
 pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
 
@@ -62,7 +65,7 @@ impl CallbackListener {
         &self,
         expected_state: &Secret,
         mut options: WaitOptions,
-    ) -> Result<Secret, CallbackWaitError> {
+    ) -> Result<Callback, CallbackWaitError> {
         let deadline = Instant::now() + options.timeout;
         let pasted = options.paste.take().map(spawn_line_reader);
         let (outcome_sender, outcomes) = mpsc::channel();
@@ -75,8 +78,11 @@ impl CallbackListener {
                     serving.fetch_add(1, Ordering::AcqRel);
                     let (sender, serving) = (outcome_sender.clone(), Arc::clone(&serving));
                     let expected_state = expected_state.clone();
+                    let issuers = options.issuers.clone();
                     std::thread::spawn(move || {
-                        if let Some(outcome) = serve(stream, peer, expected_state.expose()) {
+                        if let Some(outcome) =
+                            serve(stream, peer, expected_state.expose(), &issuers)
+                        {
                             // The wait may be over already; then nobody listens.
                             let _ = sender.send(outcome);
                         }
@@ -96,7 +102,10 @@ impl CallbackListener {
             if let Some(lines) = &pasted {
                 while let Ok(line) = lines.try_recv() {
                     if let Some(code) = options.accept_paste(&line, expected_state.expose()) {
-                        return Ok(code);
+                        return Ok(Callback {
+                            code,
+                            browser: None,
+                        });
                     }
                 }
             }
@@ -116,35 +125,85 @@ fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<String> {
     receiver
 }
 
-/// Answers one connection. `Some` ends the wait.
+/// A code, and the browser that brought it, waiting for the outcome of the sign-in.
+///
+/// The browser is told "signed in" only by [`Callback::answer`] after the exchange and
+/// the save succeeded; dropped unanswered, it is told the sign-in did not finish.
+#[derive(Debug)]
+pub struct Callback {
+    /// The authorization code.
+    pub code: Secret,
+    browser: Option<TcpStream>,
+}
+
+impl Callback {
+    /// Tells the browser how the sign-in ended (`Err` carries the reason shown).
+    pub fn answer(mut self, outcome: Result<(), &str>) {
+        if let Some(mut browser) = self.browser.take() {
+            let _ = browser.write_all(&sign_in_page(outcome));
+            let _ = browser.flush();
+        }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        if let Some(mut browser) = self.browser.take() {
+            let _ = browser.write_all(&sign_in_page(Err("the sign-in did not finish")));
+        }
+    }
+}
+
+/// Reads a request head within [`CALLBACK_READ_DEADLINE`] in all and
+/// [`MAX_CALLBACK_HEAD`] bytes, however the bytes trickle in.
+fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let _ = stream.set_nonblocking(false);
+    let deadline = Instant::now() + CALLBACK_READ_DEADLINE;
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 2048];
+    while !head_complete(&head) {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left.is_zero() || head.len() >= MAX_CALLBACK_HEAD {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&buffer[..read]),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(head)
+}
+
+/// Answers one connection. `Some` ends the wait; a code comes with the stream, to be
+/// answered when the sign-in has finished.
 fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     expected_state: &str,
-) -> Option<Result<Secret, CallbackError>> {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut reader = BufReader::new(stream.take(16 * 1024));
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).ok()? > 0 {
-        if line == b"\r\n" || line == b"\n" {
-            break;
+    issuers: &[String],
+) -> Option<Result<Callback, CallbackError>> {
+    let head = read_head(&mut stream)?;
+    let mut reply = reply_to_head(&head, expected_state, issuers);
+    match reply.outcome.take() {
+        Some(Ok(code)) => Some(Ok(Callback {
+            code,
+            browser: Some(stream),
+        })),
+        outcome => {
+            if outcome.is_none() {
+                tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
+            }
+            let _ = stream.write_all(&callback_http_response(&reply));
+            let _ = stream.flush();
+            outcome.map(|outcome| {
+                outcome.map(|code| Callback {
+                    code,
+                    browser: None,
+                })
+            })
         }
-        head.extend_from_slice(&line);
-        line.clear();
     }
-    let mut stream = reader.into_inner().into_inner();
-    let request_line =
-        String::from_utf8_lossy(head.split(|b| *b == b'\n').next().unwrap_or_default())
-            .into_owned();
-    let mut words = request_line.split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let reply = callback_reply(method, target, expected_state);
-    if reply.outcome.is_none() {
-        tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
-    }
-    let _ = stream.write_all(&callback_http_response(&reply));
-    let _ = stream.flush();
-    reply.outcome
 }

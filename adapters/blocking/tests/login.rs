@@ -60,10 +60,12 @@ fn the_listener_ignores_strays_and_forgeries_then_takes_the_real_callback() {
         ));
         (favicon, forged, real)
     });
-    let code = listener
+    let callback = listener
         .wait_for_code(&state, wait(Duration::from_secs(10)))
         .unwrap();
-    assert_eq!(code.expose(), "4/good");
+    assert_eq!(callback.code.expose(), "4/good");
+    // The browser hears "signed in" only once the sign-in has finished.
+    callback.answer(Ok(()));
     let (favicon, forged, real) = browser.join().unwrap();
     assert_eq!(favicon.0, 404);
     assert_eq!(forged.0, 400);
@@ -123,8 +125,8 @@ fn a_paste_races_the_browser_and_its_end_does_not_cancel() {
     options.on_rejected_paste = Some(Box::new(move |error| {
         seen.lock().unwrap().push(error.clone())
     }));
-    let code = listener.wait_for_code(&Secret::new("s"), options).unwrap();
-    assert_eq!(code.expose(), "4/pasted");
+    let callback = listener.wait_for_code(&Secret::new("s"), options).unwrap();
+    assert_eq!(callback.code.expose(), "4/pasted");
     assert_eq!(
         *rejected.lock().unwrap(),
         vec![CallbackError::StateMismatch]
@@ -142,14 +144,12 @@ fn a_paste_races_the_browser_and_its_end_does_not_cancel() {
     });
     let mut options = wait(Duration::from_secs(10));
     options.paste = Some(Box::new(Cursor::new("")));
-    assert_eq!(
-        listener
-            .wait_for_code(&Secret::new("s"), options)
-            .unwrap()
-            .expose(),
-        "4/browser"
-    );
-    browser.join().unwrap();
+    let callback = listener.wait_for_code(&Secret::new("s"), options).unwrap();
+    assert_eq!(callback.code.expose(), "4/browser");
+    callback.answer(Err("the exchange failed"));
+    let (status, page) = browser.join().unwrap();
+    assert_eq!(status, 400);
+    assert!(page.contains("the exchange failed"), "{page}");
 }
 
 #[test]
@@ -169,8 +169,13 @@ fn the_client_signs_in_and_serves_tokens_projects_and_quota() {
         std::thread::spawn(move || browse(&url));
     });
     options.port = 0;
-    let credentials = client.login(options).unwrap();
+    let credentials = client.login(options).unwrap().credentials;
     assert_eq!(credentials.email.as_deref(), Some(EMAIL));
+    assert_eq!(
+        emulator.count("/oauth2/v2/userinfo"),
+        0,
+        "the ID token named the email: no UserInfo call"
+    );
     assert_eq!(client.credentials().unwrap().unwrap(), credentials);
 
     let token = client.access_token().unwrap();
@@ -219,7 +224,7 @@ fn a_revoked_grant_asks_for_login_and_logout_survives_a_failed_revocation() {
         std::thread::spawn(move || browse(&url));
     });
     options.port = 0;
-    let mut credentials = client.login(options).unwrap();
+    let mut credentials = client.login(options).unwrap().credentials;
 
     // Expire the stored token, revoke the grant: the refresh says "log in again".
     credentials.expires_at = Some(0);
@@ -256,9 +261,10 @@ fn a_silent_connection_does_not_hold_up_the_callback() {
     let port = listener.port();
     let browser =
         std::thread::spawn(move || preconnect_then_callbacks(port, "4/good", "the-state"));
-    let code = listener
+    let callback = listener
         .wait_for_code(&Secret::new("the-state"), wait(Duration::from_secs(30)))
         .unwrap();
-    assert_eq!(code.expose(), "4/good");
+    assert_eq!(callback.code.expose(), "4/good");
+    callback.answer(Ok(()));
     browser.join().unwrap().assert_not_held_up();
 }

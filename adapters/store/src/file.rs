@@ -53,7 +53,14 @@ impl FileStore {
     }
 
     fn read(&self) -> Result<Option<Credentials>, StoreError> {
-        let file = match File::open(&self.path) {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = match options.open(&self.path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(io("open", &self.path, source)),
@@ -69,9 +76,12 @@ impl FileStore {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(corrupt(&self.path, "empty"));
         }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|error| corrupt(&self.path, &error.to_string()))
+        let credentials: Credentials = serde_json::from_slice(&bytes)
+            .map_err(|error| corrupt(&self.path, &error.to_string()))?;
+        credentials
+            .check_tokens()
+            .map_err(|problem| corrupt(&self.path, &format!("it holds {problem}")))?;
+        Ok(Some(credentials))
     }
 
     fn write(&self, credentials: &Credentials) -> Result<(), StoreError> {
@@ -120,6 +130,14 @@ impl CredentialStore for FileStore {
         self.read()
     }
 
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let dir = self.ensure_dir()?;
+        let probe = temp_path(&self.path);
+        create_private(&probe)?;
+        let _ = fs::remove_file(&probe);
+        sync_dir(&dir).or(Ok(()))
+    }
+
     fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError> {
         self.ensure_dir()?;
         let lock_path = self.lock_path();
@@ -128,7 +146,8 @@ impl CredentialStore for FileStore {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            // A symlink (dangling or not) is refused, never followed or created through.
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
         let lock_file = options
             .open(&lock_path)

@@ -106,6 +106,12 @@ pub trait CredentialStore {
     /// Reads the stored credentials, if any, without locking.
     fn load(&self) -> Result<Option<Credentials>, StoreError>;
 
+    /// Checks that credentials could be saved (a sign-in asks before it opens the
+    /// browser, so a read-only home fails before tokens are issued).
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Takes the exclusive lock; it is released when the guard is dropped. The guard
     /// owns what it needs, so it can be held across an `await` or moved between
     /// threads.

@@ -4,7 +4,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
 use codeassist_core::Secret;
-use codeassist_core::oauth::{CallbackError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, judge_paste};
+use codeassist_core::oauth::{
+    CallbackError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, GOOGLE_ISSUERS, judge_paste,
+};
 
 /// Told about each pasted line that was not usable.
 pub type RejectedPasteHook = Box<dyn Fn(&CallbackError) + Send + Sync>;
@@ -23,6 +25,9 @@ pub struct WaitOptions {
     pub paste: Option<Box<dyn Read + Send>>,
     /// Told about each pasted line that was not usable (a wrong state, no code).
     pub on_rejected_paste: Option<RejectedPasteHook>,
+    /// The issuers a callback's `iss` may name (RFC 9207); a client's `login` sets
+    /// its OAuth endpoints' issuers here.
+    pub issuers: Vec<String>,
 }
 
 impl Default for WaitOptions {
@@ -31,6 +36,7 @@ impl Default for WaitOptions {
             timeout: DEFAULT_LOGIN_TIMEOUT,
             paste: None,
             on_rejected_paste: None,
+            issuers: GOOGLE_ISSUERS.iter().map(|i| (*i).to_owned()).collect(),
         }
     }
 }
@@ -39,7 +45,7 @@ impl WaitOptions {
     /// One pasted line, judged by core: the code when it is usable; otherwise (blank
     /// lines aside) [`WaitOptions::on_rejected_paste`] is told why and the wait goes on.
     pub fn accept_paste(&self, line: &str, expected_state: &str) -> Option<Secret> {
-        match judge_paste(line, expected_state)? {
+        match judge_paste(line, expected_state, &self.issuers)? {
             Ok(code) => Some(code),
             Err(rejected) => {
                 tracing::warn!(error = %rejected, "pasted sign-in not usable");

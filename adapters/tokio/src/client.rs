@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use codeassist_core::Secret;
+use codeassist_core::client::SignIn;
 use codeassist_core::client::{
     Action, Cached, Client as CoreClient, Input, Operation, StoreOp, StoreReply,
 };
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
-use codeassist_core::oauth::{Credentials, Logout, exchange_code, fetch_email};
+use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_store::{
     CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
     Runtime, StoreSession,
@@ -150,9 +151,15 @@ impl Client {
         }
     }
 
-    /// Signs a person in: listens on loopback, hands the URL to `options.on_url`, waits
-    /// for the browser (or a paste), exchanges the code, asks who it is, and saves.
-    pub async fn login(&self, options: LoginOptions) -> Result<Credentials, ClientError> {
+    /// Signs a person in: checks the credentials can be saved, listens on loopback,
+    /// hands the URL to `options.on_url`, waits for the browser (or a paste), then
+    /// exchanges the code, learns the email and saves (`codeassist_core::client`'s
+    /// sign-in). The browser is told "signed in" only once that succeeded.
+    pub async fn login(&self, mut options: LoginOptions) -> Result<SignIn, ClientError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.check_writable())
+            .await
+            .map_err(|error| ClientError::Task(error.to_string()))??;
         let listener = CallbackListener::bind(options.port)
             .await
             .map_err(CallbackWaitError::Io)?;
@@ -163,31 +170,20 @@ impl Client {
             .clone()
             .with_redirect_uri(listener.redirect_uri());
         let request = oauth.authorization_request(&mut os_random())?;
+        options.wait.issuers = oauth.endpoints.issuers.clone();
         (options.on_url)(&request.url);
-        let code = listener.wait_for_code(&request.state, options.wait).await?;
-        let mut credentials = self
-            .driver
-            .run(exchange_code(
-                &oauth,
-                &code,
-                request.pkce.verifier(),
-                &request.redirect_uri,
-            )?)
-            .await?;
-        if let Some(token) = &credentials.access_token {
-            match self
-                .driver
-                .run(fetch_email(token, &oauth.endpoints.userinfo)?)
-                .await
-            {
-                Ok(email) => credentials.email = Some(email),
-                Err(error) => {
-                    tracing::warn!(error = %error, "signed in, but could not read the email")
-                }
-            }
+        let callback = listener.wait_for_code(&request.state, options.wait).await?;
+        let outcome = self
+            .run(
+                self.core
+                    .sign_in(oauth, &callback.code, request.pkce.verifier()),
+            )
+            .await;
+        match &outcome {
+            Ok(_) => callback.answer(Ok(())).await,
+            Err(error) => callback.answer(Err(&error.to_string())).await,
         }
-        self.run(self.core.save_login(credentials.clone())).await?;
-        Ok(credentials)
+        outcome
     }
 
     /// A valid access token: from memory while it has more than the refresh window

@@ -29,7 +29,7 @@ pub use codeassist_core::oauth::Logout;
 pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM};
 pub use listener::{
-    CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
+    Callback, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,
     MAX_CALLBACK_CONNECTIONS, RejectedPasteHook, WaitOptions,
 };
 pub use stream::AsyncResponseStream;

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{
-    CALLBACK_PATH, CallbackError, callback_http_response, callback_reply,
+    CALLBACK_PATH, CALLBACK_READ_DEADLINE, CallbackError, MAX_CALLBACK_HEAD,
+    callback_http_response, head_complete, reply_to_head, sign_in_page,
 };
 pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
 pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -58,7 +59,7 @@ impl CallbackListener {
         &self,
         expected_state: &Secret,
         mut options: WaitOptions,
-    ) -> Result<Secret, CallbackWaitError> {
+    ) -> Result<Callback, CallbackWaitError> {
         let mut pasted = options.paste.take().map(spawn_line_reader);
         let mut serving = JoinSet::new();
         let wait = async {
@@ -68,8 +69,9 @@ impl CallbackListener {
                         let (stream, peer) = accepted?;
                         if serving.len() < MAX_CALLBACK_CONNECTIONS {
                             let expected_state = expected_state.clone();
+                            let issuers = options.issuers.clone();
                             serving.spawn(async move {
-                                serve(stream, peer, expected_state.expose()).await
+                                serve(stream, peer, expected_state.expose(), &issuers).await
                             });
                         } else {
                             tracing::debug!(%peer, "too many callback-port connections; dropped one");
@@ -82,7 +84,7 @@ impl CallbackListener {
                     }
                     Some(line) = async { match pasted.as_mut() { Some(lines) => lines.recv().await, None => None } } => {
                         if let Some(code) = options.accept_paste(&line, expected_state.expose()) {
-                            return Ok(code);
+                            return Ok(Callback { code, browser: None });
                         }
                     }
                 }
@@ -101,37 +103,89 @@ fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::UnboundedReceiver<St
     receiver
 }
 
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    expected_state: &str,
-) -> Option<Result<Secret, CallbackError>> {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        reader.read_line(&mut request_line).await?;
-        // Drain the headers so the browser sees a clean answer.
-        let mut header = String::new();
-        for _ in 0..100 {
-            header.clear();
-            if reader.read_line(&mut header).await? == 0 || header.trim().is_empty() {
-                break;
+/// A code, and the browser that brought it, waiting for the outcome of the sign-in.
+///
+/// The browser is told "signed in" only by [`Callback::answer`] after the exchange and
+/// the save succeeded; dropped unanswered, it is told the sign-in did not finish.
+#[derive(Debug)]
+pub struct Callback {
+    /// The authorization code.
+    pub code: Secret,
+    browser: Option<TcpStream>,
+}
+
+impl Callback {
+    /// Tells the browser how the sign-in ended (`Err` carries the reason shown).
+    pub async fn answer(mut self, outcome: Result<(), &str>) {
+        if let Some(mut browser) = self.browser.take() {
+            let _ = browser.write_all(&sign_in_page(outcome)).await;
+            let _ = browser.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        // No await here: a short blocking write of a small page on the same socket.
+        if let Some(browser) = self.browser.take()
+            && let Ok(mut browser) = browser.into_std()
+        {
+            use std::io::Write;
+            let _ = browser.set_nonblocking(false);
+            let _ = browser.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = browser.write_all(&sign_in_page(Err("the sign-in did not finish")));
+        }
+    }
+}
+
+/// Reads a request head within [`CALLBACK_READ_DEADLINE`] in all and
+/// [`MAX_CALLBACK_HEAD`] bytes, however the bytes trickle in.
+async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let reading = async {
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 2048];
+        while !head_complete(&head) && head.len() < MAX_CALLBACK_HEAD {
+            match stream.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(read) => head.extend_from_slice(&buffer[..read]),
+                Err(_) => return None,
             }
         }
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
-    if !matches!(read, Ok(Ok(()))) {
-        return None;
+        Some(head)
+    };
+    tokio::time::timeout(CALLBACK_READ_DEADLINE, reading)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Answers one connection. `Some` ends the wait; a code comes with the stream, to be
+/// answered when the sign-in has finished.
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    expected_state: &str,
+    issuers: &[String],
+) -> Option<Result<Callback, CallbackError>> {
+    let head = read_head(&mut stream).await?;
+    let mut reply = reply_to_head(&head, expected_state, issuers);
+    match reply.outcome.take() {
+        Some(Ok(code)) => Some(Ok(Callback {
+            code,
+            browser: Some(stream),
+        })),
+        outcome => {
+            if outcome.is_none() {
+                tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
+            }
+            let _ = stream.write_all(&callback_http_response(&reply)).await;
+            let _ = stream.shutdown().await;
+            outcome.map(|outcome| {
+                outcome.map(|code| Callback {
+                    code,
+                    browser: None,
+                })
+            })
+        }
     }
-    let mut words = request_line.split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let reply = callback_reply(method, target, expected_state);
-    if reply.outcome.is_none() {
-        tracing::debug!(%peer, status = reply.status, "callback-port request did not end the wait");
-    }
-    let mut stream = reader.into_inner();
-    let _ = stream.write_all(&callback_http_response(&reply)).await;
-    let _ = stream.shutdown().await;
-    reply.outcome
 }

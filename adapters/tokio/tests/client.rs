@@ -48,7 +48,7 @@ async fn sign_in_then_concurrent_callers_share_one_refresh() {
 
     let mut options = LoginOptions::new(|url| browse(url.to_owned()));
     options.port = 0;
-    let credentials = client.login(options).await.unwrap();
+    let credentials = client.login(options).await.unwrap().credentials;
     assert_eq!(credentials.email.as_deref(), Some(EMAIL));
 
     // Near expiry: sixteen concurrent callers, one refresh.
@@ -174,6 +174,7 @@ async fn the_listener_ignores_forgeries_and_reports_denial() {
             .wait_for_code(&state, options)
             .await
             .unwrap()
+            .code
             .expose(),
         "4/pasted"
     );
@@ -188,11 +189,12 @@ async fn a_silent_connection_does_not_hold_up_the_callback() {
         std::thread::spawn(move || preconnect_then_callbacks(port, "4/good", "the-state"));
     let mut options = WaitOptions::default();
     options.timeout = Duration::from_secs(30);
-    let code = listener
+    let callback = listener
         .wait_for_code(&Secret::new("the-state"), options)
         .await
         .unwrap();
-    assert_eq!(code.expose(), "4/good");
+    assert_eq!(callback.code.expose(), "4/good");
+    callback.answer(Ok(())).await;
     browser.join().unwrap().assert_not_held_up();
 }
 

@@ -52,6 +52,7 @@ mod authenticated;
 mod memory;
 mod ops;
 mod project;
+mod sign_in;
 mod token;
 
 pub use authenticated::Authenticated;
@@ -61,6 +62,7 @@ pub use project::{
     CachedProject, InProject, LogoutOp, MakeInProject, QuotaOp, ResolveProjectOp, SaveLogin,
     project_failure_drops_cache,
 };
+pub use sign_in::{SignIn, SignInOp};
 pub use token::{RefreshPolicy, TokenOp};
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -382,6 +384,20 @@ impl Client {
             Ok(OpenStream::new(http, policy.clone(), &mut ids))
         });
         InProject::new(self.clone(), &mut ids_seed(random), make)
+    }
+
+    /// Finishes a sign-in with the `code` the browser (or a paste) gave: exchanges it
+    /// with `verifier` at `oauth`'s token endpoint (`oauth` carries the redirect URI
+    /// the authorization URL used), learns the email from the ID token or UserInfo,
+    /// and saves the credentials under the lock.
+    pub fn sign_in(
+        &self,
+        oauth: OAuthClient,
+        code: &crate::Secret,
+        verifier: &crate::Secret,
+    ) -> SignInOp {
+        let redirect_uri = oauth.redirect_uri.clone();
+        SignInOp::new(self.clone(), oauth, code, verifier, &redirect_uri)
     }
 
     /// Saves the credentials a sign-in produced (replacing whatever was stored).

@@ -473,8 +473,8 @@ impl LogoutOp {
 
     fn revoke(&mut self, credentials: &Credentials, now: SystemTime) -> Action<Logout> {
         let endpoint = &self.client.config().oauth.endpoints.revoke;
-        let started = revoke_token(&credentials.refresh_token, endpoint).and_then(|mut flow| {
-            match flow.poll(now)? {
+        let started =
+            revoke_token(credentials, endpoint).and_then(|mut flow| match flow.poll(now)? {
                 Step::Send(mut request) => {
                     request
                         .extensions_mut()
@@ -482,8 +482,7 @@ impl LogoutOp {
                     Ok((flow, request))
                 }
                 _ => Err(Misuse("a revocation starts with a request").into()),
-            }
-        });
+            });
         match started {
             Ok((flow, request)) => {
                 self.stage = LogoutStage::Revoking(Box::new(flow));

@@ -81,7 +81,9 @@ pub(crate) fn human_message(error: &ApiError) -> String {
             let description = description
                 .map(|d| format!(": {}", sanitize(d, 120)))
                 .unwrap_or_default();
-            format!("Google refused the saved sign-in ({what}{description}); sign in again")
+            format!(
+                "The OAuth server refused the saved sign-in ({what}{description}); sign in again"
+            )
         }
         ErrorClass::Permission => format!("Google denied permission{project}{said}"),
         ErrorClass::ValidationRequired => match error.validation_url() {
@@ -105,7 +107,7 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::PayloadTooLarge => format!("The request body is too large ({code}){said}"),
         ErrorClass::InvalidRequest => match error.oauth() {
             Some(oauth) => format!(
-                "Google's token endpoint refused the request ({}){}",
+                "The OAuth server refused the request ({}){}",
                 oauth.error,
                 oauth
                     .description
@@ -196,14 +198,23 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 /// the values of `access_token`, `refresh_token`, `id_token`, `client_secret` and
 /// `code` in JSON or form encoding.
 pub fn redact_secrets(text: &str) -> String {
-    const MARKERS: [&str; 4] = ["bearer ", "ya29.", "1//", "aiza"];
-    const KEYS: [&str; 6] = [
+    // Token-shaped strings, with the least length that makes them one.
+    const MARKERS: [(&str, usize); 6] = [
+        ("bearer ", 1),
+        ("ya29.", 1),
+        ("1//", 8),
+        ("1%2f%2f", 8),
+        ("4/0a", 8),
+        ("aiza", 26),
+    ];
+    const KEYS: [&str; 7] = [
         "access_token",
         "refresh_token",
         "id_token",
         "client_secret",
         "code_verifier",
         "api_key",
+        "assertion",
     ];
     let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
@@ -215,17 +226,14 @@ pub fn redact_secrets(text: &str) -> String {
         // at the start of a word.
         let marker = MARKERS
             .iter()
-            .find(|m| rest.starts_with(**m) && (**m == "ya29." || at_word_start(bytes, i)));
-        let key = KEYS.iter().find(|k| rest.starts_with(**k));
-        if let Some(marker) = marker {
+            .find(|(m, _)| rest.starts_with(*m) && (*m == "ya29." || at_word_start(bytes, i)));
+        let key = KEYS
+            .iter()
+            .find(|k| rest.starts_with(**k) && at_word_start(bytes, i));
+        if let Some((marker, least)) = marker {
             let start = i + marker.len();
             let end = token_end(bytes, start);
-            let long_enough = match *marker {
-                "1//" => end - start >= 8,
-                "aiza" => end - i >= 30,
-                _ => end > start,
-            };
-            if long_enough {
+            if end - start >= *least {
                 if *marker == "bearer " {
                     out.push_str(&text[i..start]);
                 }
@@ -233,32 +241,54 @@ pub fn redact_secrets(text: &str) -> String {
                 i = end;
                 continue;
             }
-        } else if let Some(key) = key {
-            // key, then optional quote, then `:` or `=`, then optional spaces/quote, then the value.
-            let mut j = i + key.len();
-            if bytes.get(j) == Some(&b'"') {
-                j += 1;
-            }
-            let sep = j;
-            while j < bytes.len() && matches!(bytes[j], b' ' | b':' | b'=') {
-                j += 1;
-            }
-            if j > sep {
-                if bytes.get(j) == Some(&b'"') {
-                    j += 1;
-                }
-                let end = token_end(bytes, j);
-                if end > j {
-                    out.push_str(&text[i..j]);
-                    out.push_str("[redacted]");
-                    i = end;
-                    continue;
-                }
+        } else if let Some(key) = key
+            && let Some(value_start) = value_after_key(bytes, i + key.len())
+        {
+            let end = token_end(bytes, value_start);
+            if end > value_start {
+                out.push_str(&text[i..value_start]);
+                out.push_str("[redacted]");
+                i = end;
+                continue;
             }
         }
         let c = text[i..].chars().next().unwrap_or(' ');
         out.push(c);
         i += c.len_utf8().max(1);
+    }
+    out
+}
+
+/// Where the value of a `key: value` / `key=value` / `"key": "value"` /
+/// `'key': 'value'` pair starts, when `from` (just after the key) begins such a
+/// separator. A key followed by a plain word ("refresh_token in the …") is prose.
+fn value_after_key(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut j = from;
+    if matches!(bytes.get(j), Some(b'"' | b'\'')) {
+        j += 1;
+    }
+    while bytes.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    if !matches!(bytes.get(j), Some(b':' | b'=')) {
+        return None;
+    }
+    j += 1;
+    while bytes.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    if matches!(bytes.get(j), Some(b'"' | b'\'')) {
+        j += 1;
+    }
+    Some(j)
+}
+
+/// [`redact_secrets`], and every occurrence of the `known` secrets (a configured
+/// client secret, say) wherever it stands, even as plain words.
+pub fn redact_known(text: &str, known: &[&str]) -> String {
+    let mut out = redact_secrets(text);
+    for secret in known.iter().filter(|s| s.len() >= 6) {
+        out = out.replace(secret, "[redacted]");
     }
     out
 }
@@ -271,7 +301,10 @@ fn token_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
     while end < bytes.len()
         && (bytes[end].is_ascii_alphanumeric()
-            || matches!(bytes[end], b'.' | b'_' | b'-' | b'/' | b'~' | b'+' | b'='))
+            || matches!(
+                bytes[end],
+                b'.' | b'_' | b'-' | b'/' | b'~' | b'+' | b'=' | b'%'
+            ))
     {
         end += 1;
     }
@@ -381,5 +414,29 @@ mod tests {
         assert_eq!(format_delay(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_delay(Duration::from_secs(301)), "5m 1s");
         assert_eq!(format_delay(Duration::from_secs(7300)), "2h 1m");
+    }
+
+    #[test]
+    fn redaction_keeps_prose_and_catches_token_shapes() {
+        let prose = "no refresh_token in the code exchange; remove the app's access";
+        assert_eq!(redact_secrets(prose), prose);
+        for (secret, leaked) in [
+            ("code=4/0AeanS0ZmB7xYkq9wTtVJZk", "4/0AeanS0Z"),
+            ("refresh=1%2F%2F0gAbCdEfGhIjKlMn", "0gAbCdEfGh"),
+            ("{'client_secret': 'GOCSPX-abcdef123'}", "GOCSPX"),
+            ("\"access_token\": \"opaque-token-value\"", "opaque"),
+            ("refresh_token=1//abc", "1//abc"),
+        ] {
+            let redacted = redact_secrets(secret);
+            assert!(!redacted.contains(leaked), "{secret} -> {redacted}");
+            assert!(redacted.contains("[redacted]"), "{secret} -> {redacted}");
+        }
+        assert_eq!(
+            redact_known(
+                "the client secret is hunter2-secret, see",
+                &["hunter2-secret"]
+            ),
+            "the client secret is [redacted], see"
+        );
     }
 }

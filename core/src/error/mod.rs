@@ -71,7 +71,7 @@ pub use envelope::{
     Detail, Envelope, FieldViolation, HelpLink, MAX_PARSED_BODY, OAuthError, PreconditionViolation,
     QuotaViolation,
 };
-pub use message::{MAX_MESSAGE, format_delay, redact_secrets, sanitize};
+pub use message::{MAX_MESSAGE, format_delay, redact_known, redact_secrets, sanitize};
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};

@@ -48,13 +48,23 @@ pub enum CallbackError {
     /// More than one `code` parameter.
     #[error("the callback has more than one authorization code")]
     DuplicateCode,
+    /// The callback names an issuer (`iss`, RFC 9207) this client does not accept: a
+    /// mix-up with another authorization server.
+    #[error("the callback comes from an authorization server this sign-in did not use ({0})")]
+    WrongIssuer(String),
     /// Nothing, or nothing that could be a code.
     #[error("that does not look like a redirected URL or an authorization code")]
     Unreadable,
 }
 
-/// Reads the authorization code from `input`, checking `state` against `expected_state`.
-pub fn parse_callback(input: &str, expected_state: &str) -> Result<Secret, CallbackError> {
+/// Reads the authorization code from `input`, checking `state` against
+/// `expected_state` and, when the callback names its issuer (`iss`, RFC 9207), that
+/// it is one of `issuers`.
+pub fn parse_callback(
+    input: &str,
+    expected_state: &str,
+    issuers: &[String],
+) -> Result<Secret, CallbackError> {
     let input = input.trim();
     if input.is_empty() || input.len() > MAX_CALLBACK_INPUT {
         return Err(CallbackError::Unreadable);
@@ -77,6 +87,7 @@ pub fn parse_callback(input: &str, expected_state: &str) -> Result<Secret, Callb
     from_query(
         &query,
         expected_state,
+        issuers,
         input.contains("://") || input.starts_with('/') || input.contains('&'),
     )
 }
@@ -84,16 +95,19 @@ pub fn parse_callback(input: &str, expected_state: &str) -> Result<Secret, Callb
 fn from_query(
     query: &str,
     expected_state: &str,
+    issuers: &[String],
     state_required: bool,
 ) -> Result<Secret, CallbackError> {
     let mut codes = Vec::new();
     let mut states = Vec::new();
+    let mut issuer = None;
     let mut error = None;
     let mut description = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "code" => codes.push(value.into_owned()),
             "state" => states.push(value.into_owned()),
+            "iss" => issuer = Some(value.into_owned()),
             "error" => error = Some(value.into_owned()),
             "error_description" => description = Some(value.into_owned()),
             _ => {}
@@ -104,6 +118,15 @@ fn from_query(
         [] => {}
         [state] if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => {}
         _ => return Err(CallbackError::StateMismatch),
+    }
+    if let Some(issuer) = issuer
+        && !issuers
+            .iter()
+            .any(|accepted| accepted == issuer.trim_end_matches('/') || accepted == &issuer)
+    {
+        return Err(CallbackError::WrongIssuer(crate::error::sanitize(
+            &issuer, 100,
+        )));
     }
     if let Some(error) = error {
         return Err(match error.as_str() {
@@ -138,6 +161,53 @@ fn plausible_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= 2048 && code.chars().all(|c| c.is_ascii_graphic())
 }
 
+/// The most time one connection to the callback port may take to send its request
+/// head, whatever its pace: a slow or silent local client never holds a slot longer.
+pub const CALLBACK_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+/// The largest request head read from one connection.
+pub const MAX_CALLBACK_HEAD: usize = 16 * 1024;
+
+/// True once `head` holds a whole request head (it ends with an empty line).
+pub fn head_complete(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
+}
+
+/// [`callback_reply`] for the request head a listener read (any bytes).
+pub fn reply_to_head(head: &[u8], expected_state: &str, issuers: &[String]) -> CallbackReply {
+    let request_line =
+        crate::error::lossy_utf8(head.split(|b| *b == b'\n').next().unwrap_or_default());
+    let mut words = request_line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    callback_reply(method, target, expected_state, issuers)
+}
+
+/// The page a browser that brought a code sees, once the sign-in finished: signed
+/// in, or why not (`Err` carries the one-line reason, shown escaped).
+pub fn sign_in_page(outcome: Result<(), &str>) -> Vec<u8> {
+    let reply = match outcome {
+        Ok(()) => CallbackReply {
+            status: 200,
+            page: page(
+                "Signed in",
+                "You are signed in. You can close this tab and return to the terminal.",
+            ),
+            outcome: None,
+        },
+        Err(reason) => CallbackReply {
+            status: 400,
+            page: page(
+                "Sign-in failed",
+                &format!(
+                    "{}. Return to the terminal for details.",
+                    crate::error::sanitize(reason, 300)
+                ),
+            ),
+            outcome: None,
+        },
+    };
+    callback_http_response(&reply)
+}
+
 /// The path Google sends the browser back to.
 pub const CALLBACK_PATH: &str = "/oauth2callback";
 
@@ -159,7 +229,12 @@ pub struct CallbackReply {
 }
 
 /// Decides the answer to `method target` for a sign-in expecting `expected_state`.
-pub fn callback_reply(method: &str, target: &str, expected_state: &str) -> CallbackReply {
+pub fn callback_reply(
+    method: &str,
+    target: &str,
+    expected_state: &str,
+    issuers: &[String],
+) -> CallbackReply {
     let path = target.split('?').next().unwrap_or("");
     if method != "GET" || path != CALLBACK_PATH {
         return CallbackReply {
@@ -168,13 +243,12 @@ pub fn callback_reply(method: &str, target: &str, expected_state: &str) -> Callb
             outcome: None,
         };
     }
-    match parse_callback(target, expected_state) {
+    match parse_callback(target, expected_state, issuers) {
+        // The page is answered once the code was exchanged and the credentials saved:
+        // see [`sign_in_page`].
         Ok(code) => CallbackReply {
             status: 200,
-            page: page(
-                "Signed in",
-                "You are signed in. You can close this tab and return to the terminal.",
-            ),
+            page: String::new(),
             outcome: Some(Ok(code)),
         },
         Err(CallbackError::StateMismatch | CallbackError::MissingState) => CallbackReply {
@@ -230,7 +304,7 @@ mod tests {
     const STATE: &str = "s7aTe";
 
     fn ok(input: &str) -> String {
-        parse_callback(input, STATE)
+        parse_callback(input, STATE, &google())
             .unwrap_or_else(|e| panic!("{input}: {e}"))
             .expose()
             .to_owned()
@@ -276,39 +350,80 @@ mod tests {
             ("code=c&state=S7ATE", CallbackError::StateMismatch),
         ];
         for (input, expected) in cases {
-            assert_eq!(parse_callback(input, STATE), Err(expected), "{input}");
+            assert_eq!(
+                parse_callback(input, STATE, &google()),
+                Err(expected),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn listener_replies() {
-        let ok = callback_reply("GET", "/oauth2callback?code=c&state=s7aTe", STATE);
+        let ok = callback_reply(
+            "GET",
+            "/oauth2callback?code=c&state=s7aTe",
+            STATE,
+            &google(),
+        );
         assert_eq!(ok.status, 200);
         assert_eq!(ok.outcome.unwrap().unwrap().expose(), "c");
-        let forged = callback_reply("GET", "/oauth2callback?code=c&state=x", STATE);
+        let forged = callback_reply("GET", "/oauth2callback?code=c&state=x", STATE, &google());
         assert_eq!((forged.status, forged.outcome.is_none()), (400, true));
-        let stray = callback_reply("GET", "/favicon.ico", STATE);
+        let stray = callback_reply("GET", "/favicon.ico", STATE, &google());
         assert_eq!((stray.status, stray.outcome.is_none()), (404, true));
-        let post = callback_reply("POST", "/oauth2callback?code=c&state=s7aTe", STATE);
+        let post = callback_reply(
+            "POST",
+            "/oauth2callback?code=c&state=s7aTe",
+            STATE,
+            &google(),
+        );
         assert_eq!(post.status, 404);
         let denied = callback_reply(
             "GET",
             "/oauth2callback?error=access_denied&state=s7aTe",
             STATE,
+            &google(),
         );
         assert_eq!(
             denied.outcome.unwrap().unwrap_err(),
             CallbackError::AccessDenied
         );
-        let http = String::from_utf8(callback_http_response(&ok_page())).unwrap();
+        let http = String::from_utf8(sign_in_page(Ok(()))).unwrap();
         assert!(
             http.starts_with("HTTP/1.1 200 OK\r\n") && http.ends_with("</html>"),
             "{http}"
         );
+        assert!(http.contains("You are signed in"));
+        let failed = String::from_utf8(sign_in_page(Err("the <server> said no"))).unwrap();
+        assert!(failed.starts_with("HTTP/1.1 400") && failed.contains("&lt;server&gt;"));
     }
 
-    fn ok_page() -> CallbackReply {
-        callback_reply("GET", "/oauth2callback?code=c&state=s7aTe", STATE)
+    fn google() -> Vec<String> {
+        crate::oauth::GOOGLE_ISSUERS
+            .iter()
+            .map(|i| (*i).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_foreign_issuer_is_refused_and_ours_accepted() {
+        let ours =
+            format!("/oauth2callback?code=c&state={STATE}&iss=https%3A%2F%2Faccounts.google.com");
+        assert_eq!(
+            parse_callback(&ours, STATE, &google()).unwrap().expose(),
+            "c"
+        );
+        let theirs = format!("/oauth2callback?code=c&state={STATE}&iss=https%3A%2F%2Fevil.example");
+        assert!(matches!(
+            parse_callback(&theirs, STATE, &google()),
+            Err(CallbackError::WrongIssuer(_))
+        ));
+        let reply = callback_reply("GET", &theirs, STATE, &google());
+        assert!(matches!(
+            reply.outcome,
+            Some(Err(CallbackError::WrongIssuer(_)))
+        ));
     }
 
     #[test]
@@ -361,7 +476,11 @@ mod tests {
             ),
         ];
         for (input, expected) in cases {
-            assert_eq!(parse_callback(&input, STATE), Err(expected), "{input}");
+            assert_eq!(
+                parse_callback(&input, STATE, &google()),
+                Err(expected),
+                "{input}"
+            );
         }
     }
 }

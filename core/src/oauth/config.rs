@@ -18,7 +18,12 @@ pub struct OAuthEndpoints {
     pub revoke: String,
     /// The signed-in person's email.
     pub userinfo: String,
+    /// The issuers accepted in ID tokens and in a callback's `iss` (RFC 9207).
+    pub issuers: Vec<String>,
 }
+
+/// The issuer names Google uses.
+pub const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
 
 impl OAuthEndpoints {
     /// Google's production endpoints.
@@ -28,18 +33,30 @@ impl OAuthEndpoints {
             token: "https://oauth2.googleapis.com/token".to_owned(),
             revoke: "https://oauth2.googleapis.com/revoke".to_owned(),
             userinfo: "https://www.googleapis.com/oauth2/v2/userinfo".to_owned(),
+            issuers: GOOGLE_ISSUERS.iter().map(|i| (*i).to_owned()).collect(),
         }
     }
 
-    /// Every endpoint under one base URL, with Google's paths: for the emulator and
-    /// tests (`http://127.0.0.1:PORT` gives `http://127.0.0.1:PORT/token`, …).
+    /// Every endpoint under one base URL, with Google's paths: for the emulator, tests
+    /// and servers configured with Google's paths (`http://127.0.0.1:PORT` gives
+    /// `http://127.0.0.1:PORT/token`, …). Google's issuers and the base's origin are
+    /// accepted.
     pub fn under(base: &str) -> Self {
         let base = base.trim_end_matches('/');
+        let mut issuers: Vec<String> = GOOGLE_ISSUERS.iter().map(|i| (*i).to_owned()).collect();
+        issuers.push(base.to_owned());
+        if let Ok(url) = Url::parse(base) {
+            let origin = url.origin().ascii_serialization();
+            if !issuers.contains(&origin) {
+                issuers.push(origin);
+            }
+        }
         Self {
             authorize: format!("{base}/o/oauth2/v2/auth"),
             token: format!("{base}/token"),
             revoke: format!("{base}/revoke"),
             userinfo: format!("{base}/oauth2/v2/userinfo"),
+            issuers,
         }
     }
 }
@@ -50,11 +67,13 @@ impl Default for OAuthEndpoints {
     }
 }
 
-/// The scopes Code Assist needs.
-pub const DEFAULT_SCOPES: [&str; 3] = [
+/// The scopes asked for by default: `openid email` (the token endpoint's ID token then
+/// names the person, with no further request) and what Code Assist needs.
+pub const DEFAULT_SCOPES: [&str; 4] = [
+    "openid",
+    "email",
     "https://www.googleapis.com/auth/cloud-platform",
     "https://www.googleapis.com/auth/userinfo.email",
-    "https://www.googleapis.com/auth/userinfo.profile",
 ];
 
 /// The redirect URI Google's installed-app clients use by default.

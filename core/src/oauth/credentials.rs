@@ -16,6 +16,32 @@ pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(3600);
 /// The longest lifetime believed; larger `expires_in` values are cut to this.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// The longest access or refresh token accepted, from the network or from a file.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The longest ID token accepted.
+pub const MAX_ID_TOKEN_LEN: usize = 64 * 1024;
+
+/// Checks a token from the network or a file: non-empty, printable ASCII only (no
+/// spaces, no control characters: it goes into an HTTP header and onto terminals),
+/// at most `max` bytes. The error names the field, never the value.
+pub fn check_token(name: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("an empty {name}"));
+    }
+    if value.len() > max {
+        return Err(format!(
+            "a {name} of {} bytes (at most {max} are accepted)",
+            value.len()
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "a {name} holding characters a token cannot (spaces, control characters or non-ASCII)"
+        ));
+    }
+    Ok(())
+}
+
 /// What a signed-in person's credential file holds. Serde JSON is the on-disk
 /// format; fields this version does not know are kept and written back unchanged.
 ///
@@ -93,6 +119,16 @@ impl Credentials {
         }
     }
 
+    /// Checks every token held (see [`check_token`]): what a reader of a credential
+    /// file runs before trusting it.
+    pub fn check_tokens(&self) -> Result<(), String> {
+        check_token("refresh_token", self.refresh_token.expose(), MAX_TOKEN_LEN)?;
+        if let Some(access) = &self.access_token {
+            check_token("access_token", access.expose(), MAX_TOKEN_LEN)?;
+        }
+        Ok(())
+    }
+
     /// The access token, if it is valid for more than `window` after `now`.
     pub fn valid_access_token(&self, now: SystemTime, window: Duration) -> Option<&Secret> {
         let token = self.access_token.as_ref().filter(|t| !t.is_empty())?;
@@ -157,14 +193,22 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     /// Parses a token-endpoint body. Tolerates extra fields, `expires_in` as a string,
-    /// and absurd numbers; refuses a body without a non-empty `access_token`.
+    /// and absurd numbers; refuses a body without a usable `access_token`, and tokens
+    /// that are not printable ASCII or are too long (see [`check_token`]).
     pub fn parse(body: &[u8]) -> Result<Self, String> {
         let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
         let object = value.as_object().ok_or("not a JSON object")?;
         let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-        let access_token = text("access_token")
-            .filter(|t| !t.is_empty())
-            .ok_or("no access_token")?;
+        let access_token = text("access_token").ok_or("no access_token")?;
+        check_token("access_token", &access_token, MAX_TOKEN_LEN)?;
+        let refresh_token = text("refresh_token").filter(|t| !t.is_empty());
+        if let Some(refresh_token) = &refresh_token {
+            check_token("refresh_token", refresh_token, MAX_TOKEN_LEN)?;
+        }
+        let id_token = text("id_token").filter(|t| !t.is_empty());
+        if let Some(id_token) = &id_token {
+            check_token("id_token", id_token, MAX_ID_TOKEN_LEN)?;
+        }
         let expires_in = object.get("expires_in").and_then(|v| match v {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -176,10 +220,10 @@ impl TokenResponse {
         Ok(Self {
             access_token: Secret::new(access_token),
             expires_in,
-            refresh_token: text("refresh_token").map(Secret::new),
-            scope: text("scope"),
-            token_type: text("token_type"),
-            id_token: text("id_token").map(Secret::new),
+            refresh_token: refresh_token.map(Secret::new),
+            scope: text("scope").map(|s| crate::error::sanitize(&s, 2048)),
+            token_type: text("token_type").map(|s| crate::error::sanitize(&s, 64)),
+            id_token: id_token.map(Secret::new),
         })
     }
 
@@ -221,9 +265,15 @@ mod tests {
             TokenResponse::parse(br#"{"access_token": "a", "expires_in": {"x": 1}}"#).unwrap();
         assert_eq!(garbage.expires_in, None);
 
+        let long = format!(r#"{{"access_token": "{}"}}"#, "a".repeat(MAX_TOKEN_LEN + 1));
         for bad in [
             &br#"{"expires_in": 5}"#[..],
             br#"{"access_token": ""}"#,
+            br#"{"access_token": "ya29.a\r\nX-Injected: 1"}"#,
+            br#"{"access_token": "ya29.\u001b[31m"}"#,
+            br#"{"access_token": "two words"}"#,
+            br#"{"access_token": "ok", "refresh_token": "1//\n"}"#,
+            long.as_bytes(),
             br#"{"access_token": 5}"#,
             b"[]",
             b"<html>",

@@ -27,41 +27,61 @@ fn invalid(what: &'static str, detail: impl AsRef<str>) -> Error {
     }
 }
 
+/// `fields` followed by the client's credentials in the body (RFC 6749 §2.3.1):
+/// `client_id`, and `client_secret` when the client has one.
+fn with_client_auth<'a>(
+    credentials: &'a Credentials,
+    mut fields: Vec<(&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
+    fields.push(("client_id", credentials.client_id.as_str()));
+    if let Some(secret) = credentials.client_secret.as_ref().filter(|s| !s.is_empty()) {
+        fields.push(("client_secret", secret.expose()));
+    }
+    fields
+}
+
+/// The code exchange. Output: the new [`Credentials`], and the ID token when the
+/// server sent one (for the caller to read the email from).
+pub type CodeExchange = Map<Call, (Credentials, Option<Secret>)>;
+
 /// The code exchange: `code` from the callback, `verifier` from the PKCE pair, and the
-/// `redirect_uri` the authorization URL used.
+/// `redirect_uri` the authorization URL used. A response without a refresh token
+/// fails with [`Error::NoRefreshToken`]: nothing half-done is kept.
 pub fn exchange_code(
     client: &OAuthClient,
     code: &Secret,
     verifier: &Secret,
     redirect_uri: &str,
-) -> Result<TokenRequest, Error> {
+) -> Result<CodeExchange, Error> {
+    let client_secret = Some(client.client_secret.clone()).filter(|s| !s.is_empty());
+    let identity = Credentials::new(client.client_id.clone(), client_secret, "");
     let request = form_post(
         &client.endpoints.token,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code.expose()),
-            ("redirect_uri", redirect_uri),
-            ("client_id", &client.client_id),
-            ("client_secret", client.client_secret.expose()),
-            ("code_verifier", verifier.expose()),
-        ],
+        &with_client_auth(
+            &identity,
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier.expose()),
+            ],
+        ),
     )?;
-    let client_id = client.client_id.clone();
-    let client_secret = Some(client.client_secret.clone()).filter(|s| !s.is_empty());
     Ok(Map::new(
         Call::new(request),
         move |response: Response, now| {
             let tokens = TokenResponse::parse(response.body())
                 .map_err(|e| invalid("the token endpoint", e))?;
-            let refresh_token = tokens.refresh_token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
-            invalid(
-                "the token endpoint",
-                "no refresh_token in the code exchange; remove the app's access in your Google account and sign in again",
-            )
-        })?;
-            let mut credentials = Credentials::new(client_id, client_secret, refresh_token);
+            let refresh_token = tokens
+                .refresh_token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .ok_or(Error::NoRefreshToken)?;
+            let id_token = tokens.id_token.clone();
+            let mut credentials = identity;
+            credentials.refresh_token = refresh_token;
             credentials.apply(tokens, now);
-            Ok(credentials)
+            Ok((credentials, id_token))
         },
     ))
 }
@@ -72,20 +92,16 @@ pub fn refresh_token(
     credentials: &Credentials,
     token_endpoint: &str,
 ) -> Result<TokenRequest, Error> {
-    let secret = credentials
-        .client_secret
-        .as_ref()
-        .map(Secret::expose)
-        .unwrap_or("");
-    let mut fields = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", credentials.refresh_token.expose()),
-        ("client_id", credentials.client_id.as_str()),
-    ];
-    if !secret.is_empty() {
-        fields.push(("client_secret", secret));
-    }
-    let request = form_post(token_endpoint, &fields)?;
+    let request = form_post(
+        token_endpoint,
+        &with_client_auth(
+            credentials,
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", credentials.refresh_token.expose()),
+            ],
+        ),
+    )?;
     let mut updated = credentials.clone();
     Ok(Map::new(
         Call::new(request),
@@ -118,9 +134,23 @@ pub fn fetch_email(access_token: &Secret, userinfo_endpoint: &str) -> Result<Fet
     }))
 }
 
-/// Revokes `token` (a refresh token revokes the whole grant) at `revoke_endpoint`.
-pub fn revoke_token(token: &Secret, revoke_endpoint: &str) -> Result<RevokeToken, Error> {
-    let request = form_post(revoke_endpoint, &[("token", token.expose())])?;
+/// Revokes the grant of `credentials` (its refresh token) at `revoke_endpoint`,
+/// authenticating as the client that holds it, as at the token endpoint (RFC 7009
+/// §2.1 with RFC 6749 §2.3: `client_id`, and `client_secret` when the client has one).
+pub fn revoke_token(
+    credentials: &Credentials,
+    revoke_endpoint: &str,
+) -> Result<RevokeToken, Error> {
+    let request = form_post(
+        revoke_endpoint,
+        &with_client_auth(
+            credentials,
+            vec![
+                ("token", credentials.refresh_token.expose()),
+                ("token_type_hint", "refresh_token"),
+            ],
+        ),
+    )?;
     Ok(Map::new(Call::new(request), |_response: Response, _now| {
         Ok(())
     }))

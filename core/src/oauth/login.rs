@@ -21,11 +21,12 @@ pub const MAX_CALLBACK_CONNECTIONS: usize = 16;
 pub fn judge_paste(
     line: &str,
     expected_state: &str,
+    issuers: &[String],
 ) -> Option<Result<crate::Secret, CallbackError>> {
     if line.trim().is_empty() {
         return None;
     }
-    Some(super::parse_callback(line, expected_state))
+    Some(super::parse_callback(line, expected_state, issuers))
 }
 
 /// What a client's `logout` did.

@@ -38,23 +38,28 @@ mod callback;
 mod config;
 mod credentials;
 mod flows;
+mod id_token;
 mod login;
 mod pkce;
 
 pub use callback::{
-    CALLBACK_PATH, CallbackError, CallbackReply, MAX_CALLBACK_INPUT, callback_http_response,
-    callback_reply, parse_callback,
+    CALLBACK_PATH, CALLBACK_READ_DEADLINE, CallbackError, CallbackReply, MAX_CALLBACK_HEAD,
+    MAX_CALLBACK_INPUT, callback_http_response, callback_reply, head_complete, parse_callback,
+    reply_to_head, sign_in_page,
 };
 pub use config::{
-    AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, OAuthClient, OAuthEndpoints,
+    AuthorizationRequest, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, GOOGLE_ISSUERS, OAuthClient,
+    OAuthEndpoints,
 };
 pub use credentials::{
-    ASSUMED_LIFETIME, Credentials, DEFAULT_REFRESH_WINDOW, MAX_LIFETIME, TokenResponse,
-    unix_seconds,
+    ASSUMED_LIFETIME, Credentials, DEFAULT_REFRESH_WINDOW, MAX_ID_TOKEN_LEN, MAX_LIFETIME,
+    MAX_TOKEN_LEN, TokenResponse, check_token, unix_seconds,
 };
 pub use flows::{
-    FetchEmail, RevokeToken, TokenRequest, exchange_code, fetch_email, refresh_token, revoke_token,
+    CodeExchange, FetchEmail, RevokeToken, TokenRequest, exchange_code, fetch_email, refresh_token,
+    revoke_token,
 };
+pub use id_token::id_token_email;
 pub use login::{
     DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, Logout, MAX_CALLBACK_CONNECTIONS, judge_paste,
 };

@@ -98,6 +98,7 @@ pub struct Answer {
 struct Grant {
     challenge: String,
     redirect_uri: String,
+    scope: String,
 }
 
 #[derive(Debug, Default)]
@@ -441,6 +442,7 @@ fn authorize(state: &mut State, request: &http::Request<Vec<u8>>) -> Answer {
             Grant {
                 challenge: get("code_challenge"),
                 redirect_uri: redirect_uri.clone(),
+                scope: get("scope"),
             },
         );
         location
@@ -458,6 +460,22 @@ fn authorize(state: &mut State, request: &http::Request<Vec<u8>>) -> Answer {
         response: Some(response),
         delay: Duration::ZERO,
     }
+}
+
+/// An ID token as Google's token endpoint sends it (the signature is not checked by
+/// clients that receive it straight from the token endpoint, so it is a placeholder).
+fn id_token(now: SystemTime) -> String {
+    let iat = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let claims = json!({"iss": "https://accounts.google.com", "aud": CLIENT_ID, "sub": "1",
+        "email": EMAIL, "email_verified": true, "iat": iat, "exp": iat + 3600});
+    format!(
+        "{}.{}.emulator-signature",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
 }
 
 fn token(state: &mut State, fields: &HashMap<String, String>, now: SystemTime) -> Answer {
@@ -482,10 +500,13 @@ fn token(state: &mut State, fields: &HashMap<String, String>, now: SystemTime) -
             let refresh = format!("1//emu-refresh-{}", state.next_id);
             state.refresh_tokens.insert(refresh.clone(), false);
             let (access, lifetime) = new_access_token(state, now);
-            json_answer(
-                200,
-                json!({"access_token": access, "expires_in": lifetime, "refresh_token": refresh, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer", "id_token": "emu.id.token"}),
-            )
+            let mut body = json!({"access_token": access, "expires_in": lifetime, "refresh_token": refresh, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer"});
+            // As Google: `openid email` puts the email in an ID token.
+            let scopes: Vec<&str> = grant.scope.split(' ').collect();
+            if scopes.contains(&"openid") && scopes.contains(&"email") {
+                body["id_token"] = json!(id_token(now));
+            }
+            json_answer(200, body)
         }
         "refresh_token" => {
             let refresh = get("refresh_token").to_owned();
