@@ -63,3 +63,43 @@ fn callback(port: u16, code: &str, state: &str) -> u16 {
         .and_then(|status| status.parse().ok())
         .unwrap_or(0)
 }
+
+/// Opens `slow` connections to the listener on `port` that each send one byte of a
+/// request every 200 ms (a local client holding the port hostage), then sends the
+/// real callback and returns its status and how long it took to be answered.
+pub fn slow_clients_then_callback(
+    port: u16,
+    slow: usize,
+    code: &str,
+    state: &str,
+) -> (u16, std::time::Duration) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let drips: Vec<_> = (0..slow)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                for byte in b"GET /oauth2callback?code=slow".iter().cycle() {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || stream.write_all(&[*byte]).is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            })
+        })
+        .collect();
+    // Let every slow client take its slot first.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = callback(port, code, state);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for drip in drips {
+        let _ = drip.join();
+    }
+    (status, took)
+}

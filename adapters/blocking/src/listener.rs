@@ -2,7 +2,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -69,14 +69,28 @@ impl CallbackListener {
         let deadline = Instant::now() + options.timeout;
         let pasted = options.paste.take().map(spawn_line_reader);
         let (outcome_sender, outcomes) = mpsc::channel();
-        let serving = Arc::new(AtomicUsize::new(0));
+        // The connections being served, oldest first (with a flag each sets when done),
+        // to close when every slot is taken.
+        let mut open: std::collections::VecDeque<(Arc<AtomicBool>, TcpStream)> =
+            std::collections::VecDeque::new();
         loop {
             match self.listener.accept() {
-                Ok((stream, peer))
-                    if serving.load(Ordering::Acquire) < MAX_CALLBACK_CONNECTIONS =>
-                {
-                    serving.fetch_add(1, Ordering::AcqRel);
-                    let (sender, serving) = (outcome_sender.clone(), Arc::clone(&serving));
+                Ok((stream, peer)) => {
+                    open.retain(|(done, _)| !done.load(Ordering::Acquire));
+                    if open.len() >= MAX_CALLBACK_CONNECTIONS
+                        && let Some((_, oldest)) = open.pop_front()
+                    {
+                        // Full: the oldest connection gives way, so a flood of slow local
+                        // clients cannot keep a real callback out.
+                        tracing::debug!("callback-port slots full; closing the oldest connection");
+                        let _ = oldest.shutdown(std::net::Shutdown::Both);
+                    }
+                    let done = Arc::new(AtomicBool::new(false));
+                    let Ok(handle) = stream.try_clone() else {
+                        continue;
+                    };
+                    open.push_back((Arc::clone(&done), handle));
+                    let sender = outcome_sender.clone();
                     let expected_state = expected_state.clone();
                     let issuers = options.issuers.clone();
                     std::thread::spawn(move || {
@@ -86,11 +100,8 @@ impl CallbackListener {
                             // The wait may be over already; then nobody listens.
                             let _ = sender.send(outcome);
                         }
-                        serving.fetch_sub(1, Ordering::AcqRel);
+                        done.store(true, Ordering::Release);
                     });
-                }
-                Ok((_, peer)) => {
-                    tracing::debug!(%peer, "too many callback-port connections; dropped one");
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {}
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
@@ -142,6 +153,7 @@ impl Callback {
         if let Some(mut browser) = self.browser.take() {
             let _ = browser.write_all(&sign_in_page(outcome));
             let _ = browser.flush();
+            let _ = browser.shutdown(std::net::Shutdown::Both);
         }
     }
 }
@@ -150,6 +162,7 @@ impl Drop for Callback {
     fn drop(&mut self) {
         if let Some(mut browser) = self.browser.take() {
             let _ = browser.write_all(&sign_in_page(Err("the sign-in did not finish")));
+            let _ = browser.shutdown(std::net::Shutdown::Both);
         }
     }
 }
@@ -185,7 +198,10 @@ fn serve(
     expected_state: &str,
     issuers: &[String],
 ) -> Option<Result<Callback, CallbackError>> {
-    let head = read_head(&mut stream)?;
+    let Some(head) = read_head(&mut stream) else {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        return None;
+    };
     let mut reply = reply_to_head(&head, expected_state, issuers);
     match reply.outcome.take() {
         Some(Ok(code)) => Some(Ok(Callback {
@@ -198,6 +214,8 @@ fn serve(
             }
             let _ = stream.write_all(&callback_http_response(&reply));
             let _ = stream.flush();
+            // The listener keeps a handle to close stragglers: end the connection here.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
             outcome.map(|outcome| {
                 outcome.map(|code| Callback {
                     code,

@@ -268,3 +268,22 @@ fn a_silent_connection_does_not_hold_up_the_callback() {
     callback.answer(Ok(()));
     browser.join().unwrap().assert_not_held_up();
 }
+
+#[test]
+fn slow_local_clients_cannot_hold_the_callback_hostage() {
+    use codeassist_testkit::browser::slow_clients_then_callback;
+    let listener = CallbackListener::bind(0).unwrap();
+    let port = listener.port();
+    let browser = std::thread::spawn(move || slow_clients_then_callback(port, 16, "4/real", "s"));
+    let callback = listener
+        .wait_for_code(&Secret::new("s"), wait(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(callback.code.expose(), "4/real");
+    callback.answer(Ok(()));
+    let (status, took) = browser.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_secs(5),
+        "the callback waited {took:?}"
+    );
+}

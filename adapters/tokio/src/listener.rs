@@ -62,20 +62,28 @@ impl CallbackListener {
     ) -> Result<Callback, CallbackWaitError> {
         let mut pasted = options.paste.take().map(spawn_line_reader);
         let mut serving = JoinSet::new();
+        // The connections being read, oldest first, to close when the slots are full.
+        let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =
+            std::collections::VecDeque::new();
         let wait = async {
             loop {
                 tokio::select! {
                     accepted = self.listener.accept() => {
                         let (stream, peer) = accepted?;
-                        if serving.len() < MAX_CALLBACK_CONNECTIONS {
-                            let expected_state = expected_state.clone();
-                            let issuers = options.issuers.clone();
-                            serving.spawn(async move {
-                                serve(stream, peer, expected_state.expose(), &issuers).await
-                            });
-                        } else {
-                            tracing::debug!(%peer, "too many callback-port connections; dropped one");
+                        open.retain(|task| !task.is_finished());
+                        if open.len() >= MAX_CALLBACK_CONNECTIONS
+                            && let Some(oldest) = open.pop_front()
+                        {
+                            // Full: the oldest connection gives way, so a flood of slow
+                            // local clients cannot keep a real callback out.
+                            tracing::debug!("callback-port slots full; closing the oldest connection");
+                            oldest.abort();
                         }
+                        let expected_state = expected_state.clone();
+                        let issuers = options.issuers.clone();
+                        open.push_back(serving.spawn(async move {
+                            serve(stream, peer, expected_state.expose(), &issuers).await
+                        }));
                     }
                     Some(served) = serving.join_next(), if !serving.is_empty() => {
                         if let Ok(Some(outcome)) = served {

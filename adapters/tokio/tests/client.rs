@@ -250,3 +250,25 @@ async fn a_token_in_the_window_is_returned_at_once_and_refreshed_in_the_backgrou
     }
     assert_eq!(emulator.count("/token"), 1, "one refresh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_local_clients_cannot_hold_the_callback_hostage() {
+    use codeassist_testkit::browser::slow_clients_then_callback;
+    let listener = CallbackListener::bind(0).await.unwrap();
+    let port = listener.port();
+    let browser = std::thread::spawn(move || slow_clients_then_callback(port, 16, "4/real", "s"));
+    let mut options = WaitOptions::default();
+    options.timeout = Duration::from_secs(30);
+    let callback = listener
+        .wait_for_code(&Secret::new("s"), options)
+        .await
+        .unwrap();
+    assert_eq!(callback.code.expose(), "4/real");
+    callback.answer(Ok(())).await;
+    let (status, took) = browser.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_secs(5),
+        "the callback waited {took:?}"
+    );
+}
