@@ -143,16 +143,25 @@ pub fn quota(config: &Config, as_json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn logout(config: &Config) -> Result<(), Failure> {
-    let outcome = config.client(false, None)?.logout()?;
-    match (outcome.was_signed_in, outcome.revocation_error) {
-        (false, _) => say("Nobody was signed in."),
-        (true, None) => {
-            say("Signed out: access revoked at Google and the stored credentials deleted.")
+pub fn logout(config: &Config, local: bool) -> Result<(), Failure> {
+    let client = config.client(false, None)?;
+    let outcome = match local {
+        true => client.forget()?,
+        false => client.logout()?,
+    };
+    match (outcome.was_signed_in, outcome.revocation_error, local) {
+        (false, _, _) => say("Nobody was signed in."),
+        (true, _, true) => say(
+            "The stored credentials are deleted (not revoked: they stay valid at the server until they expire or are revoked).",
+        ),
+        (true, None, false) => say(
+            "Signed out: access revoked at the OAuth server and the stored credentials deleted.",
+        ),
+        (true, Some(error), false) => {
+            return Err(Failure::error(format!(
+                "the stored credentials are deleted, but the OAuth server did not revoke them: {error}"
+            )));
         }
-        (true, Some(error)) => say(&format!(
-            "Signed out locally (the stored credentials are deleted), but revoking at Google failed: {error}"
-        )),
     }
     Ok(())
 }

@@ -35,6 +35,10 @@ Try it without a Google account: codeassist demo";
 #[derive(Debug, Parser)]
 #[command(name = "codeassist", version, about, after_help = AFTER_HELP)]
 struct Cli {
+    /// More log lines on stderr: -v for information, -vv for everything (RUST_LOG,
+    /// when set, wins). Secrets never appear in them.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,8 +82,15 @@ enum Command {
         json: bool,
     },
     /// Revoke the sign-in at Google and delete the stored credentials.
+    ///
+    /// The credentials are deleted even when the revocation fails; the exit code is
+    /// then 1 and the message says so.
     #[command(after_help = "Example:\n  codeassist logout")]
-    Logout,
+    Logout {
+        /// Only delete the stored credentials; do not revoke them.
+        #[arg(long)]
+        local: bool,
+    },
     /// Show who is signed in, until when, and where things are. Never prints a secret.
     #[command(after_help = "Example:\n  codeassist status --json")]
     Status {
@@ -163,8 +174,25 @@ pub fn say(message: &str) {
     eprintln!("{message}");
 }
 
+/// Logs to stderr: `RUST_LOG` when set, else warnings, `-v` information, `-vv` all.
+fn install_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_logging(cli.verbose);
     let outcome = match cli.command {
         Command::ExplainError {
             status,
@@ -181,7 +209,7 @@ fn main() -> ExitCode {
                 json,
             } => commands::project(&config, project, refresh, json),
             Command::Quota { json } => commands::quota(&config, json),
-            Command::Logout => commands::logout(&config),
+            Command::Logout { local } => commands::logout(&config, local),
             Command::Status { json } => commands::status(&config, json),
             Command::ExplainError { .. } | Command::Demo => Ok(()),
         }),
@@ -189,7 +217,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("codeassist: {}", failure.message);
+            // The configured client secret never reaches the terminal, even as prose.
+            let secret = std::env::var("CODEASSIST_CLIENT_SECRET").unwrap_or_default();
+            let message = codeassist_core::error::redact_known(&failure.message, &[secret.trim()]);
+            eprintln!("codeassist: {message}");
             ExitCode::from(failure.code)
         }
     }

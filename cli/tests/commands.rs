@@ -155,7 +155,7 @@ fn login_then_every_command() {
     let output = run(codeassist(home.path(), &base).arg("logout"));
     assert!(output.status.success());
     assert!(
-        text(&output.stderr).contains("revoked at Google"),
+        text(&output.stderr).contains("revoked at the OAuth server"),
         "{}",
         text(&output.stderr)
     );
@@ -296,4 +296,58 @@ fn the_demo_runs_the_whole_journey() {
             "missing {expected:?} in:\n{narration}"
         );
     }
+}
+
+#[test]
+fn logs_on_demand_hold_no_secret_and_a_refused_revocation_exits_1() {
+    use codeassist_testkit::emulator::Fault;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    assert!(login(home.path(), &base).status.success());
+
+    // A refresh with every log line on.
+    expire_in(home.path(), -10);
+    let output = run(codeassist(home.path(), &base)
+        .arg("token")
+        .env("RUST_LOG", "trace"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let token = text(&output.stdout).trim().to_owned();
+    let logs = text(&output.stderr);
+    assert!(!logs.is_empty(), "RUST_LOG=trace printed nothing");
+    for secret in [token.as_str(), "1//emu-refresh", CLIENT_SECRET, "ya29."] {
+        assert!(!logs.contains(secret), "a log line holds {secret}:\n{logs}");
+    }
+    let output = run(codeassist(home.path(), &base).args(["-vv", "status"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // The server refuses the revocation: the credentials go, the exit code says so.
+    emulator.inject("/revoke", Fault::Unavailable, 1);
+    let output = run(codeassist(home.path(), &base).arg("logout"));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("credentials are deleted"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        run(codeassist(home.path(), &base).arg("token"))
+            .status
+            .code(),
+        Some(3)
+    );
+
+    // --local deletes without asking the server.
+    assert!(login(home.path(), &base).status.success());
+    let revocations = emulator.count("/revoke");
+    let output = run(codeassist(home.path(), &base).args(["logout", "--local"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(emulator.count("/revoke"), revocations);
+    assert_eq!(
+        run(codeassist(home.path(), &base).arg("token"))
+            .status
+            .code(),
+        Some(3)
+    );
 }

@@ -201,6 +201,11 @@ impl Client {
         self.run(self.core.logout())
     }
 
+    /// Deletes the stored credentials without revoking them at the OAuth server.
+    pub fn forget(&self) -> Result<Logout, ClientError> {
+        self.run(self.core.forget())
+    }
+
     /// Opens a streamed answer: `make` builds the request from a valid token (see
     /// `codeassist_core::inference`). The opening exchange is retried under the Code
     /// Assist policy and a 401 refreshes the token once; errors inside the stream are

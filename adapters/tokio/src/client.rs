@@ -275,6 +275,11 @@ impl Client {
         self.run(self.core.logout()).await
     }
 
+    /// Deletes the stored credentials without revoking them at the OAuth server.
+    pub async fn forget(&self) -> Result<Logout, ClientError> {
+        self.run(self.core.forget()).await
+    }
+
     /// Opens a streamed answer: `make` builds the request from a valid token. The
     /// opening exchange is retried under the Code Assist policy and a 401 refreshes
     /// the token once; errors inside the stream are items for the host to act on.

@@ -408,7 +408,13 @@ impl Client {
     /// Revokes the grant at the OAuth server and deletes the stored credentials
     /// under the lock; the deletion happens even when the revocation fails.
     pub fn logout(&self) -> LogoutOp {
-        LogoutOp::new(self.clone())
+        LogoutOp::new(self.clone(), true)
+    }
+
+    /// Deletes the stored credentials under the lock without asking the OAuth server
+    /// to revoke them (they stay valid there until they expire or are revoked).
+    pub fn forget(&self) -> LogoutOp {
+        LogoutOp::new(self.clone(), false)
     }
 
     /// Runs the flow `make` builds from a valid token; a 401 refreshes the token

@@ -440,6 +440,7 @@ impl Operation for SaveLogin {
 /// [`Client::logout`].
 pub struct LogoutOp {
     client: Client,
+    revoke: bool,
     stage: LogoutStage,
     input: Option<Input>,
     outcome: Option<Logout>,
@@ -462,9 +463,10 @@ impl std::fmt::Debug for LogoutOp {
 }
 
 impl LogoutOp {
-    pub(crate) fn new(client: Client) -> Self {
+    pub(crate) fn new(client: Client, revoke: bool) -> Self {
         Self {
             client,
+            revoke,
             stage: LogoutStage::Start,
             input: None,
             outcome: None,
@@ -514,7 +516,12 @@ impl Operation for LogoutOp {
                 (LogoutStage::Unlocking, Action::Store(StoreOp::Unlock))
             }
             (LogoutStage::Loading, Some(Input::Store(StoreReply::Loaded(Some(credentials))))) => {
-                return Ok(self.revoke(&credentials, now));
+                if !self.revoke {
+                    self.outcome = Some(Logout::new(true, None));
+                    (LogoutStage::Deleting, Action::Store(StoreOp::Delete))
+                } else {
+                    return Ok(self.revoke(&credentials, now));
+                }
             }
             (LogoutStage::Revoking(mut flow), Some(Input::Response(response))) => {
                 flow.handle_response(response, now);
