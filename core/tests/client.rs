@@ -648,3 +648,115 @@ fn a_stream_refused_for_good_is_an_error_not_a_retry() {
 fn _response_type_is_the_flow_response(response: Response) -> Response {
     response
 }
+
+fn id_token(claims: &str) -> String {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    format!(
+        "{}.{}.sig",
+        encode(br#"{"alg":"RS256"}"#),
+        encode(claims.as_bytes())
+    )
+}
+
+fn sign_in(
+    network: impl FnMut(&Request, SystemTime) -> Reply,
+) -> (
+    Result<codeassist_core::client::SignIn, Error>,
+    MemoryRuntime,
+) {
+    let client = client();
+    let oauth = client
+        .config()
+        .oauth
+        .clone()
+        .with_redirect_uri("http://127.0.0.1:9/oauth2callback");
+    let mut runtime = runtime(None);
+    let outcome = runtime.run(
+        client.sign_in(oauth, &Secret::new("4/code"), &Secret::new("verifier")),
+        network,
+    );
+    (outcome, runtime)
+}
+
+#[test]
+fn sign_in_takes_the_email_from_the_id_token() {
+    let token = id_token(
+        r#"{"iss": "https://accounts.google.com", "aud": "client-id", "email": "p@example.com"}"#,
+    );
+    let (outcome, runtime) = sign_in(|request, _| {
+        assert_eq!(path(request), "/token", "no UserInfo call");
+        json(
+            200,
+            &format!(
+                r#"{{"access_token": "ya29.a", "refresh_token": "1//r", "expires_in": 3599, "id_token": "{token}"}}"#
+            ),
+        )
+    });
+    let signed_in = outcome.unwrap();
+    assert_eq!(
+        signed_in.credentials.email.as_deref(),
+        Some("p@example.com")
+    );
+    assert!(signed_in.email_problem.is_none());
+    assert_eq!(
+        runtime.store.credentials.unwrap().email.as_deref(),
+        Some("p@example.com")
+    );
+}
+
+#[test]
+fn sign_in_falls_back_to_userinfo_and_reports_its_failure() {
+    let (outcome, _) = sign_in(|request, _| match path(request).as_str() {
+        "/token" => json(
+            200,
+            r#"{"access_token": "ya29.a", "refresh_token": "1//r"}"#,
+        ),
+        _ => json(200, r#"{"email": "p@example.com"}"#),
+    });
+    assert_eq!(
+        outcome.unwrap().credentials.email.as_deref(),
+        Some("p@example.com")
+    );
+
+    let foreign = id_token(
+        r#"{"iss": "https://accounts.google.com", "aud": "another-client", "email": "x@example.com"}"#,
+    );
+    let (outcome, runtime) = sign_in(|request, _| match path(request).as_str() {
+        "/token" => json(
+            200,
+            &format!(
+                r#"{{"access_token": "ya29.a", "refresh_token": "1//r", "id_token": "{foreign}"}}"#
+            ),
+        ),
+        _ => json(
+            403,
+            r#"{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "insufficient scopes"}}"#,
+        ),
+    });
+    let signed_in = outcome.unwrap();
+    assert_eq!(signed_in.credentials.email, None);
+    let problem = signed_in.email_problem.unwrap();
+    assert!(problem.contains("UserInfo"), "{problem}");
+    assert!(runtime.store.credentials.is_some(), "still signed in");
+}
+
+#[test]
+fn sign_in_keeps_nothing_half_done() {
+    for (body, expect) in [
+        (
+            r#"{"access_token": "ya29.a", "expires_in": 3599}"#,
+            "no refresh token",
+        ),
+        (
+            r#"{"access_token": "ya29.a\r\nX-Injected: 1", "refresh_token": "1//r"}"#,
+            "access_token",
+        ),
+    ] {
+        let (outcome, runtime) = sign_in(|_, _| json(200, body));
+        let error = outcome.unwrap_err();
+        assert!(error.to_string().contains(expect), "{error}");
+        assert!(runtime.store.credentials.is_none(), "nothing written");
+        assert_eq!(runtime.store.saves, 0);
+    }
+}

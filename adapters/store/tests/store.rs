@@ -308,3 +308,60 @@ fn eight_processes_make_one_refresh() {
         tokens[0]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    // A dangling symlink where the lock file goes: refused, its target not created.
+    let target = dir.path().join("elsewhere");
+    std::os::unix::fs::symlink(&target, store.lock_path()).unwrap();
+    assert!(store.lock().is_err());
+    assert!(!target.exists(), "the lock created the symlink's target");
+    std::fs::remove_file(store.lock_path()).unwrap();
+
+    // A symlink where the credential file goes: refused when read.
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, b"{}").unwrap();
+    std::os::unix::fs::symlink(&real, store.path()).unwrap();
+    assert!(matches!(store.load(), Err(StoreError::Io { .. })));
+}
+
+#[test]
+fn tokens_that_are_not_tokens_are_refused_on_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    for bad in [
+        "ya29.a\r\nX-Injected: 1",
+        "ya29.\u{1b}[31m",
+        &"a".repeat(9000),
+    ] {
+        save(&store, &credentials(bad, 1));
+        let error = store.load().unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        assert!(!error.to_string().contains("Injected"), "{error}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_home_is_found_before_sign_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let store = FileStore::new(home.join("oauth.json"));
+    assert!(store.check_writable().is_ok());
+    assert!(
+        store.load().unwrap().is_none(),
+        "the check leaves nothing behind"
+    );
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Root writes anywhere; the check only means something for other users.
+    let root = std::fs::write(home.join("probe"), b"").is_ok();
+    if !root {
+        assert!(store.check_writable().is_err());
+    }
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
