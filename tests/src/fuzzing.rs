@@ -233,8 +233,21 @@ pub fn check_callback(data: &[u8]) {
 
 /// Any token-endpoint body.
 pub fn check_token_response(data: &[u8]) {
+    // The same bytes as an ID token's payload: never a panic, an email only when the
+    // token names this client and an accepted issuer.
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data);
+    let issuers = [String::from("https://accounts.google.com")];
+    if let Ok(Some(email)) =
+        codeassist_core::oauth::id_token_email(&format!("e30.{payload}.sig"), "client", &issuers)
+    {
+        assert!(!email.is_empty() && email.len() <= 320, "{email:?}");
+        let claims: serde_json::Value = serde_json::from_slice(data).expect("the payload parsed");
+        assert_eq!(claims["iss"], "https://accounts.google.com");
+    }
     if let Ok(response) = TokenResponse::parse(data) {
         assert!(!response.access_token.is_empty());
+        assert!(response.access_token.expose().bytes().all(|b| b.is_ascii_graphic()));
         let expires_at = response.expires_at(now());
         assert!(
             expires_at >= 1_700_000_000,
