@@ -121,6 +121,18 @@ pub enum Error {
     /// The configuration cannot work (a malformed URL, a missing value).
     #[error("configuration error: {0}")]
     Config(String),
+    /// The token endpoint refused the authorization code of a sign-in (a stale or
+    /// reused code, a PKCE mismatch, a wrong redirect URI): nothing was saved.
+    #[error(
+        "the OAuth server refused the authorization code ({error}{}); start the sign-in again",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    CodeRefused {
+        /// The OAuth `error`, such as `invalid_grant`.
+        error: String,
+        /// Its `error_description`, when given (sanitised).
+        description: Option<String>,
+    },
     /// A sign-in's code exchange gave no refresh token, so nothing was kept.
     #[error(
         "the server issued no refresh token, so this sign-in could not be kept: with Google, remove this app's access at https://myaccount.google.com/permissions and sign in again; with another server, check its offline-access policy (the offline_access scope, or consent)"

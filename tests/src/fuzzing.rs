@@ -247,7 +247,13 @@ pub fn check_token_response(data: &[u8]) {
     }
     if let Ok(response) = TokenResponse::parse(data) {
         assert!(!response.access_token.is_empty());
-        assert!(response.access_token.expose().bytes().all(|b| b.is_ascii_graphic()));
+        assert!(
+            response
+                .access_token
+                .expose()
+                .bytes()
+                .all(|b| b.is_ascii_graphic())
+        );
         let expires_at = response.expires_at(now());
         assert!(
             expires_at >= 1_700_000_000,

@@ -97,6 +97,21 @@ impl SignInOp {
     }
 }
 
+/// An OAuth error answering the code exchange says the code was refused, not that a
+/// saved sign-in was: nothing had been saved yet.
+fn code_refused(error: Error) -> Error {
+    match error.classified().and_then(|api| api.oauth()) {
+        Some(oauth) => Error::CodeRefused {
+            error: crate::error::sanitize(&oauth.error, 80),
+            description: oauth
+                .description
+                .as_deref()
+                .map(|d| crate::error::sanitize(d, 200)),
+        },
+        None => error,
+    }
+}
+
 impl Operation for SignInOp {
     type Output = SignIn;
 
@@ -109,7 +124,7 @@ impl Operation for SignInOp {
                 Stage::Finished => {
                     return Err(Misuse("polled after the operation finished").into());
                 }
-                Stage::Exchanging(mut flow) => match flow.poll(now)? {
+                Stage::Exchanging(mut flow) => match flow.poll(now).map_err(code_refused)? {
                     Step::Send(request) => {
                         self.stage = Stage::Exchanging(flow);
                         return Ok(Action::Send(request));
