@@ -7,6 +7,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The largest input read from stdin; the parser looks at no more than this anyway.
 pub const MAX_INPUT: u64 = 8 * 1024 * 1024;
+/// The most header lines read from one block (a real response has a few dozen).
+pub const MAX_HEADERS: usize = 1000;
 
 /// A response as `curl -i` prints it, split into its parts.
 #[derive(Debug, PartialEq)]
@@ -31,6 +33,11 @@ pub fn parse_curl_output(input: &[u8]) -> Result<RawResponse, String> {
         for line in head.split(|b| *b == b'\n').skip(1) {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if let Some((name, value)) = split_header(line) {
+                if headers.len() >= MAX_HEADERS {
+                    return Err(format!(
+                        "the input has more than {MAX_HEADERS} header lines; that is not a response"
+                    ));
+                }
                 headers.append(name, value);
             }
         }

@@ -99,3 +99,31 @@ fn unreadable_input_is_a_clear_error() {
     );
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn hostile_inputs_get_clear_answers() {
+    // Tens of thousands of header lines: a clear refusal, not a crash.
+    let mut input = b"HTTP/1.1 429 Too Many Requests\r\n".to_vec();
+    for i in 0..30_000 {
+        input.extend_from_slice(format!("x-h: {i}\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"\r\n{}");
+    let output = run(&["explain-error"], &input);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("header lines"));
+
+    // A token planted in the reason, domain and model comes out redacted, and
+    // bidirectional controls are gone.
+    let body = r#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "m",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "Bearer ya29.PLANTEDsecret", "domain": "ya29.PLANTEDdomain",
+        "metadata": {"model": "ya29.PLANTEDmodel\u202e"}}]}}"#;
+    let output = run(
+        &["explain-error", "--json", "--status", "429"],
+        body.as_bytes(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("PLANTED"), "{stdout}");
+    assert!(!stdout.contains('\u{202e}'), "{stdout}");
+}

@@ -181,7 +181,7 @@ fn oauth_token_errors() {
         401,
         r#"{"error": "invalid_client", "error_description": "The OAuth client was not found."}"#,
     );
-    assert_eq!(error.class(), ErrorClass::InvalidRequest);
+    assert_eq!(error.class(), ErrorClass::ClientInvalid);
     assert!(!error.needs_sign_in());
 }
 
@@ -464,112 +464,5 @@ proptest! {
             let error = ApiError::from_parts(status, &headers, &body.as_bytes()[..cut], UNIX_EPOCH);
             prop_assert!(error.message().chars().count() <= 300);
         }
-    }
-}
-
-/// JSON text built from pieces an error body is made of, plus the awkward cases: keys
-/// that need trimming, escapes, numbers of every form, deep and long values.
-fn json_piece() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec![
-        "error",
-        "code",
-        "status",
-        "message",
-        "details",
-        "@type",
-        "reason",
-        "domain",
-        "metadata",
-        "retryDelay",
-        "violations",
-        "links",
-        "fieldViolations",
-        "quotaId",
-        "model",
-        "modelId",
-        " @type",
-        "reason ",
-        "x",
-        "",
-        "error_description",
-        "\u{a0}model",
-    ])
-    .prop_map(|k| format!("{k:?}"));
-    let string = prop::sample::select(vec![
-        r#""type.googleapis.com/google.rpc.ErrorInfo""#,
-        r#""type.googleapis.com/google.rpc.RetryInfo""#,
-        r#""type.googleapis.com/google.rpc.QuotaFailure""#,
-        r#"" google.rpc.ErrorInfo ""#,
-        r#""MODEL_CAPACITY_EXHAUSTED""#,
-        r#"" rate_limit_exceeded""#,
-        r#""QUOTA_EXHAUSTED""#,
-        r#""RESOURCE_EXHAUSTED""#,
-        r#""GenerateRequestsPerDayPerProject""#,
-        r#""GenerateRequestsPerMinute""#,
-        r#""3.5s""#,
-        r#""400s""#,
-        r#""-1s""#,
-        r#""models/gemini-2.5-pro""#,
-        r#""models/""#,
-        r#""Please retry in 5s. limit: 0""#,
-        r#""line\nbreak \"quoted\" \\ \/""#,
-        r#""\u0041\ud83d\ude00""#,
-        r#""{\"error\": {\"code\": 503}}""#,
-        r#""no capacity available""#,
-        r#""é daily ☃""#,
-        r#""""#,
-    ])
-    .prop_map(str::to_owned);
-    let scalar = prop_oneof![
-        string,
-        prop::sample::select(vec![
-            "429",
-            "0",
-            "-0",
-            "-5",
-            "599",
-            "70000",
-            "1.5",
-            "1e3",
-            "-1E-2",
-            "12345678901234567890",
-            "01",
-            "true",
-            "false",
-            "null",
-        ])
-        .prop_map(str::to_owned),
-    ];
-    scalar.prop_recursive(5, 48, 6, move |inner| {
-        let entry = (key.clone(), inner.clone()).prop_map(|(k, v)| format!("{k}: {v}"));
-        prop_oneof![
-            prop::collection::vec(inner, 0..6).prop_map(|items| format!("[{}]", items.join(", "))),
-            prop::collection::vec(entry, 0..6)
-                .prop_map(|fields| format!("{{{}}}", fields.join(",\n "))),
-        ]
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
-
-    /// Whatever the quick scan reads, it reads exactly as the full parser does; a body
-    /// it cannot read exactly goes to the full parser.
-    #[test]
-    fn the_quick_scan_agrees_with_the_full_parse(
-        status in 100u16..600,
-        error in json_piece(),
-        details in prop::collection::vec(json_piece(), 0..4),
-        cut in any::<prop::sample::Index>(),
-    ) {
-        let body = format!(r#"{{"error": {{"code": 429, "details": [{}], "more": {error}}}, "x": {error}}}"#, details.join(", "));
-        let checked = ApiError::check_quick_scan(status, body.as_bytes());
-        prop_assert!(checked.is_ok(), "{body}\n{checked:?}");
-        let body = format!(r#"{{"error": {error}}}"#);
-        let checked = ApiError::check_quick_scan(status, body.as_bytes());
-        prop_assert!(checked.is_ok(), "{body}\n{checked:?}");
-        let truncated = &body.as_bytes()[..cut.index(body.len() + 1)];
-        let checked = ApiError::check_quick_scan(status, truncated);
-        prop_assert!(checked.is_ok(), "{body}\n{checked:?}");
     }
 }

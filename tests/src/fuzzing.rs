@@ -90,10 +90,6 @@ pub fn check_envelope(data: &[u8]) {
     }
     let error = ApiError::from_parts(status, &headers, body, now());
     assert_error_invariants(&error);
-    // The quick scan, when it reads the body, agrees with the full parse.
-    if let Err(difference) = ApiError::check_quick_scan(status, body) {
-        panic!("{difference}");
-    }
     // A bearer token planted in the body never reaches the message (unless the input
     // already held those characters outside a token, which the fuzzer may learn to do).
     const PLANTED: &str = "PLANTEDsecretTOKEN";

@@ -3,13 +3,15 @@
 //! | class | retryable | fallback | sign in again | meaning |
 //! |---|---|---|---|---|
 //! | `auth` | yes | no | no | 401: refresh the access token, then retry |
-//! | `auth_permanent` | no | no | yes | `invalid_grant` / `unauthorized_client`: sign in again |
-//! | `permission` | no | no | no | 403 that is none of the below (e.g. `SERVICE_DISABLED`) |
+//! | `auth_permanent` | no | no | yes | `invalid_grant` (also with `error_subtype: invalid_rapt`), `unauthorized_client`, `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, `API_KEY_INVALID`: a person must sign in again (or fix the key) |
+//! | `account_disabled` | no | no | no | `TOS_VIOLATION`: the account is suspended; the message carries the appeal link |
+//! | `client_invalid` | no | no | no | token endpoint `invalid_client`: the OAuth client itself is refused; fix its id or secret |
+//! | `permission` | no | no | no | 403 that is none of the below (`SERVICE_DISABLED`, `IAM_PERMISSION_DENIED`) |
 //! | `validation_required` | no | no | no | the person must open a verification link |
 //! | `policy_blocked` | no | no | no | VPC Service Controls (`SECURITY_POLICY_VIOLATED`) |
 //! | `billing` | no | yes | no | 402, `BILLING_DISABLED`, `INSUFFICIENT_G1_CREDITS_BALANCE` |
-//! | `rate_limit` | yes | no | no | short-term rate limit: wait and retry |
-//! | `quota_exhausted` | no | yes | no | daily quota, `limit: 0`, or a wait over 300 s |
+//! | `rate_limit` | yes | no | no | short-term rate limit (429, `QUOTA_EXCEEDED` alone, legacy `rateLimitExceeded`, 499 `CANCELLED`): wait and retry |
+//! | `quota_exhausted` | no | yes | no | daily quota, a zero limit (`limit: 0`, `quota_limit_value: "0"`, `quotaValue: "0"`), no free tier, or a wait over 300 s |
 //! | `capacity` | yes | yes | no | Google has no capacity for the model right now |
 //! | `server_error` | yes | no | no | 500, 502, 503 and other 5xx |
 //! | `timeout` | yes | no | no | 408, 504, `DEADLINE_EXCEEDED`, transport timeouts |
@@ -17,7 +19,7 @@
 //! | `not_found` | no | no | no | any other 404 |
 //! | `context_overflow` | no | yes | no | 400: the input has more tokens than the model takes |
 //! | `payload_too_large` | no | no | no | 413 |
-//! | `invalid_request` | no | no | no | any other 400 |
+//! | `invalid_request` | no | no | no | any other 400 (a location Gemini does not serve among them), 501 |
 //! | `network` | yes | no | no | no HTTP response: DNS, connect, reset |
 //! | `transport_permanent` | no | no | no | no usable response, and trying again will not help: TLS or certificate failure, a body over the cap, malformed HTTP, a request refused before sending |
 //! | `unknown` | no | no | no | none of the above |
@@ -69,8 +71,14 @@ pub enum ErrorClass {
     ContextOverflow,
     /// 413: the request body is too large.
     PayloadTooLarge,
-    /// Any other 400.
+    /// Any other 400 (and 501 `UNIMPLEMENTED`).
     InvalidRequest,
+    /// The account is suspended (`TOS_VIOLATION`): no retry, no other model and no
+    /// new sign-in helps; the message carries Google's appeal link.
+    AccountDisabled,
+    /// The OAuth client itself is refused (`invalid_client`: a wrong id or secret, a
+    /// deleted client): fix the client configuration.
+    ClientInvalid,
     /// No HTTP response: DNS, connect, reset. Trying again may help.
     Network,
     /// No usable HTTP response, and trying again will not help: a TLS or certificate
@@ -82,7 +90,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in declaration order.
-    pub const ALL: [ErrorClass; 19] = [
+    pub const ALL: [ErrorClass; 21] = [
         Self::Auth,
         Self::AuthPermanent,
         Self::Permission,
@@ -99,6 +107,8 @@ impl ErrorClass {
         Self::ContextOverflow,
         Self::PayloadTooLarge,
         Self::InvalidRequest,
+        Self::AccountDisabled,
+        Self::ClientInvalid,
         Self::Network,
         Self::TransportPermanent,
         Self::Unknown,
@@ -123,6 +133,8 @@ impl ErrorClass {
             Self::ContextOverflow => "context_overflow",
             Self::PayloadTooLarge => "payload_too_large",
             Self::InvalidRequest => "invalid_request",
+            Self::AccountDisabled => "account_disabled",
+            Self::ClientInvalid => "client_invalid",
             Self::Network => "network",
             Self::TransportPermanent => "transport_permanent",
             Self::Unknown => "unknown",
@@ -172,7 +184,7 @@ pub const LONG_WAIT: Duration = Duration::from_secs(300);
 pub const PER_MINUTE_WAIT: Duration = Duration::from_secs(60);
 
 /// The names of the ErrorInfo reasons the classifier asks about, one bit each.
-const KNOWN_REASONS: [&str; 8] = [
+const KNOWN_REASONS: [&str; 13] = [
     "SECURITY_POLICY_VIOLATED",
     "VALIDATION_REQUIRED",
     "MODEL_CAPACITY_EXHAUSTED",
@@ -181,6 +193,11 @@ const KNOWN_REASONS: [&str; 8] = [
     "INSUFFICIENT_G1_CREDITS_BALANCE",
     "QUOTA_EXHAUSTED",
     "BILLING_DISABLED",
+    "TOS_VIOLATION",
+    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+    "API_KEY_INVALID",
+    "IAM_PERMISSION_DENIED",
+    "QUOTA_EXCEEDED",
 ];
 
 /// Which of the known ErrorInfo reasons some ErrorInfo named (trimmed, any case).
@@ -196,6 +213,11 @@ impl ReasonSet {
     pub const INSUFFICIENT_G1_CREDITS_BALANCE: Self = Self(1 << 5);
     pub const QUOTA_EXHAUSTED: Self = Self(1 << 6);
     pub const BILLING_DISABLED: Self = Self(1 << 7);
+    pub const TOS_VIOLATION: Self = Self(1 << 8);
+    pub const ACCESS_TOKEN_SCOPE_INSUFFICIENT: Self = Self(1 << 9);
+    pub const API_KEY_INVALID: Self = Self(1 << 10);
+    pub const IAM_PERMISSION_DENIED: Self = Self(1 << 11);
+    pub const QUOTA_EXCEEDED: Self = Self(1 << 12);
 
     /// The set holding `reason` when it is a known one, else the empty set.
     pub fn of(reason: &str) -> Self {
@@ -207,6 +229,10 @@ impl ReasonSet {
         } else {
             reason.trim()
         };
+        // The legacy `errors[].reason` spelling of a rate limit.
+        if reason.eq_ignore_ascii_case("rateLimitExceeded") {
+            return Self::RATE_LIMIT_EXCEEDED;
+        }
         KNOWN_REASONS
             .iter()
             .position(|known| reason.eq_ignore_ascii_case(known))
@@ -271,6 +297,12 @@ pub(crate) struct DetailSignals {
     pub model_in_metadata: bool,
     /// The first RetryInfo delay.
     pub retry_info: Option<Duration>,
+    /// Some quota's limit is zero (`quota_limit_value: "0"`, `quotaValue: "0"`).
+    pub zero_limit: bool,
+    /// ErrorInfo `metadata.quotaResetDelay` (a Go duration).
+    pub reset_delay: Option<Duration>,
+    /// ErrorInfo `metadata.quotaResetTimeStamp` (RFC 3339).
+    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl DetailSignals {
@@ -281,6 +313,9 @@ impl DetailSignals {
             quota: self.quota.union(later.quota),
             model_in_metadata: self.model_in_metadata || later.model_in_metadata,
             retry_info: self.retry_info.or(later.retry_info),
+            zero_limit: self.zero_limit || later.zero_limit,
+            reset_delay: self.reset_delay.or(later.reset_delay),
+            reset_at: self.reset_at.or(later.reset_at),
         }
     }
 }
@@ -295,9 +330,8 @@ pub(crate) fn names_a_model(value: &str) -> bool {
     !name.is_empty()
 }
 
-/// Everything the classifier reads from a body, gathered once: from a parsed
-/// envelope ([`Signals::from_parsed`]) or straight from the bytes by the quick scan.
-/// Both must agree; a test holds them to it.
+/// Everything the classifier reads from a body, gathered once from the parsed
+/// envelope ([`Signals::from_parsed`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Signals<'a> {
     /// `error.code`.
@@ -317,10 +351,22 @@ impl<'a> Signals<'a> {
         oauth: Option<&'a OAuthError>,
         excerpt: Option<&'a str>,
     ) -> Self {
+        let legacy = envelope
+            .into_iter()
+            .flat_map(|e| &e.errors)
+            .map(|error| DetailSignals {
+                reasons: error
+                    .reason
+                    .as_deref()
+                    .map(ReasonSet::of)
+                    .unwrap_or_default(),
+                ..DetailSignals::default()
+            });
         let details = envelope
             .into_iter()
             .flat_map(|e| &e.details)
             .map(detail_signals)
+            .chain(legacy)
             .fold(DetailSignals::default(), DetailSignals::then);
         let text = envelope
             .and_then(|e| e.message.as_deref())
@@ -346,6 +392,16 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
                 .get("model")
                 .or_else(|| metadata.get("modelId"))
                 .is_some_and(|model| names_a_model(model)),
+            zero_limit: metadata
+                .get("quota_limit_value")
+                .or_else(|| metadata.get("quotaLimitValue"))
+                .is_some_and(|value| value.trim() == "0"),
+            reset_delay: metadata
+                .get("quotaResetDelay")
+                .and_then(|delay| super::delay::parse_go_duration(delay)),
+            reset_at: metadata
+                .get("quotaResetTimeStamp")
+                .and_then(|at| crate::code_assist::parse_rfc3339(at)),
             ..DetailSignals::default()
         },
         Detail::RetryInfo { retry_delay } => DetailSignals {
@@ -358,6 +414,9 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
                 .filter_map(|v| v.quota_id.as_deref())
                 .map(QuotaPeriod::of)
                 .fold(QuotaPeriod::default(), QuotaPeriod::union),
+            zero_limit: violations
+                .iter()
+                .any(|v| v.quota_value.as_deref().map(str::trim) == Some("0")),
             ..DetailSignals::default()
         },
         _ => DetailSignals::default(),
@@ -369,6 +428,7 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
 pub(crate) struct Facts<'a> {
     pub http_status: Option<u16>,
     pub oauth_error: Option<&'a str>,
+    pub oauth_subtype: Option<&'a str>,
     pub transport: Option<&'a TransportError>,
     pub signals: &'a Signals<'a>,
     /// [`Signals::text`], lower-cased.
@@ -419,11 +479,15 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
             _ => ErrorClass::Network,
         };
     }
+    if facts.oauth_subtype.map(str::trim) == Some("invalid_rapt") {
+        return ErrorClass::AuthPermanent;
+    }
     if let Some(oauth_error) = facts.oauth_error {
         match oauth_error.trim() {
             "invalid_grant" | "unauthorized_client" => return ErrorClass::AuthPermanent,
+            "invalid_client" => return ErrorClass::ClientInvalid,
             "access_denied" => return ErrorClass::Permission,
-            "invalid_request" | "invalid_client" | "invalid_scope" | "unsupported_grant_type" => {
+            "invalid_request" | "invalid_scope" | "unsupported_grant_type" => {
                 return ErrorClass::InvalidRequest;
             }
             _ => {}
@@ -438,16 +502,38 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
     {
         return ErrorClass::PolicyBlocked;
     }
+    if facts.has_reason(ReasonSet::TOS_VIOLATION) {
+        return ErrorClass::AccountDisabled;
+    }
     if facts.has_reason(ReasonSet::VALIDATION_REQUIRED) {
         return ErrorClass::ValidationRequired;
+    }
+    if facts
+        .has_reason(ReasonSet::ACCESS_TOKEN_SCOPE_INSUFFICIENT.union(ReasonSet::API_KEY_INVALID))
+        || text.contains("api key not valid")
+        || text.contains("api_key_invalid")
+    {
+        return ErrorClass::AuthPermanent;
     }
 
     let capacity_signal = facts
         .has_reason(ReasonSet::MODEL_CAPACITY_EXHAUSTED.union(ReasonSet::MODEL_CAPACITY_EXCEEDED))
         || text.contains("no capacity available")
-        || text.contains("no capacity for");
-    let capacity = capacity_signal && !facts.has_reason(ReasonSet::RATE_LIMIT_EXCEEDED);
-    let exhausted = status == Some(429) || grpc == "RESOURCE_EXHAUSTED";
+        || text.contains("no capacity for")
+        // Said of per-minute quotas too ("… your quota will reset after 0s"): only
+        // capacity when the message does not speak of quota.
+        || (text.contains("exhausted your capacity on this model") && !text.contains("quota"))
+        || text.contains("model is overloaded");
+    let capacity = capacity_signal
+        && !facts.has_reason(
+            ReasonSet::RATE_LIMIT_EXCEEDED
+                .union(ReasonSet::QUOTA_EXHAUSTED)
+                .union(ReasonSet::QUOTA_EXCEEDED),
+        );
+    let exhausted = status == Some(429)
+        || grpc == "RESOURCE_EXHAUSTED"
+        || status == Some(499)
+        || grpc == "CANCELLED";
     if exhausted || (capacity && (status == Some(503) || grpc == "UNAVAILABLE")) {
         if capacity {
             return ErrorClass::Capacity;
@@ -467,8 +553,12 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
     {
         return ErrorClass::Billing;
     }
+    if facts.has_reason(ReasonSet::IAM_PERMISSION_DENIED) {
+        return ErrorClass::Permission;
+    }
     match (status, grpc) {
         (Some(401), _) | (_, "UNAUTHENTICATED") => ErrorClass::Auth,
+        (Some(501), _) | (_, "UNIMPLEMENTED") => ErrorClass::InvalidRequest,
         (Some(403), _) | (_, "PERMISSION_DENIED") => ErrorClass::Permission,
         (Some(404), _) | (_, "NOT_FOUND") => {
             if names_model(facts) {
@@ -496,6 +586,8 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
 fn quota_exhausted(facts: &Facts<'_>) -> bool {
     let text = facts.text;
     facts.signals.details.quota.per_day
+        || facts.signals.details.zero_limit
+        || text.contains("have a free quota tier")
         || text.contains("daily")
         || text.contains("per day")
         || text.contains("per-day")
@@ -504,17 +596,22 @@ fn quota_exhausted(facts: &Facts<'_>) -> bool {
         || facts.retry_delay.is_some_and(|delay| delay > LONG_WAIT)
 }
 
-/// True when the message says `limit: 0` exactly (not `limit: 0.5`, not `limit: 05`).
+/// True when the message says `limit: 0` exactly: `limit: 0`, `limit: 0,` and
+/// `limit: 0.` at the end of a sentence are zero; `limit: 0.5` and `limit: 05` are not.
 fn limit_is_zero(text: &str) -> bool {
     let mut from = 0;
     while let Some(found) = text[from..].find("limit:") {
-        let rest = text[from + found + "limit:".len()..].trim_start();
-        let mut digits = rest.bytes();
-        if digits.next() == Some(b'0')
-            && !digits
-                .next()
-                .is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        {
+        let rest = text[from + found + "limit:".len()..]
+            .trim_start()
+            .as_bytes();
+        let zero = rest.first() == Some(&b'0')
+            && match rest.get(1) {
+                None => true,
+                Some(b) if b.is_ascii_digit() => false,
+                Some(b'.') => !rest.get(2).is_some_and(u8::is_ascii_digit),
+                Some(_) => true,
+            };
+        if zero {
             return true;
         }
         from += found + 1;
@@ -531,6 +628,7 @@ fn names_model(facts: &Facts<'_>) -> bool {
 fn context_overflow(text: &str) -> bool {
     (text.contains("token")
         && (text.contains("exceed") || text.contains("too long") || text.contains("maximum")))
+        || text.contains("only supports up to")
         || text.contains("context length")
         || text.contains("context window")
 }
@@ -544,6 +642,8 @@ mod tests {
         assert!(limit_is_zero("quota exceeded for metric: x, limit: 0"));
         assert!(limit_is_zero("limit: 0, model: gemini"));
         assert!(!limit_is_zero("limit: 0.5"));
+        assert!(limit_is_zero("quota exceeded for metric x, limit: 0."));
+        assert!(limit_is_zero("limit: 0"));
         assert!(!limit_is_zero("limit: 05"));
         assert!(!limit_is_zero("limit: 10"));
         assert!(!limit_is_zero("no limit here"));
@@ -560,6 +660,11 @@ mod tests {
             ReasonSet::INSUFFICIENT_G1_CREDITS_BALANCE,
             ReasonSet::QUOTA_EXHAUSTED,
             ReasonSet::BILLING_DISABLED,
+            ReasonSet::TOS_VIOLATION,
+            ReasonSet::ACCESS_TOKEN_SCOPE_INSUFFICIENT,
+            ReasonSet::API_KEY_INVALID,
+            ReasonSet::IAM_PERMISSION_DENIED,
+            ReasonSet::QUOTA_EXCEEDED,
         ];
         for (name, set) in KNOWN_REASONS.iter().zip(named) {
             assert_eq!(ReasonSet::of(name), set, "{name}");

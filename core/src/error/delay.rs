@@ -68,6 +68,42 @@ pub fn delay_in_message(message: &str) -> Option<Duration> {
     delay_in_lowered(&message.to_ascii_lowercase())
 }
 
+/// A Go duration, as Google writes quota reset delays: `25h20m26.18s`,
+/// `539.477544ms`, `9h22m20s`, `1m`, `300us`. `None` unless the whole text is one.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0_f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        if number_len == 0 {
+            return None;
+        }
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let (scale, unit_len) = [
+            ("ms", 1e-3),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ns", 1e-9),
+            ("h", 3600.0),
+            ("m", 60.0),
+            ("s", 1.0),
+        ]
+        .iter()
+        .find(|(unit, _)| rest.starts_with(unit))
+        .map(|(unit, scale)| (*scale, unit.len()))?;
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    seconds(total)
+}
+
 /// [`delay_in_message`] on a message already lower-cased.
 pub(crate) fn delay_in_lowered(lower: &str) -> Option<Duration> {
     for marker in ["retry in ", "retry after ", "try again in "] {
@@ -95,6 +131,20 @@ pub(crate) fn delay_in_lowered(lower: &str) -> Option<Duration> {
                 1.0
             };
             if let Some(delay) = number.parse::<f64>().ok().and_then(|n| seconds(n * scale)) {
+                return Some(delay);
+            }
+        }
+    }
+    // Then "Resets in 9h22m20s", "Your quota will reset after 8h44m7s": Go durations.
+    for marker in ["resets in ", "reset in ", "reset after "] {
+        if let Some(found) = lower.find(marker) {
+            let rest = &lower[found + marker.len()..];
+            let word: &str = rest
+                .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')'))
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('.');
+            if let Some(delay) = parse_go_duration(word) {
                 return Some(delay);
             }
         }
@@ -183,6 +233,29 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(delay_in_message("retry in a while"), None);
+        assert_eq!(
+            delay_in_message("You exceeded your quota. Resets in 9h22m20s."),
+            Some(Duration::from_secs(9 * 3600 + 22 * 60 + 20))
+        );
+        assert_eq!(
+            delay_in_message("Your quota will reset after 8h44m7s"),
+            Some(Duration::from_secs(8 * 3600 + 44 * 60 + 7))
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("25h20m26.18s"),
+            Some(Duration::from_secs_f64(25.0 * 3600.0 + 20.0 * 60.0 + 26.18))
+        );
+        assert_eq!(
+            parse_go_duration("539.477544ms"),
+            Some(Duration::from_secs_f64(0.539477544))
+        );
+        for bad in ["", "5", "h", "5x", "1h-2m", "9999999999h"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
         assert_eq!(delay_in_message("nothing to see"), None);
     }
 }

@@ -45,6 +45,9 @@ pub struct Envelope {
     pub message: Option<String>,
     /// `error.details[]`, one entry per detail, unknown types kept raw.
     pub details: Vec<Detail>,
+    /// `error.errors[]`, the legacy list Vertex-backed services still send
+    /// (`{domain, reason: "rateLimitExceeded", message}`).
+    pub errors: Vec<LegacyError>,
     /// True when the body was cut off and these fields were salvaged from it.
     pub salvaged: bool,
 }
@@ -109,6 +112,18 @@ pub enum Detail {
     },
 }
 
+/// One entry of the legacy `error.errors[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct LegacyError {
+    /// The service, such as `global` or `usageLimits`.
+    pub domain: Option<String>,
+    /// The reason, such as `rateLimitExceeded`, `forbidden`, `badRequest`.
+    pub reason: Option<String>,
+    /// What went wrong.
+    pub message: Option<String>,
+}
+
 /// One entry of `QuotaFailure.violations[]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -123,6 +138,8 @@ pub struct QuotaViolation {
     pub quota_metric: Option<String>,
     /// The dimensions of the quota, such as `model`.
     pub quota_dimensions: BTreeMap<String, String>,
+    /// `quotaValue`: the limit that was hit (`"0"`: no quota at all).
+    pub quota_value: Option<String>,
 }
 
 /// One entry of `Help.links[]`.
@@ -167,6 +184,9 @@ pub struct OAuthError {
     pub error: String,
     /// The human description, when given.
     pub description: Option<String>,
+    /// `error_subtype`, such as `invalid_rapt` (the organisation requires the person
+    /// to authenticate again).
+    pub subtype: Option<String>,
 }
 
 /// What a body turned out to hold.
@@ -206,7 +226,31 @@ pub(crate) fn parse_body(body: &[u8]) -> ParsedBody {
     if let Some(parsed) = from_sse(text) {
         return parsed;
     }
-    ParsedBody::default()
+    from_form(text).unwrap_or_default()
+}
+
+/// A token-endpoint error sent form-encoded (`error=invalid_grant&error_description=…`).
+fn from_form(text: &str) -> Option<ParsedBody> {
+    if !text.starts_with("error=") || text.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut oauth = OAuthError {
+        error: String::new(),
+        description: None,
+        subtype: None,
+    };
+    for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+        match key.as_ref() {
+            "error" => oauth.error = cap(&value),
+            "error_description" => oauth.description = Some(cap(&value)),
+            "error_subtype" => oauth.subtype = Some(cap(&value)),
+            _ => {}
+        }
+    }
+    (!oauth.error.is_empty()).then_some(ParsedBody {
+        envelope: None,
+        oauth: Some(oauth),
+    })
 }
 
 fn from_sse(text: &str) -> Option<ParsedBody> {
@@ -265,11 +309,15 @@ fn merge(outer: Envelope, inner: Envelope) -> Envelope {
     let mut details = inner.details;
     details.extend(outer.details);
     details.truncate(MAX_ITEMS);
+    let mut errors = inner.errors;
+    errors.extend(outer.errors);
+    errors.truncate(MAX_ITEMS);
     Envelope {
         code: inner.code.or(outer.code),
         status: inner.status.or(outer.status),
         message: inner.message.or(outer.message),
         details,
+        errors,
         salvaged: inner.salvaged || outer.salvaged,
     }
 }
@@ -353,6 +401,7 @@ fn salvage(text: &str) -> Option<Envelope> {
         status,
         message,
         details,
+        errors: Vec::new(),
         salvaged: true,
     })
 }

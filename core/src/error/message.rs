@@ -73,23 +73,30 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::Auth => {
             format!("Google rejected the access token ({code}); refresh it and retry")
         }
-        ErrorClass::AuthPermanent => {
-            let (what, description) = match error.oauth() {
-                Some(oauth) => (oauth.error.as_str(), oauth.description.as_deref()),
-                None => ("refused", None),
-            };
-            let description = description
-                .map(|d| format!(": {}", sanitize(d, 120)))
-                .unwrap_or_default();
-            format!(
-                "The OAuth server refused the saved sign-in ({what}{description}); sign in again"
-            )
-        }
-        ErrorClass::Permission => format!("Google denied permission{project}{said}"),
+        ErrorClass::AuthPermanent => auth_permanent(error),
+        ErrorClass::Permission => match (error.reason(), error.metadata_link(&["activationUrl", "activation_url"])) {
+            (Some(reason), Some(url)) if reason.eq_ignore_ascii_case("SERVICE_DISABLED") => {
+                format!("The API is not enabled{project}: enable it at {url}")
+            }
+            _ => format!("Google denied permission{project}{said}"),
+        },
         ErrorClass::ValidationRequired => match error.validation_url() {
-            Some(url) => format!("Google requires you to verify your account: open {url}"),
+            Some(url) => format!("Verify your Google account at {url}"),
             None => format!("Google requires you to verify your account{said}"),
         },
+        ErrorClass::AccountDisabled => {
+            match error.metadata_link(&["appeal_url", "appealUrl"]) {
+                Some(url) => format!(
+                    "Google has disabled this account for this service (TOS_VIOLATION); appeal at {url}"
+                ),
+                None => format!(
+                    "Google has disabled this account for this service (TOS_VIOLATION){said}"
+                ),
+            }
+        }
+        ErrorClass::ClientInvalid => {
+            "The OAuth server does not accept this OAuth client (invalid_client): check the client id and secret configured".to_owned()
+        }
         ErrorClass::PolicyBlocked => format!(
             "Blocked by your organization's VPC Service Controls policy (SECURITY_POLICY_VIOLATED){project}"
         ),
@@ -105,6 +112,9 @@ pub(crate) fn human_message(error: &ApiError) -> String {
             format!("The input is larger than the model's context window{for_model}{said}")
         }
         ErrorClass::PayloadTooLarge => format!("The request body is too large ({code}){said}"),
+        ErrorClass::InvalidRequest if location_refused(error) => format!(
+            "Gemini is not available in your location ({code}); trying again will not help{said}"
+        ),
         ErrorClass::InvalidRequest => match error.oauth() {
             Some(oauth) => format!(
                 "The OAuth server refused the request ({}){}",
@@ -135,6 +145,39 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         };
     }
     sanitize(&line, MAX_MESSAGE)
+}
+
+/// The line for `auth_permanent`: what exactly must be fixed.
+fn auth_permanent(error: &ApiError) -> String {
+    let reason = error.reason().unwrap_or("");
+    if reason.eq_ignore_ascii_case("ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+        return "The access token lacks a scope this call needs (ACCESS_TOKEN_SCOPE_INSUFFICIENT); sign in again granting it".to_owned();
+    }
+    let text = error.google_message().unwrap_or("").to_ascii_lowercase();
+    if reason.eq_ignore_ascii_case("API_KEY_INVALID") || text.contains("api key not valid") {
+        return "The API key is not valid (API_KEY_INVALID); check the key configured".to_owned();
+    }
+    let Some(oauth) = error.oauth() else {
+        return "The OAuth server refused the saved sign-in; sign in again".to_owned();
+    };
+    if oauth.subtype.as_deref().map(str::trim) == Some("invalid_rapt") {
+        return "Your organisation requires you to sign in again (invalid_rapt)".to_owned();
+    }
+    let description = oauth
+        .description
+        .as_deref()
+        .map(|d| format!(": {}", sanitize(d, 120)))
+        .unwrap_or_default();
+    format!(
+        "The OAuth server refused the saved sign-in ({}{description}); sign in again",
+        oauth.error
+    )
+}
+
+/// A 400 saying Gemini does not serve the caller's location.
+fn location_refused(error: &ApiError) -> bool {
+    let text = error.google_message().unwrap_or("").to_ascii_lowercase();
+    text.contains("location is not supported") || text.contains("not available in your country")
 }
 
 /// Formats a delay the way people read it: `30s`, `1.5s`, `900ms`, `5m 0s`.
@@ -168,6 +211,11 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(redacted.len().min(max_chars * 4));
     let mut last_space = true;
     for c in redacted.chars() {
+        // Bidirectional controls can make a line read differently from what it holds.
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        {
+            continue;
+        }
         let c = if c.is_control() || c.is_whitespace() {
             ' '
         } else {
@@ -437,6 +485,14 @@ mod tests {
                 &["hunter2-secret"]
             ),
             "the client secret is [redacted], see"
+        );
+    }
+
+    #[test]
+    fn bidirectional_controls_are_dropped() {
+        assert_eq!(
+            sanitize("pay \u{202E}gpj.exe\u{202C} now", 100),
+            "pay gpj.exe now"
         );
     }
 }

@@ -13,17 +13,19 @@
 //! - a human line of at most 300 characters that names the model when Google named
 //!   one, and never holds a secret.
 //!
-//! Routing needs only the class and the delay, so both the line and (for a JSON body
-//! of the usual shape) the [`Envelope`] are built the first time something asks for
-//! them; the answers are the same as if they had been built at once.
+//! The body is read once, into the [`Envelope`], and classified once; the human line is
+//! built the first time something asks for it.
 //!
 //! # The retry delay
 //! One delay, from the first source that has one:
 //! 1. `RetryInfo.retryDelay` in the body (Google's own, most specific answer);
 //! 2. the `Retry-After` header (delta-seconds, or an HTTP-date relative to `now`);
-//! 3. a phrase in the message such as "Please retry in 5s" or "retry in 900.2ms";
-//! 4. 60 seconds for a per-minute `QuotaFailure` that named no delay;
-//! 5. none.
+//! 3. ErrorInfo `metadata.quotaResetDelay` (a Go duration such as `25h20m26.18s`), then
+//!    `metadata.quotaResetTimeStamp` (RFC 3339, relative to `now`);
+//! 4. a phrase in the message such as "Please retry in 5s", "retry in 900.2ms",
+//!    "Resets in 9h22m20s" or "Your quota will reset after 8h44m7s";
+//! 5. 60 seconds for a per-minute `QuotaFailure` that named no delay;
+//! 6. none.
 //!
 //! Negative, non-finite and absurd values (over 30 days) count as absent. A delay is
 //! reported whatever the class; a 429 whose delay is over 300 seconds is
@@ -57,24 +59,23 @@ mod class;
 mod delay;
 mod envelope;
 mod message;
-mod scan;
 mod wire;
 
 pub(crate) use envelope::lossy_utf8;
 
 pub use class::{ErrorClass, LONG_WAIT, PER_MINUTE_WAIT};
 pub use delay::{
-    MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_protobuf_duration,
-    parse_retry_after,
+    MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_go_duration,
+    parse_protobuf_duration, parse_retry_after,
 };
 pub use envelope::{
-    Detail, Envelope, FieldViolation, HelpLink, MAX_PARSED_BODY, OAuthError, PreconditionViolation,
-    QuotaViolation,
+    Detail, Envelope, FieldViolation, HelpLink, LegacyError, MAX_PARSED_BODY, OAuthError,
+    PreconditionViolation, QuotaViolation,
 };
 pub use message::{MAX_MESSAGE, format_delay, redact_known, redact_secrets, sanitize};
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
@@ -91,15 +92,10 @@ use delay::delay_in_lowered;
 /// or from a transport failure with [`ApiError::from_transport`]. Holds no secret: the
 /// request is not kept, and every string shown is sanitised.
 ///
-/// Until its envelope is first asked for, an error built from a JSON body keeps that
-/// body (at most 64 KiB, shared between clones) and nothing parsed from it.
 #[derive(Clone)]
 pub struct ApiError {
     http_status: Option<u16>,
-    /// The parsed envelope; for a body the quick scan read, parsed on first use.
-    envelope: OnceLock<Option<Envelope>>,
-    /// The JSON document of a body whose envelope is not parsed yet.
-    deferred: Option<Arc<[u8]>>,
+    envelope: Option<Envelope>,
     oauth: Option<OAuthError>,
     transport: Option<TransportError>,
     excerpt: Option<String>,
@@ -136,37 +132,11 @@ impl ApiError {
 
     /// Parses and classifies a status, headers and body received at `now`. Never fails
     /// and never panics, whatever the bytes.
-    ///
-    /// For a JSON error body of the usual shape (up to 64 KiB) only what routing
-    /// needs is read now; the [`Envelope`] is parsed the first time something asks
-    /// for it ([`ApiError::envelope`], [`ApiError::message`], [`ApiError::reason`],
-    /// ...), with the same result as parsing it at once.
     pub fn from_parts(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
         let retry_after_header = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, now));
-        if let Some((json, signals)) = scan::quick(body) {
-            let (class, retry_delay) =
-                decide(Some(status), None, None, &signals, retry_after_header);
-            return Self {
-                http_status: Some(status),
-                envelope: OnceLock::new(),
-                deferred: Some(Arc::from(json)),
-                oauth: None,
-                transport: None,
-                excerpt: None,
-                retry_after_header,
-                class,
-                retry_delay,
-                message: OnceLock::new(),
-            };
-        }
-        Self::parsed_in_full(status, body, retry_after_header)
-    }
-
-    /// [`ApiError::from_parts`] without the quick scan: the envelope parsed at once.
-    fn parsed_in_full(status: u16, body: &[u8], retry_after_header: Option<Duration>) -> Self {
         let parsed = envelope::parse_body(body);
         let excerpt = if parsed.envelope.is_none() && parsed.oauth.is_none() {
             message::excerpt(body)
@@ -178,18 +148,17 @@ impl ApiError {
             parsed.oauth.as_ref(),
             excerpt.as_deref(),
         );
-        let oauth_error = parsed.oauth.as_ref().map(|o| o.error.as_str());
         let (class, retry_delay) = decide(
             Some(status),
-            oauth_error,
+            parsed.oauth.as_ref(),
             None,
             &signals,
             retry_after_header,
+            now,
         );
         Self {
             http_status: Some(status),
-            envelope: OnceLock::from(parsed.envelope),
-            deferred: None,
+            envelope: parsed.envelope,
             oauth: parsed.oauth,
             transport: None,
             excerpt,
@@ -200,48 +169,19 @@ impl ApiError {
         }
     }
 
-    /// For tests and fuzzing, not for use: whether the quick scan read `body`, after
-    /// checking that it agrees with the full parse (same signals, class, delay,
-    /// envelope and message). `Err` describes a disagreement.
-    #[doc(hidden)]
-    pub fn check_quick_scan(status: u16, body: &[u8]) -> Result<bool, String> {
-        let Some((json, quick)) = scan::quick(body) else {
-            return Ok(false);
-        };
-        let parsed = envelope::parse_body(body);
-        match &parsed.envelope {
-            Some(envelope) if !envelope.salvaged && parsed.oauth.is_none() => {}
-            _ => {
-                return Err(format!(
-                    "the full parser did not read the document: {parsed:?}"
-                ));
-            }
-        }
-        if wire::parse(&String::from_utf8_lossy(json)).is_err() {
-            return Err("serde_json refuses what the quick scan read".to_owned());
-        }
-        let full = Signals::from_parsed(parsed.envelope.as_ref(), None, None);
-        if quick != full {
-            return Err(format!(
-                "signals differ:\nquick: {quick:?}\nfull:  {full:?}"
-            ));
-        }
-        let headers = HeaderMap::new();
-        let lazy = Self::from_parts(status, &headers, body, SystemTime::UNIX_EPOCH);
-        let eager = Self::parsed_in_full(status, body, None);
-        if lazy != eager || lazy.message() != eager.message() {
-            return Err(format!("errors differ:\nquick: {lazy:?}\nfull:  {eager:?}"));
-        }
-        Ok(true)
-    }
-
     /// Classifies a request that got no response at all.
     pub fn from_transport(failure: &TransportError) -> Self {
-        let (class, retry_delay) = decide(None, None, Some(failure), &Signals::default(), None);
+        let (class, retry_delay) = decide(
+            None,
+            None,
+            Some(failure),
+            &Signals::default(),
+            None,
+            SystemTime::UNIX_EPOCH,
+        );
         Self {
             http_status: None,
-            envelope: OnceLock::from(None),
-            deferred: None,
+            envelope: None,
             oauth: None,
             transport: Some(failure.clone()),
             excerpt: None,
@@ -290,12 +230,7 @@ impl ApiError {
 
     /// The parsed `google.rpc.Status`, when the body held one.
     pub fn envelope(&self) -> Option<&Envelope> {
-        self.envelope
-            .get_or_init(|| {
-                let json = self.deferred.as_deref().unwrap_or_default();
-                envelope::parse_body(json).envelope
-            })
-            .as_ref()
+        self.envelope.as_ref()
     }
 
     /// The OAuth token-endpoint error, when the body was one.
@@ -376,6 +311,19 @@ impl ApiError {
             })
     }
 
+    /// The first ErrorInfo metadata value under one of `keys` that is an `https://`
+    /// link (an appeal or activation page), whole.
+    pub fn metadata_link(&self, keys: &[&str]) -> Option<&str> {
+        self.error_infos().find_map(|(_, _, metadata)| {
+            keys.iter()
+                .find_map(|key| metadata.get(*key))
+                .map(|value| value.trim())
+                .filter(|value| {
+                    value.starts_with("https://") && !value.contains(char::is_whitespace)
+                })
+        })
+    }
+
     /// Google's own message (`error.message`, or an OAuth `error_description`), raw but
     /// capped. Prefer [`ApiError::message`] for people.
     pub fn google_message(&self) -> Option<&str> {
@@ -408,13 +356,16 @@ impl ApiError {
 
     /// The summary a host or a script reads: the keys `codeassist explain-error --json`
     /// prints.
+    /// Every string in it is sanitised (one line, bounded, no secret, no bidirectional
+    /// controls), since a body can put anything there.
     pub fn summary(&self) -> ErrorSummary<'_> {
+        let clean = |value: Option<&str>| value.map(|v| sanitize(v, 120));
         ErrorSummary {
             http_status: self.http_status,
-            status: self.status(),
-            reason: self.reason(),
-            domain: self.domain(),
-            model: self.model(),
+            status: clean(self.status()),
+            reason: clean(self.reason()),
+            domain: clean(self.domain()),
+            model: clean(self.model()),
             retry_after_secs: self.retry_delay.map(|d| d.as_secs_f64()),
             class: self.class,
             retryable: self.retryable(),
@@ -432,13 +383,13 @@ pub struct ErrorSummary<'a> {
     /// HTTP status, or `None` when no response arrived.
     pub http_status: Option<u16>,
     /// `error.status`.
-    pub status: Option<&'a str>,
+    pub status: Option<String>,
     /// The first ErrorInfo reason.
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
     /// The first ErrorInfo domain.
-    pub domain: Option<&'a str>,
+    pub domain: Option<String>,
     /// The model Google named.
-    pub model: Option<&'a str>,
+    pub model: Option<String>,
     /// The retry delay in seconds.
     pub retry_after_secs: Option<f64>,
     /// The class.
@@ -457,21 +408,30 @@ pub struct ErrorSummary<'a> {
 /// the delay's sources).
 fn decide(
     http_status: Option<u16>,
-    oauth_error: Option<&str>,
+    oauth: Option<&OAuthError>,
     transport: Option<&TransportError>,
     signals: &Signals<'_>,
     retry_after_header: Option<Duration>,
+    now: SystemTime,
 ) -> (ErrorClass, Option<Duration>) {
     with_lowered(&signals.text, |text| {
-        let retry_delay = signals
-            .details
+        let details = &signals.details;
+        let retry_delay = details
             .retry_info
             .or(retry_after_header)
+            .or(details.reset_delay)
+            .or_else(|| {
+                let at = details.reset_at?;
+                at.duration_since(now)
+                    .ok()
+                    .filter(|d| *d <= MAX_PLAUSIBLE_DELAY)
+            })
             .or_else(|| delay_in_lowered(text))
-            .or_else(|| signals.details.quota.per_minute.then_some(PER_MINUTE_WAIT));
+            .or_else(|| details.quota.per_minute.then_some(PER_MINUTE_WAIT));
         let facts = Facts {
             http_status,
-            oauth_error,
+            oauth_error: oauth.map(|o| o.error.as_str()),
+            oauth_subtype: oauth.and_then(|o| o.subtype.as_deref()),
             transport,
             signals,
             text,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::delay::{parse_delay_text, parse_protobuf_duration};
 use super::envelope::{
-    Detail, Envelope, FieldViolation, HelpLink, MAX_ITEMS, OAuthError, ParsedBody,
+    Detail, Envelope, FieldViolation, HelpLink, LegacyError, MAX_ITEMS, OAuthError, ParsedBody,
     PreconditionViolation, QuotaViolation, cap, capped_value, normalise_domain,
 };
 
@@ -38,6 +38,9 @@ fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
 enum Key {
     Error,
     ErrorDescription,
+    ErrorSubtype,
+    Errors,
+    QuotaValue,
     Code,
     Status,
     Message,
@@ -74,6 +77,9 @@ impl<'de> de::Deserialize<'de> for Key {
                 Ok(match key.trim() {
                     "error" => Key::Error,
                     "error_description" => Key::ErrorDescription,
+                    "error_subtype" => Key::ErrorSubtype,
+                    "errors" => Key::Errors,
+                    "quotaValue" => Key::QuotaValue,
                     "code" => Key::Code,
                     "status" => Key::Status,
                     "message" => Key::Message,
@@ -212,6 +218,9 @@ struct Entry {
     field: Option<String>,
     reason: Option<String>,
     kind: Option<String>,
+    domain: Option<String>,
+    message: Option<String>,
+    quota_value: Option<String>,
 }
 
 impl<'de> de::Deserialize<'de> for List<Entry> {
@@ -285,6 +294,9 @@ impl<'de> de::Deserialize<'de> for EntryObject {
                         Key::Url => entry.url = map.next_value::<Text>()?.0,
                         Key::Field => entry.field = map.next_value::<Text>()?.0,
                         Key::Reason => entry.reason = map.next_value::<Text>()?.0,
+                        Key::Domain => entry.domain = map.next_value::<Text>()?.0,
+                        Key::Message => entry.message = map.next_value::<Text>()?.0,
+                        Key::QuotaValue => entry.quota_value = map.next_value::<Text>()?.0,
                         Key::Other(name) if name == "type" => {
                             entry.kind = map.next_value::<Text>()?.0
                         }
@@ -380,6 +392,7 @@ impl<'de> de::Deserialize<'de> for DetailObject {
                                 quota_id: e.quota_id,
                                 quota_metric: e.quota_metric,
                                 quota_dimensions: e.quota_dimensions,
+                                quota_value: e.quota_value,
                             })
                             .collect(),
                     },
@@ -611,6 +624,18 @@ impl<'de> de::Deserialize<'de> for ErrorValue {
                         Key::Status => envelope.status = map.next_value::<Text>()?.0,
                         Key::Message => envelope.message = map.next_value::<Text>()?.0,
                         Key::Details => envelope.details = map.next_value::<Details>()?.0,
+                        Key::Errors => {
+                            envelope.errors = map
+                                .next_value::<List<Entry>>()?
+                                .0
+                                .into_iter()
+                                .map(|e| LegacyError {
+                                    domain: e.domain,
+                                    reason: e.reason,
+                                    message: e.message,
+                                })
+                                .collect()
+                        }
                         _ => skip(&mut map)?,
                     }
                 }
@@ -662,10 +687,12 @@ impl<'de> Visitor<'de> for TopVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ParsedBody, A::Error> {
         let mut error = ErrorValue::Nothing;
         let mut description = None;
+        let mut subtype = None;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Error => error = map.next_value()?,
                 Key::ErrorDescription => description = map.next_value::<Text>()?.0,
+                Key::ErrorSubtype => subtype = map.next_value::<Text>()?.0,
                 _ => skip(&mut map)?,
             }
         }
@@ -679,6 +706,7 @@ impl<'de> Visitor<'de> for TopVisitor {
                 oauth: Some(OAuthError {
                     error: code,
                     description,
+                    subtype,
                 }),
             },
             ErrorValue::Nothing => ParsedBody::default(),
