@@ -166,6 +166,21 @@ impl<O: Operation + ?Sized> Operation for Box<O> {
     }
 }
 
+/// One prompt for `model` in `project`, with a fresh prompt id.
+fn prompt(
+    model: &str,
+    project: &crate::code_assist::ProjectContext,
+    request: &serde_json::Value,
+    ids: &mut crate::SplitMix64,
+) -> crate::inference::GenerateRequest {
+    crate::inference::GenerateRequest::new(
+        model,
+        project.project_id.clone(),
+        ids.uuid_v4(),
+        request.clone(),
+    )
+}
+
 /// A random source for an operation's own seeds, drawn from the caller's.
 fn ids_seed<R: rand_core::Rng + ?Sized>(random: &mut R) -> crate::SplitMix64 {
     crate::SplitMix64::seeded_from(random)
@@ -342,13 +357,7 @@ impl Client {
         let model = model.to_owned();
         let mut ids = crate::SplitMix64::seeded_from(random);
         let make: MakeInProject<_> = Box::new(move |project, token| {
-            let prompt_id = ids.uuid_v4();
-            let call = crate::inference::GenerateRequest::new(
-                model.clone(),
-                project.project_id.clone(),
-                prompt_id,
-                request.clone(),
-            );
+            let call = prompt(&model, project, &request, &mut ids);
             Ok(FlowOp::new(crate::inference::generate_content(
                 &call,
                 &project.endpoint,
@@ -373,13 +382,7 @@ impl Client {
         let model = model.to_owned();
         let mut ids = crate::SplitMix64::seeded_from(random);
         let make: MakeInProject<_> = Box::new(move |project, token| {
-            let prompt_id = ids.uuid_v4();
-            let call = crate::inference::GenerateRequest::new(
-                model.clone(),
-                project.project_id.clone(),
-                prompt_id,
-                request.clone(),
-            );
+            let call = prompt(&model, project, &request, &mut ids);
             let http = call.to_stream_request(&project.endpoint, token, &mut ids)?;
             Ok(OpenStream::new(http, policy.clone(), &mut ids))
         });
