@@ -59,6 +59,8 @@ mod class;
 mod delay;
 mod envelope;
 mod message;
+mod rules;
+mod signals;
 mod wire;
 
 pub(crate) use envelope::lossy_utf8;
@@ -82,8 +84,9 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::flow::{Response, TransportError};
-use class::{Facts, Signals, with_lowered};
 use delay::delay_in_lowered;
+use rules::Facts;
+use signals::{Signals, with_lowered};
 
 /// A failed request, parsed and classified: what Google said, what class of failure it
 /// is, how long to wait, and one line for a person.
@@ -437,7 +440,7 @@ fn decide(
             text,
             retry_delay,
         };
-        (class::classify(&facts), retry_delay)
+        (rules::classify(&facts), retry_delay)
     })
 }
 
