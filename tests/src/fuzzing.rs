@@ -93,7 +93,10 @@ pub fn check_envelope(data: &[u8]) {
     // A bearer token planted in the body never reaches the message (unless the input
     // already held those characters outside a token, which the fuzzer may learn to do).
     const PLANTED: &str = "PLANTEDsecretTOKEN";
-    if !String::from_utf8_lossy(body).contains(PLANTED) {
+    // (What a message shows is the body sanitised: bidirectional controls dropped, so
+    // the check looks at the body the same way.)
+    let shown = codeassist_core::error::sanitize(&String::from_utf8_lossy(body), usize::MAX);
+    if !shown.contains(PLANTED) {
         let mut planted = body.to_vec();
         planted.extend_from_slice(format!(" Authorization: Bearer ya29.{PLANTED} ").as_bytes());
         let error = ApiError::from_parts(status, &headers, &planted, now());

@@ -208,7 +208,7 @@ pub fn format_delay(delay: Duration) -> String {
 /// (an ellipsis marks a cut).
 pub fn sanitize(text: &str, max_chars: usize) -> String {
     let redacted = redact_secrets(text);
-    let mut out = String::with_capacity(redacted.len().min(max_chars * 4));
+    let mut out = String::with_capacity(redacted.len().min(max_chars.saturating_mul(4)));
     let mut last_space = true;
     for c in redacted.chars() {
         // Bidirectional controls can make a line read differently from what it holds.
