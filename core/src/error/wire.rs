@@ -54,7 +54,7 @@ struct Top<'a> {
 /// The value of `error`: a status object, an OAuth error code, or something else.
 #[derive(Default)]
 enum ErrorField<'a> {
-    Status(Box<WireStatus<'a>>),
+    Status(WireStatus<'a>),
     OAuth(String),
     #[default]
     Nothing,
@@ -79,14 +79,15 @@ struct WireStatus<'a> {
 /// Every field any known detail type has; which ones count depends on `@type`.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct WireDetail {
+struct WireDetail<'a> {
     #[serde(
         rename = "@type",
         alias = " @type",
         alias = "@type ",
-        deserialize_with = "text"
+        borrow,
+        deserialize_with = "borrowed_text"
     )]
-    type_url: Option<String>,
+    type_url: Option<std::borrow::Cow<'a, str>>,
     #[serde(deserialize_with = "text")]
     reason: Option<String>,
     #[serde(deserialize_with = "text")]
@@ -254,7 +255,7 @@ fn detail(raw: &RawValue) -> Option<Detail> {
         },
         // Any other type (or none): kept as it came, capped.
         _ => Detail::Other {
-            type_url: wire.type_url,
+            type_url: wire.type_url.map(|url| cap(&url)),
             raw: serde_json::from_str::<Value>(raw.get())
                 .map(|value| capped_value(&value, 0))
                 .unwrap_or(Value::Null),
@@ -320,8 +321,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ErrorField<'a> {
                 f.write_str("an error object or code")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorField<'a>, A::Error> {
-                WireStatus::deserialize(MapAccessDeserializer::new(map))
-                    .map(|status| ErrorField::Status(Box::new(status)))
+                WireStatus::deserialize(MapAccessDeserializer::new(map)).map(ErrorField::Status)
             }
             fn visit_str<E>(self, v: &str) -> Result<ErrorField<'a>, E> {
                 Ok(ErrorField::OAuth(cap(v)))
@@ -496,6 +496,49 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     d.deserialize_any(TextVisitor)
 }
 
+/// [`text`], borrowing the string from the input when it needs no unescaping.
+fn borrowed_text<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'de, str>>, D::Error> {
+    struct BorrowedVisitor;
+    impl<'de> Visitor<'de> for BorrowedVisitor {
+        type Value = Option<std::borrow::Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Owned(cap(v))))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(BorrowedVisitor)
+}
+
 /// A scalar read through [`text`], for map keys and values.
 struct Text(Option<String>);
 
@@ -546,13 +589,43 @@ impl<'de> Deserialize<'de> for MapOf {
     }
 }
 
-/// A protobuf `Duration` in JSON (`"3.5s"`, a number, or `{"seconds", "nanos"}`).
+/// A protobuf `Duration` in JSON (`"3.5s"`, a number, or `{"seconds", "nanos"}`);
+/// only the rare object form is read as a tree.
 fn delay<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let value = Value::deserialize(d)?;
-    Ok(match &value {
-        Value::String(text) => parse_delay_text(text),
-        other => parse_protobuf_duration(other),
-    })
+    struct DelayVisitor;
+    impl<'de> Visitor<'de> for DelayVisitor {
+        type Value = Option<Duration>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<Duration>, E> {
+            Ok(parse_delay_text(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Option<Duration>, E> {
+            Ok(parse_protobuf_duration(&Value::from(v)))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Option<Duration>, E> {
+            Ok(parse_protobuf_duration(&Value::from(v)))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Option<Duration>, E> {
+            Ok(parse_protobuf_duration(&Value::from(v)))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<Duration>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<Duration>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Duration>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Duration>, A::Error> {
+            let value = Value::deserialize(MapAccessDeserializer::new(map))?;
+            Ok(parse_protobuf_duration(&value))
+        }
+    }
+    d.deserialize_any(DelayVisitor)
 }
 
 /// A status code: a number or a numeric string within 100..=599.
