@@ -30,6 +30,28 @@ use super::envelope::{
     PreconditionViolation, QuotaViolation, cap, capped_value, normalise_domain,
 };
 
+/// The visit methods for the scalars (numbers, booleans, null) a lenient reader does
+/// not want: each gives `$none`.
+macro_rules! other_scalars {
+    ($value:ty, $none:expr) => {
+        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok($none)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok($none)
+        }
+    };
+}
+
 /// Parses one JSON document (an object, or an array whose first object holding an
 /// error wins) into what it holds.
 pub(crate) fn parse(json: &str) -> Result<ParsedBody, serde_json::Error> {
@@ -292,21 +314,7 @@ impl<'de> Deserialize<'de> for Document {
             fn visit_str<E>(self, _: &str) -> Result<Document, E> {
                 Ok(Document(ParsedBody::default()))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
-            }
-            fn visit_unit<E>(self) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
-            }
+            other_scalars!(Document, Document(ParsedBody::default()));
         }
         deserializer.deserialize_any(DocumentVisitor)
     }
@@ -330,21 +338,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ErrorField<'a> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(ErrorField::Nothing)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<ErrorField<'a>, E> {
-                Ok(ErrorField::Nothing)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ErrorField<'a>, E> {
-                Ok(ErrorField::Nothing)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ErrorField<'a>, E> {
-                Ok(ErrorField::Nothing)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ErrorField<'a>, E> {
-                Ok(ErrorField::Nothing)
-            }
-            fn visit_unit<E>(self) -> Result<ErrorField<'a>, E> {
-                Ok(ErrorField::Nothing)
-            }
+            other_scalars!(ErrorField<'a>, ErrorField::Nothing);
         }
         deserializer.deserialize_any(ErrorVisitor(PhantomData))
     }
@@ -371,21 +365,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObject<T> {
             fn visit_str<E>(self, _: &str) -> Result<MaybeObject<T>, E> {
                 Ok(MaybeObject(None))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<MaybeObject<T>, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<MaybeObject<T>, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<MaybeObject<T>, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<MaybeObject<T>, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_unit<E>(self) -> Result<MaybeObject<T>, E> {
-                Ok(MaybeObject(None))
-            }
+            other_scalars!(MaybeObject<T>, MaybeObject(None));
         }
         deserializer.deserialize_any(ObjectVisitor(PhantomData))
     }
@@ -437,21 +417,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
             fn visit_str<E>(self, _: &str) -> Result<Lenient<T>, E> {
                 Ok(Lenient(None))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_unit<E>(self) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
+            other_scalars!(Lenient<T>, Lenient(None));
         }
         deserializer.deserialize_any(ListVisitor(PhantomData))
     }
@@ -512,21 +478,7 @@ fn borrowed_text<'de, D: Deserializer<'de>>(
         fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
             Ok(Some(std::borrow::Cow::Owned(cap(v))))
         }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
+        other_scalars!(Self::Value, None);
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(None)
