@@ -363,7 +363,7 @@ fn token_end(bytes: &[u8], start: usize) -> usize {
 /// `<script>`/`<style>` contents are dropped, whitespace collapsed.
 pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     let head = &body[..body.len().min(8 * 1024)];
-    let text = super::envelope::lossy_utf8(head);
+    let text = super::model::lossy_utf8(head);
     let text = text.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return None;

@@ -59,22 +59,23 @@ mod class;
 mod delay;
 mod envelope;
 mod message;
+mod model;
 mod rules;
 mod signals;
 mod wire;
 
-pub(crate) use envelope::lossy_utf8;
+pub(crate) use model::lossy_utf8;
 
 pub use class::{ErrorClass, LONG_WAIT, PER_MINUTE_WAIT};
 pub use delay::{
     MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_go_duration,
     parse_protobuf_duration, parse_retry_after,
 };
-pub use envelope::{
+pub use message::{MAX_MESSAGE, format_delay, redact_known, redact_secrets, sanitize};
+pub use model::{
     Detail, Envelope, FieldViolation, HelpLink, LegacyError, MAX_PARSED_BODY, OAuthError,
     PreconditionViolation, QuotaViolation,
 };
-pub use message::{MAX_MESSAGE, format_delay, redact_known, redact_secrets, sanitize};
 
 use std::fmt;
 use std::sync::OnceLock;

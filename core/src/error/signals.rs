@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use super::envelope::{Detail, Envelope, OAuthError};
+use super::model::{Detail, Envelope, OAuthError};
 
 /// The names of the ErrorInfo reasons the classifier asks about, one bit each.
 const KNOWN_REASONS: [&str; 13] = [

@@ -6,7 +6,7 @@
 //! any scalar where a string is expected is read as text (numbers as strings,
 //! `"code": "429"`), any other JSON type there is absent; a list holding non-objects
 //! keeps its objects; metadata keeps its scalar values as strings; `@type` is also
-//! read with a stray space. Strings are capped at [`MAX_FIELD`](super::envelope::MAX_FIELD)
+//! read with a stray space. Strings are capped at [`MAX_FIELD`](super::model::MAX_FIELD)
 //! and lists at [`MAX_ITEMS`]. Each detail is kept as raw JSON first and read by its
 //! `@type`; a detail of a type this crate does not know is kept whole (capped).
 //!
@@ -25,7 +25,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::delay::{parse_delay_text, parse_protobuf_duration};
-use super::envelope::{
+use super::model::{
     Detail, Envelope, FieldViolation, HelpLink, LegacyError, MAX_ITEMS, OAuthError, ParsedBody,
     PreconditionViolation, QuotaViolation, cap, capped_value, normalise_domain,
 };
