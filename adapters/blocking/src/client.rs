@@ -127,20 +127,13 @@ impl Client {
     pub fn login(&self, mut options: LoginOptions) -> Result<SignIn, ClientError> {
         self.store.check_writable()?;
         let listener = CallbackListener::bind(options.port).map_err(CallbackWaitError::Io)?;
-        let oauth = self
+        let pending = self
             .core
-            .config()
-            .oauth
-            .clone()
-            .with_redirect_uri(listener.redirect_uri());
-        let request = oauth.authorization_request(&mut os_random())?;
-        options.wait.issuers = oauth.endpoints.issuers.clone();
-        (options.on_url)(&request.url);
-        let callback = listener.wait_for_code(&request.state, options.wait)?;
-        let outcome = self.run(
-            self.core
-                .sign_in(oauth, &callback.code, request.pkce.verifier()),
-        );
+            .start_sign_in(&listener.redirect_uri(), &mut os_random())?;
+        options.wait.issuers = pending.issuers().to_vec();
+        (options.on_url)(pending.url());
+        let callback = listener.wait_for_code(pending.state(), options.wait)?;
+        let outcome = self.run(pending.finish(&callback.code));
         match &outcome {
             Ok(_) => callback.answer(Ok(())),
             Err(error) => callback.answer(Err(&error.to_string())),

@@ -59,9 +59,10 @@ impl StoreSession {
     }
 
     fn locked(&mut self) -> Result<&mut Box<dyn LockedStore + Send>, StoreError> {
-        if self.guard.is_none() {
-            self.guard = Some(self.store.lock()?);
-        }
-        Ok(self.guard.as_mut().expect("the guard was just set"))
+        let guard = match self.guard.take() {
+            Some(guard) => guard,
+            None => self.store.lock()?,
+        };
+        Ok(self.guard.insert(guard))
     }
 }

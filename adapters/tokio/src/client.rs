@@ -113,7 +113,7 @@ impl Client {
         &self,
         mut op: O,
     ) -> Result<(O::Output, Option<AsyncResponseStream>), ClientError> {
-        let mut session = Some(StoreSession::new(self.store.clone()));
+        let mut session = StoreSession::new(self.store.clone());
         let mut opened = None;
         loop {
             let input = match op.poll(SystemTime::now())? {
@@ -123,11 +123,8 @@ impl Client {
                     continue;
                 }
                 Action::Store(store_op) => {
-                    let taken = session
-                        .take()
-                        .expect("the session comes back after each op");
-                    let (back, reply) = perform(taken, store_op).await?;
-                    session = Some(back);
+                    let (back, reply) = perform(session, store_op).await?;
+                    session = back;
                     Input::Store(reply)
                 }
                 Action::Send(request) => Input::Response(self.driver.send(request).await),
@@ -163,22 +160,15 @@ impl Client {
         let listener = CallbackListener::bind(options.port)
             .await
             .map_err(CallbackWaitError::Io)?;
-        let oauth = self
+        let pending = self
             .core
-            .config()
-            .oauth
-            .clone()
-            .with_redirect_uri(listener.redirect_uri());
-        let request = oauth.authorization_request(&mut os_random())?;
-        options.wait.issuers = oauth.endpoints.issuers.clone();
-        (options.on_url)(&request.url);
-        let callback = listener.wait_for_code(&request.state, options.wait).await?;
-        let outcome = self
-            .run(
-                self.core
-                    .sign_in(oauth, &callback.code, request.pkce.verifier()),
-            )
-            .await;
+            .start_sign_in(&listener.redirect_uri(), &mut os_random())?;
+        options.wait.issuers = pending.issuers().to_vec();
+        (options.on_url)(pending.url());
+        let callback = listener
+            .wait_for_code(pending.state(), options.wait)
+            .await?;
+        let outcome = self.run(pending.finish(&callback.code)).await;
         match &outcome {
             Ok(_) => callback.answer(Ok(())).await,
             Err(error) => callback.answer(Err(&error.to_string())).await,

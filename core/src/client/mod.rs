@@ -186,6 +186,37 @@ fn ids_seed<R: rand_core::Rng + ?Sized>(random: &mut R) -> crate::SplitMix64 {
     crate::SplitMix64::seeded_from(random)
 }
 
+/// A sign-in waiting for the browser: made by [`Client::start_sign_in`].
+#[derive(Debug)]
+pub struct PendingSignIn {
+    client: Client,
+    oauth: OAuthClient,
+    request: crate::oauth::AuthorizationRequest,
+}
+
+impl PendingSignIn {
+    /// The URL to open in the person's browser.
+    pub fn url(&self) -> &str {
+        &self.request.url
+    }
+
+    /// The `state` the callback must carry.
+    pub fn state(&self) -> &crate::Secret {
+        &self.request.state
+    }
+
+    /// The issuers a callback's `iss` may name (RFC 9207).
+    pub fn issuers(&self) -> &[String] {
+        &self.oauth.endpoints.issuers
+    }
+
+    /// The operation that exchanges `code`, learns the email and saves.
+    pub fn finish(&self, code: &crate::Secret) -> SignInOp {
+        self.client
+            .sign_in(self.oauth.clone(), code, self.request.pkce.verifier())
+    }
+}
+
 /// The least life a token must have left to be handed out while a refresh runs in
 /// the background.
 pub const AHEAD_MINIMUM: Duration = Duration::from_secs(60);
@@ -387,6 +418,24 @@ impl Client {
             Ok(OpenStream::new(http, policy.clone(), &mut ids))
         });
         InProject::new(self.clone(), &mut ids_seed(random), make)
+    }
+
+    /// Starts a sign-in whose browser comes back to `redirect_uri` (a runtime's
+    /// loopback listener): a fresh PKCE pair and `state` from `random`, the URL to
+    /// open, and the issuers a callback may name. [`PendingSignIn::finish`] then
+    /// turns the code into saved credentials.
+    pub fn start_sign_in<R: rand_core::CryptoRng + ?Sized>(
+        &self,
+        redirect_uri: &str,
+        random: &mut R,
+    ) -> Result<PendingSignIn, Error> {
+        let oauth = self.config.oauth.clone().with_redirect_uri(redirect_uri);
+        let request = oauth.authorization_request(random)?;
+        Ok(PendingSignIn {
+            client: self.clone(),
+            oauth,
+            request,
+        })
     }
 
     /// Finishes a sign-in with the `code` the browser (or a paste) gave: exchanges it
