@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Arguments: `capacity` (default) or `quota` for the body, then `floor` to profile
-//! the baseline instead of ours.
+//! the baseline instead of ours, or `message` to build the human line too.
 
 use std::hint::black_box;
 use std::time::UNIX_EPOCH;
@@ -24,13 +24,19 @@ fn main() {
         include_bytes!("../data/429-capacity.json")
     };
     let floor = args.iter().any(|a| a == "floor");
+    let message = args.iter().any(|a| a == "message");
     let headers = http::HeaderMap::new();
     let mut checksum = 0usize;
     for _ in 0..ITERATIONS {
         checksum += if floor {
             usize::from(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).is_ok())
         } else {
-            ApiError::from_parts(429, &headers, black_box(body), UNIX_EPOCH).class() as usize
+            let error = ApiError::from_parts(429, &headers, black_box(body), UNIX_EPOCH);
+            if message {
+                error.message().len()
+            } else {
+                error.class() as usize
+            }
         };
     }
     println!("{ITERATIONS} iterations, checksum {checksum}");

@@ -186,12 +186,11 @@ pub fn format_delay(delay: Duration) -> String {
     if millis < 1000 {
         format!("{millis}ms")
     } else if delay.as_secs() < 120 {
-        let secs = delay.as_secs_f64();
-        let rounded = (secs * 10.0).round() / 10.0;
-        if rounded.fract() == 0.0 {
-            format!("{}s", rounded as u64)
-        } else {
-            format!("{rounded:.1}s")
+        // Tenths of a second, rounded half up, in integers (no float formatting).
+        let tenths = (millis + 50) / 100;
+        match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            fraction => format!("{}.{fraction}s", tenths / 10),
         }
     } else if delay.as_secs() < 7200 {
         format!("{}m {}s", delay.as_secs() / 60, delay.as_secs() % 60)
@@ -210,9 +209,11 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
     let redacted = redact_secrets(text);
     let mut out = String::with_capacity(redacted.len().min(max_chars.saturating_mul(4)));
     let mut last_space = true;
+    let mut chars = 0;
     for c in redacted.chars() {
         // Bidirectional controls can make a line read differently from what it holds.
-        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        if !c.is_ascii()
+            && matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
         {
             continue;
         }
@@ -230,10 +231,14 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
             last_space = false;
         }
         out.push(c);
+        chars += 1;
     }
-    let out = out.trim_end();
-    if out.chars().count() <= max_chars {
-        return out.to_owned();
+    if last_space && out.ends_with(' ') {
+        out.pop();
+        chars -= 1;
+    }
+    if chars <= max_chars {
+        return out;
     }
     let mut cut: String = out.chars().take(max_chars.saturating_sub(1)).collect();
     cut.truncate(cut.trim_end().len());
@@ -264,29 +269,44 @@ pub fn redact_secrets(text: &str) -> String {
         "api_key",
         "assertion",
     ];
-    let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
+    let starts_with = |at: usize, what: &str| {
+        bytes
+            .get(at..at + what.len())
+            .is_some_and(|here| here.eq_ignore_ascii_case(what.as_bytes()))
+    };
     let mut out = String::with_capacity(text.len());
+    // Everything before `copied` is in `out` already.
+    let mut copied = 0;
     let mut i = 0;
-    while i < text.len() {
-        let rest = &lower[i..];
+    while i < bytes.len() {
+        // Every marker and key starts with one of these (ASCII, so `i` is on a
+        // character boundary whenever one matches).
+        if !matches!(
+            bytes[i].to_ascii_lowercase(),
+            b'a' | b'b' | b'c' | b'i' | b'r' | b'y' | b'1' | b'4'
+        ) {
+            i += 1;
+            continue;
+        }
         // `ya29.` is distinctive enough to redact wherever it starts; the others only
         // at the start of a word.
+        let word_start = at_word_start(bytes, i);
         let marker = MARKERS
             .iter()
-            .find(|(m, _)| rest.starts_with(*m) && (*m == "ya29." || at_word_start(bytes, i)));
-        let key = KEYS
-            .iter()
-            .find(|k| rest.starts_with(**k) && at_word_start(bytes, i));
+            .find(|(m, _)| starts_with(i, m) && (*m == "ya29." || word_start));
+        let key = KEYS.iter().find(|k| word_start && starts_with(i, k));
         if let Some((marker, least)) = marker {
             let start = i + marker.len();
             let end = token_end(bytes, start);
             if end - start >= *least {
+                out.push_str(&text[copied..i]);
                 if *marker == "bearer " {
                     out.push_str(&text[i..start]);
                 }
                 out.push_str("[redacted]");
                 i = end;
+                copied = end;
                 continue;
             }
         } else if let Some(key) = key
@@ -294,16 +314,16 @@ pub fn redact_secrets(text: &str) -> String {
         {
             let end = token_end(bytes, value_start);
             if end > value_start {
-                out.push_str(&text[i..value_start]);
+                out.push_str(&text[copied..value_start]);
                 out.push_str("[redacted]");
                 i = end;
+                copied = end;
                 continue;
             }
         }
-        let c = text[i..].chars().next().unwrap_or(' ');
-        out.push(c);
-        i += c.len_utf8().max(1);
+        i += 1;
     }
+    out.push_str(&text[copied..]);
     out
 }
 

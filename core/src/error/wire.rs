@@ -7,8 +7,12 @@
 //! `"code": "429"`), any other JSON type there is absent; a list holding non-objects
 //! keeps its objects; metadata keeps its scalar values as strings; `@type` is also
 //! read with a stray space. Strings are capped at [`MAX_FIELD`](super::model::MAX_FIELD)
-//! and lists at [`MAX_ITEMS`]. Each detail is kept as raw JSON first and read by its
-//! `@type`; a detail of a type this crate does not know is kept whole (capped).
+//! and lists at [`MAX_ITEMS`].
+//!
+//! Details are read in one pass into a flat struct holding every field of every known
+//! detail type; which fields count depends on `@type`. Only when a body holds a detail
+//! of a type this crate does not know is it read again, keeping each detail as raw
+//! JSON first, so the unknown one is kept whole (capped).
 //!
 //! A syntax error (truncated, not JSON, a repeated key) fails the parse; the caller
 //! then salvages what it can from the text.
@@ -20,7 +24,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -55,47 +59,105 @@ macro_rules! other_scalars {
 /// Parses one JSON document (an object, or an array whose first object holding an
 /// error wins) into what it holds.
 pub(crate) fn parse(json: &str) -> Result<ParsedBody, serde_json::Error> {
-    serde_json::from_str::<Document>(json).map(|document| document.0)
+    match serde_json::from_str::<Document<WireDetail>>(json)?.0 {
+        Some(parsed) => Ok(parsed),
+        // A detail of an unknown type: read again, keeping details raw.
+        None => serde_json::from_str::<Document<&RawValue>>(json)
+            .map(|document| document.0.unwrap_or_default()),
+    }
 }
 
-/// The whole document.
-struct Document(ParsedBody);
+/// How a detail is read: in one pass ([`WireDetail`]), or kept raw first and read by
+/// its type afterwards (`&RawValue`), which can keep an unknown detail whole.
+trait DetailRead<'de>: Sized {
+    /// The list of details, lenient like every list here.
+    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error>;
+    /// The detail in the model; `None` when this reader cannot keep it (an unknown type
+    /// read in one pass), which sends the body to the raw reader.
+    fn into_detail(self) -> Option<Option<Detail>>;
+}
+
+impl<'de: 'a, 'a> DetailRead<'de> for WireDetail<'a> {
+    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error> {
+        objects(d)
+    }
+    fn into_detail(self) -> Option<Option<Detail>> {
+        known_detail(self).ok().map(Some)
+    }
+}
+
+impl<'de: 'a, 'a> DetailRead<'de> for &'a RawValue {
+    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error> {
+        raw_objects(d)
+    }
+    fn into_detail(self) -> Option<Option<Detail>> {
+        Some(raw_detail(self))
+    }
+}
+
+/// The whole document; `None` inside when the one-pass reader met an unknown detail.
+struct Document<R>(Option<ParsedBody>, PhantomData<R>);
+
+impl<R> Document<R> {
+    fn new(parsed: Option<ParsedBody>) -> Self {
+        Document(parsed, PhantomData)
+    }
+}
 
 /// One top-level object: a `google.rpc.Status` under `error`, or an OAuth error.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Top<'a> {
-    #[serde(borrow)]
-    error: ErrorField<'a>,
+#[derive(Deserialize)]
+#[serde(default, bound(deserialize = "D: DetailRead<'de>"))]
+struct Top<D> {
+    error: ErrorField<D>,
     #[serde(deserialize_with = "text")]
     error_description: Option<String>,
     #[serde(deserialize_with = "text")]
     error_subtype: Option<String>,
 }
 
+impl<D> Default for Top<D> {
+    fn default() -> Self {
+        Top {
+            error: ErrorField::Nothing,
+            error_description: None,
+            error_subtype: None,
+        }
+    }
+}
+
 /// The value of `error`: a status object, an OAuth error code, or something else.
-#[derive(Default)]
-enum ErrorField<'a> {
-    Status(WireStatus<'a>),
+enum ErrorField<D> {
+    Status(WireStatus<D>),
     OAuth(String),
-    #[default]
     Nothing,
 }
 
 /// `google.rpc.Status`, with the legacy `errors[]` beside it.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WireStatus<'a> {
+#[derive(Deserialize)]
+#[serde(default, bound(deserialize = "D: DetailRead<'de>"))]
+struct WireStatus<D> {
     #[serde(deserialize_with = "code")]
     code: Option<u16>,
     #[serde(deserialize_with = "text")]
     status: Option<String>,
     #[serde(deserialize_with = "text")]
     message: Option<String>,
-    #[serde(borrow, deserialize_with = "raw_objects")]
-    details: Vec<&'a RawValue>,
+    #[serde(deserialize_with = "DetailRead::list")]
+    details: Vec<D>,
     #[serde(deserialize_with = "objects")]
     errors: Vec<Entry>,
+}
+
+impl<D> Default for WireStatus<D> {
+    fn default() -> Self {
+        WireStatus {
+            code: None,
+            status: None,
+            message: None,
+            details: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
 }
 
 /// Every field any known detail type has; which ones count depends on `@type`.
@@ -162,33 +224,38 @@ struct Entry {
     message: Option<String>,
 }
 
-impl From<Top<'_>> for ParsedBody {
-    fn from(top: Top<'_>) -> Self {
-        match top.error {
+impl<'de, D: DetailRead<'de>> Top<D> {
+    /// What the object holds; `None` when a detail needs the raw reader.
+    fn into_parsed(self) -> Option<ParsedBody> {
+        Some(match self.error {
             ErrorField::Status(status) => ParsedBody {
-                envelope: Some(status.into_envelope()),
+                envelope: Some(status.into_envelope()?),
                 oauth: None,
             },
             ErrorField::OAuth(error) => ParsedBody {
                 envelope: None,
                 oauth: Some(OAuthError {
                     error,
-                    description: top.error_description,
-                    subtype: top.error_subtype,
+                    description: self.error_description,
+                    subtype: self.error_subtype,
                 }),
             },
             ErrorField::Nothing => ParsedBody::default(),
-        }
+        })
     }
 }
 
-impl WireStatus<'_> {
-    fn into_envelope(self) -> Envelope {
-        Envelope {
+impl<'de, D: DetailRead<'de>> WireStatus<D> {
+    fn into_envelope(self) -> Option<Envelope> {
+        let mut details = Vec::with_capacity(self.details.len());
+        for detail in self.details {
+            details.extend(detail.into_detail()?);
+        }
+        Some(Envelope {
             code: self.code,
             status: self.status,
             message: self.message,
-            details: self.details.iter().filter_map(|raw| detail(raw)).collect(),
+            details,
             errors: self
                 .errors
                 .into_iter()
@@ -199,18 +266,32 @@ impl WireStatus<'_> {
                 })
                 .collect(),
             salvaged: false,
-        }
+        })
     }
 }
 
-/// One detail, read by its `@type` (the part after the last `/`).
-fn detail(raw: &RawValue) -> Option<Detail> {
+/// A detail kept raw, read by its type; an unknown type is kept as it came, capped.
+fn raw_detail(raw: &RawValue) -> Option<Detail> {
     let wire: WireDetail = serde_json::from_str(raw.get()).ok()?;
+    Some(match known_detail(wire) {
+        Ok(detail) => detail,
+        Err(type_url) => Detail::Other {
+            type_url: type_url.map(|url| cap(&url)),
+            raw: serde_json::from_str::<Value>(raw.get())
+                .map(|value| capped_value(&value, 0))
+                .unwrap_or(Value::Null),
+        },
+    })
+}
+
+/// A detail of a type this crate knows, read by its `@type` (the part after the last
+/// `/`); the type back when it is another (or absent).
+fn known_detail(wire: WireDetail<'_>) -> Result<Detail, Option<std::borrow::Cow<'_, str>>> {
     let short = wire
         .type_url
         .as_deref()
         .map(|url| url.rsplit('/').next().unwrap_or(url).trim());
-    Some(match short {
+    Ok(match short {
         Some("google.rpc.ErrorInfo") => Detail::ErrorInfo {
             reason: wire.reason,
             domain: wire
@@ -275,70 +356,72 @@ fn detail(raw: &RawValue) -> Option<Detail> {
         Some("google.rpc.DebugInfo") => Detail::DebugInfo {
             detail: wire.detail,
         },
-        // Any other type (or none): kept as it came, capped.
-        _ => Detail::Other {
-            type_url: wire.type_url.map(|url| cap(&url)),
-            raw: serde_json::from_str::<Value>(raw.get())
-                .map(|value| capped_value(&value, 0))
-                .unwrap_or(Value::Null),
-        },
+        // Any other type (or none): the caller decides.
+        _ => return Err(wire.type_url),
     })
 }
 
-impl<'de> Deserialize<'de> for Document {
+impl<'de, R: DetailRead<'de>> Deserialize<'de> for Document<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DocumentVisitor;
-        impl<'de> Visitor<'de> for DocumentVisitor {
-            type Value = Document;
+        struct DocumentVisitor<R>(PhantomData<R>);
+        impl<'de, R: DetailRead<'de>> Visitor<'de> for DocumentVisitor<R> {
+            type Value = Document<R>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON document")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
-                Top::deserialize(MapAccessDeserializer::new(map)).map(|top| Document(top.into()))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document<R>, A::Error> {
+                Top::<R>::deserialize(MapAccessDeserializer::new(map))
+                    .map(|top| Document::new(top.into_parsed()))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document<R>, A::Error> {
                 // The first element that holds an error wins; the rest is only validated.
                 let mut found = ParsedBody::default();
                 let mut looked = 0;
                 while looked < MAX_ITEMS && found.envelope.is_none() && found.oauth.is_none() {
-                    match seq.next_element::<MaybeObject<Top<'de>>>()? {
-                        Some(MaybeObject(Some(top))) => found = top.into(),
+                    match seq.next_element::<MaybeObject<Top<R>>>()? {
+                        Some(MaybeObject(Some(top))) => match top.into_parsed() {
+                            Some(parsed) => found = parsed,
+                            None => {
+                                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                                return Ok(Document::new(None));
+                            }
+                        },
                         Some(MaybeObject(None)) => {}
-                        None => return Ok(Document(found)),
+                        None => return Ok(Document::new(Some(found))),
                     }
                     looked += 1;
                 }
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Document(found))
+                Ok(Document::new(Some(found)))
             }
-            fn visit_str<E>(self, _: &str) -> Result<Document, E> {
-                Ok(Document(ParsedBody::default()))
+            fn visit_str<E>(self, _: &str) -> Result<Document<R>, E> {
+                Ok(Document::new(Some(ParsedBody::default())))
             }
-            other_scalars!(Document, Document(ParsedBody::default()));
+            other_scalars!(Document<R>, Document::new(Some(ParsedBody::default())));
         }
-        deserializer.deserialize_any(DocumentVisitor)
+        deserializer.deserialize_any(DocumentVisitor(PhantomData))
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for ErrorField<'a> {
+impl<'de, R: DetailRead<'de>> Deserialize<'de> for ErrorField<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ErrorVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ErrorVisitor<'a> {
-            type Value = ErrorField<'a>;
+        struct ErrorVisitor<R>(PhantomData<R>);
+        impl<'de, R: DetailRead<'de>> Visitor<'de> for ErrorVisitor<R> {
+            type Value = ErrorField<R>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an error object or code")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorField<'a>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorField<R>, A::Error> {
                 WireStatus::deserialize(MapAccessDeserializer::new(map)).map(ErrorField::Status)
             }
-            fn visit_str<E>(self, v: &str) -> Result<ErrorField<'a>, E> {
+            fn visit_str<E>(self, v: &str) -> Result<ErrorField<R>, E> {
                 Ok(ErrorField::OAuth(cap(v)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorField<'a>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorField<R>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(ErrorField::Nothing)
             }
-            other_scalars!(ErrorField<'a>, ErrorField::Nothing);
+            other_scalars!(ErrorField<R>, ErrorField::Nothing);
         }
         deserializer.deserialize_any(ErrorVisitor(PhantomData))
     }
@@ -374,53 +457,50 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObject<T> {
 /// A list's objects read as `T` (at most [`MAX_ITEMS`]); anything that is not a list
 /// is an empty one.
 fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    let list: Option<Vec<MaybeObject<T>>> =
-        Option::<Lenient<Vec<MaybeObject<T>>>>::deserialize(d)?.and_then(|lenient| lenient.0);
-    Ok(list
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item.0)
-        .take(MAX_ITEMS)
-        .collect())
+    kept_items(d, |item: MaybeObject<T>| item.0)
 }
 
 /// A list's objects kept as raw JSON (at most [`MAX_ITEMS`]), for reading by type.
 fn raw_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, D::Error> {
-    let list: Option<Vec<&'de RawValue>> =
-        Option::<Lenient<Vec<&'de RawValue>>>::deserialize(d)?.and_then(|lenient| lenient.0);
-    Ok(list
-        .into_iter()
-        .flatten()
-        .filter(|raw| raw.get().starts_with('{'))
-        .take(MAX_ITEMS)
-        .collect())
+    kept_items(d, |raw: &'de RawValue| {
+        raw.get().starts_with('{').then_some(raw)
+    })
 }
 
-/// A list, or nothing when the value is not a list.
-struct Lenient<T>(Option<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
-            type Value = Lenient<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lenient<T>, A::Error> {
-                T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(|t| Lenient(Some(t)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Lenient<T>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Lenient(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            other_scalars!(Lenient<T>, Lenient(None));
+/// The items of a list that `keep` keeps (at most [`MAX_ITEMS`]; the rest is only
+/// validated); anything that is not a list is an empty one.
+fn kept_items<'de, D, I, T>(d: D, keep: fn(I) -> Option<T>) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    I: Deserialize<'de>,
+{
+    struct ListVisitor<I, T>(fn(I) -> Option<T>);
+    impl<'de, I: Deserialize<'de>, T> Visitor<'de> for ListVisitor<I, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
         }
-        deserializer.deserialize_any(ListVisitor(PhantomData))
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut kept = Vec::new();
+            while kept.len() < MAX_ITEMS {
+                match seq.next_element::<I>()? {
+                    Some(item) => kept.extend((self.0)(item)),
+                    None => return Ok(kept),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(kept)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        other_scalars!(Vec<T>, Vec::new());
     }
+    d.deserialize_any(ListVisitor(keep))
 }
 
 /// A value read as a string when it is a scalar (capped); `None` for null, arrays and
@@ -503,42 +583,37 @@ impl<'de> Deserialize<'de> for Text {
 /// An object of scalars read as string pairs (keys trimmed, at most [`MAX_ITEMS`]);
 /// anything else is an empty map.
 fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let pairs: Option<BTreeMap<String, Text>> = Option::<MaybeObject<MapOf>>::deserialize(d)?
-        .and_then(|object| object.0)
-        .map(|map| map.0);
-    Ok(pairs
-        .into_iter()
-        .flatten()
-        .filter_map(|(key, Text(value))| Some((cap(key.trim()), value?)))
-        .take(MAX_ITEMS)
-        .collect())
-}
-
-/// Every entry of an object, values read as [`Text`].
-struct MapOf(BTreeMap<String, Text>);
-
-impl<'de> Deserialize<'de> for MapOf {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct EntriesVisitor;
-        impl<'de> Visitor<'de> for EntriesVisitor {
-            type Value = MapOf;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MapOf, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some((Text(key), value)) = map.next_entry::<Text, Text>()? {
-                    if let Some(key) = key
-                        && out.len() < MAX_ITEMS
-                    {
-                        out.insert(key, value);
-                    }
-                }
-                Ok(MapOf(out))
-            }
+    struct EntriesVisitor;
+    impl<'de> Visitor<'de> for EntriesVisitor {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
         }
-        d.deserialize_map(EntriesVisitor)
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((Text(key), Text(value))) = map.next_entry::<Text, Text>()? {
+                if let (Some(key), Some(value)) = (key, value)
+                    && out.len() < MAX_ITEMS
+                {
+                    let key = match key.trim() {
+                        trimmed if trimmed.len() == key.len() => key,
+                        trimmed => trimmed.to_owned(),
+                    };
+                    out.insert(key, value);
+                }
+            }
+            Ok(out)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(BTreeMap::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        other_scalars!(Self::Value, BTreeMap::new());
     }
+    d.deserialize_any(EntriesVisitor)
 }
 
 /// A protobuf `Duration` in JSON (`"3.5s"`, a number, or `{"seconds", "nanos"}`);
