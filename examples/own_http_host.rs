@@ -50,6 +50,12 @@ fn run<O: Operation>(
                 continue;
             }
             Action::Send(request) => Input::Response(send(agent, request)),
+            // Credential files (discovery of gcloud's or a service-account key), bounded.
+            Action::Read(path) => Input::Read(match std::fs::read(&path) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error.to_string()),
+            }),
             // This host reads streamed answers whole.
             Action::Open(request) => match send(agent, request) {
                 Ok(response) if response.status().is_success() => {

@@ -84,6 +84,7 @@ pub mod oauth;
 mod random;
 pub mod retry;
 mod secret;
+pub mod source;
 
 pub use random::SplitMix64;
 pub use secret::Secret;
@@ -118,6 +119,11 @@ pub enum Error {
     /// A secret would have gone to a URL that is neither `https://` nor loopback.
     #[error("refusing to send credentials to {0}: only https:// or loopback http:// is allowed")]
     InsecureEndpoint(String),
+    /// A credential source cannot give a token (a broken key file, a metadata server
+    /// that is not one, an injected token that was refused); names the source and the
+    /// file, variable or host.
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
     /// The configuration cannot work (a malformed URL, a missing value).
     #[error("configuration error: {0}")]
     Config(String),

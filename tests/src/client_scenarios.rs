@@ -6,6 +6,8 @@
 //! scenario makes its own core client (and so its own memory, like a new process)
 //! and has the runtime perform its operations over the runtime's store.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use codeassist_core::Error;
@@ -18,10 +20,17 @@ use codeassist_core::flow::{TransportError, TransportErrorKind};
 use codeassist_core::oauth::{Credentials, unix_seconds};
 use codeassist_core::{Secret, SplitMix64};
 
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_core::source::{
+    CredentialFile, CredentialSource, DiscoverOp, Environment, InjectedToken, MetadataServer,
+    Origin, SourceKind, parse_credential_file,
+};
+use codeassist_store::{CredentialStore, FileStore, RingKeys};
 
 use crate::conformance::{code_assist_config, oauth_client};
-use crate::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault};
+use crate::emulator::{
+    Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault, SERVICE_ACCOUNT_EMAIL,
+    TEST_SERVICE_ACCOUNT_KEY, service_account_file,
+};
 
 /// A runtime that performs core client operations against the emulator.
 pub trait ClientRuntime {
@@ -42,6 +51,9 @@ pub trait ClientRuntime {
 
     /// The current time: virtual for the in-memory runtime, the clock otherwise.
     fn now(&self) -> SystemTime;
+
+    /// Places a file this runtime's `Action::Read` can read; returns its path.
+    fn place_file(&mut self, name: &str, bytes: &[u8]) -> PathBuf;
 }
 
 /// The refresh policy the scenarios use: the defaults shrunk so real runtimes finish
@@ -310,12 +322,196 @@ pub fn logout<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     assert!(!outcome.was_signed_in);
 }
 
+/// A core client taking its tokens from `source`; the runtime's store (empty) is
+/// never touched by it.
+fn client_with_source<R: ClientRuntime>(runtime: &mut R, source: CredentialSource) -> Client {
+    runtime.put(None);
+    client_for(runtime).reconfigured(|config| config.source = source)
+}
+
+/// The emulator's host and port, as `GCE_METADATA_HOST` takes it.
+fn metadata_host<R: ClientRuntime>(runtime: &R) -> String {
+    runtime
+        .base_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The service-account key of the tests, parsed as discovery parses it.
+pub fn test_service_account(token_uri: &str) -> CredentialSource {
+    service_account_from(&service_account_file(token_uri))
+}
+
+fn service_account_from(file: &str) -> CredentialSource {
+    match parse_credential_file(file.as_bytes(), &Origin("test key".into()), &RingKeys) {
+        Ok(CredentialFile::ServiceAccount(account)) => CredentialSource::ServiceAccount(account),
+        other => panic!("the test key did not parse: {other:?}"),
+    }
+}
+
+/// A service-account key signs a JWT-bearer assertion the emulator verifies (RS256
+/// against the key, audience, lifetime, scope); its token works on Code Assist.
+pub fn service_account<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.trust_service_account(SERVICE_ACCOUNT_EMAIL, TEST_SERVICE_ACCOUNT_KEY);
+    emulator.set_account(Account::Standard {
+        project: Some("robot-project".into()),
+    });
+    let source = test_service_account(&format!("{}/token", runtime.base_url()));
+    let client = client_with_source(runtime, source);
+    let token = runtime.run(client.access_token()).unwrap();
+    assert!(token.expose().starts_with("ya29.emu-access-"));
+    let project = runtime
+        .run(client.project(false, &mut SplitMix64::new(7)))
+        .unwrap();
+    assert_eq!(project.project_id, "robot-project");
+    // An account the emulator does not know is refused: the grant fails for good.
+    let stranger = service_account_from(
+        &service_account_file(&format!("{}/token", runtime.base_url())).replace(
+            SERVICE_ACCOUNT_EMAIL,
+            "stranger@example.iam.gserviceaccount.com",
+        ),
+    );
+    let client = client_with_source(runtime, stranger);
+    let error = runtime.run(client.access_token()).unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::AuthPermanent), "{error}");
+    assert!(
+        runtime.stored().is_none(),
+        "another source wrote to the store"
+    );
+}
+
+/// The metadata server's token works; an impostor without `Metadata-Flavor: Google`
+/// is refused with an error naming the metadata server.
+pub fn metadata_server<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::Standard {
+        project: Some("instance-project".into()),
+    });
+    let source = CredentialSource::Metadata(MetadataServer::new(metadata_host(runtime)));
+    let client = client_with_source(runtime, source.clone());
+    runtime.run(client.access_token()).unwrap();
+    let project = runtime
+        .run(client.project(false, &mut SplitMix64::new(7)))
+        .unwrap();
+    assert_eq!(project.project_id, "instance-project");
+
+    emulator.metadata_unflavored(true);
+    let client = client_with_source(runtime, source);
+    let error = runtime.run(client.access_token()).unwrap_err();
+    emulator.metadata_unflavored(false);
+    assert!(matches!(error, Error::Source(_)), "{error:?}");
+    assert!(error.to_string().contains("Metadata-Flavor"), "{error}");
+}
+
+/// An injected token is used as is; once refused it is not refreshed, and the error
+/// names the variable.
+pub fn injected_token<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.set_account(Account::Standard {
+        project: Some("p".into()),
+    });
+    let source = CredentialSource::Injected(InjectedToken::new(
+        Secret::new("ya29.not-issued-by-the-emulator"),
+        "CODEASSIST_ACCESS_TOKEN",
+    ));
+    let client = client_with_source(runtime, source);
+    assert_eq!(
+        runtime.run(client.access_token()).unwrap().expose(),
+        "ya29.not-issued-by-the-emulator"
+    );
+    let refreshes = emulator.count("/token");
+    let error = runtime
+        .run(client.project(false, &mut SplitMix64::new(7)))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("CODEASSIST_ACCESS_TOKEN"),
+        "{error}"
+    );
+    assert_eq!(emulator.count("/token"), refreshes);
+}
+
+/// Discovery: a variable naming a key file wins over the metadata server; a missing
+/// file is an error naming the variable; with nothing else, the metadata server
+/// (through `GCE_METADATA_HOST`) is found; `NO_GCE_CHECK` skips it.
+pub fn discovery<R: ClientRuntime>(runtime: &mut R, _emulator: &Emulator) {
+    runtime.put(None);
+    let host = metadata_host(runtime);
+    let key = runtime.place_file(
+        "key.json",
+        service_account_file(&format!("{}/token", runtime.base_url())).as_bytes(),
+    );
+    let discover = |vars: &[(&str, &str)], pinned| {
+        DiscoverOp::new(
+            Environment::from_vars(vars.iter().copied()),
+            pinned,
+            Arc::new(RingKeys),
+        )
+    };
+    let key_path = key.to_string_lossy().into_owned();
+    let found = runtime
+        .run(discover(
+            &[
+                ("GOOGLE_APPLICATION_CREDENTIALS", &key_path),
+                ("GCE_METADATA_HOST", &host),
+            ],
+            SourceKind::Auto,
+        ))
+        .unwrap();
+    assert_eq!(found.summary().kind, "service-account");
+    assert_eq!(
+        found.summary().account.as_deref(),
+        Some(SERVICE_ACCOUNT_EMAIL)
+    );
+
+    let missing = key
+        .with_file_name("missing.json")
+        .to_string_lossy()
+        .into_owned();
+    let error = runtime
+        .run(discover(
+            &[("GOOGLE_APPLICATION_CREDENTIALS", &missing)],
+            SourceKind::Auto,
+        ))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{error}"
+    );
+
+    let found = runtime
+        .run(discover(
+            &[("GCE_METADATA_HOST", &host), ("HOME", "/nonexistent")],
+            SourceKind::Auto,
+        ))
+        .unwrap();
+    assert_eq!(found.summary().kind, "metadata");
+
+    let error = runtime
+        .run(discover(
+            &[
+                ("GCE_METADATA_HOST", &host),
+                ("NO_GCE_CHECK", "true"),
+                ("HOME", "/nonexistent"),
+            ],
+            SourceKind::Auto,
+        ))
+        .unwrap_err();
+    assert!(matches!(error, Error::NotSignedIn), "{error:?}");
+
+    let found = runtime
+        .run(discover(
+            &[("GOOGLE_CLOUD_ACCESS_TOKEN", "ya29.x")],
+            SourceKind::Auto,
+        ))
+        .unwrap();
+    assert_eq!(found.summary().kind, "env");
+}
+
 /// One scenario, run on a runtime against its emulator.
 type Scenario<R> = fn(&mut R, &Emulator);
 
 /// Every scenario, in order. The emulator is reset to a new free user between them.
 pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
-    let scenarios: [(&str, Scenario<R>); 8] = [
+    let scenarios: [(&str, Scenario<R>); 12] = [
         ("outage_with_a_valid_token", outage_with_a_valid_token),
         ("outage_with_an_expired_token", outage_with_an_expired_token),
         ("sign_in_again", sign_in_again),
@@ -327,6 +523,10 @@ pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
         ),
         ("ineligible_tier", ineligible_tier),
         ("logout", logout),
+        ("service_account", service_account),
+        ("metadata_server", metadata_server),
+        ("injected_token", injected_token),
+        ("discovery", discovery),
     ];
     for (name, scenario) in scenarios {
         reset(emulator);
@@ -392,5 +592,11 @@ impl ClientRuntime for MemoryClientRuntime {
 
     fn now(&self) -> SystemTime {
         self.runtime.clock.now()
+    }
+
+    fn place_file(&mut self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = PathBuf::from("/virtual").join(name);
+        self.runtime.files.insert(path.clone(), bytes.to_vec());
+        path
     }
 }

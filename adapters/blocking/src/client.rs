@@ -11,6 +11,7 @@ use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
 use codeassist_core::oauth::{Credentials, Logout};
+use codeassist_core::source::{CredentialSource, SourceKind};
 use codeassist_store::{
     CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
     Runtime, StoreSession,
@@ -70,6 +71,25 @@ impl Client {
         ClientBuilder::new(oauth, BlockingDriver::default())
     }
 
+    /// Finds the credential source to use: `pinned`, or the discovery order for
+    /// [`SourceKind::Auto`] (see [`codeassist_core::source`]). Reads this process's
+    /// environment, the store, credential files, and probes the metadata server
+    /// (at most a second; never with `NO_GCE_CHECK=true`).
+    pub fn discover(&self, pinned: SourceKind) -> Result<CredentialSource, ClientError> {
+        self.run(codeassist_store::discovery(pinned))
+    }
+
+    /// This client taking its tokens from `source` instead (call it on a client built
+    /// for this library's own sign-in); the driver is shared.
+    pub fn with_source(&self, source: CredentialSource) -> Self {
+        let (core, store) = codeassist_store::switch_source(&self.core, &self.store, source);
+        Self {
+            core,
+            store,
+            driver: self.driver.clone(),
+        }
+    }
+
     /// The client core (configuration, in-memory credentials), to make operations
     /// this type has no method for.
     pub fn core(&self) -> &CoreClient {
@@ -102,6 +122,7 @@ impl Client {
                     continue;
                 }
                 Action::Store(store_op) => Input::Store(session.perform(store_op)?),
+                Action::Read(path) => Input::Read(codeassist_store::read_credential_file(&path)),
                 Action::Send(request) => Input::Response(self.driver.send(request)),
                 Action::Open(request) => match self.driver.open(request) {
                     Opening::Opened(head, stream) => {

@@ -6,7 +6,11 @@ use codeassist_core::client::{Client as CoreClient, ClientConfig, RefreshPolicy}
 use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
 use codeassist_core::oauth::OAuthClient;
 
-use crate::{ClientError, CredentialStore, FileStore};
+use codeassist_core::source::{
+    CredentialSource, DiscoverOp, Environment, QUOTA_PROJECT_VAR, SourceKind,
+};
+
+use crate::{ClientError, CredentialStore, FileStore, MemoryCredentialStore};
 
 /// A runtime's driver, which knows how to make its client from the built parts.
 pub trait Runtime: Sized {
@@ -51,6 +55,7 @@ impl<D: Runtime> ClientBuilder<D> {
     pub fn new(oauth: OAuthClient, driver: D) -> Self {
         let mut config = ClientConfig::new(oauth);
         config.env_project = std::env::var(PROJECT_ENV_VAR).ok();
+        config.quota_project = std::env::var(QUOTA_PROJECT_VAR).ok();
         Self {
             config,
             store: None,
@@ -89,6 +94,21 @@ impl<D: Runtime> ClientBuilder<D> {
         self
     }
 
+    /// Takes access tokens from `source` (default: this library's own sign-in, in the
+    /// store). Tokens of any other source are kept in memory only. Find one with
+    /// `Client::discover`.
+    pub fn source(mut self, source: CredentialSource) -> Self {
+        self.config.source = source;
+        self
+    }
+
+    /// Bills user credentials' calls to this quota project (`x-goog-user-project`);
+    /// replaces `GOOGLE_CLOUD_QUOTA_PROJECT` read from the environment.
+    pub fn quota_project(mut self, project: Option<String>) -> Self {
+        self.config.quota_project = project;
+        self
+    }
+
     /// Uses another driver (timeouts, limits).
     pub fn driver(mut self, driver: D) -> Self {
         self.driver = driver;
@@ -97,14 +117,43 @@ impl<D: Runtime> ClientBuilder<D> {
 
     /// The client.
     pub fn build(self) -> Result<D::Client, ClientError> {
-        let store = match self.store {
-            Some(store) => store,
-            None => Arc::new(FileStore::at_default_location()?),
-        };
+        let store: Arc<dyn CredentialStore + Send + Sync> =
+            match (self.store, self.config.source.is_sign_in()) {
+                // Another source never touches the credential file.
+                (_, false) => Arc::new(MemoryCredentialStore::default()),
+                (Some(store), true) => store,
+                (None, true) => Arc::new(FileStore::at_default_location()?),
+            };
         Ok(D::client(ClientParts {
             core: CoreClient::new(self.config),
             store,
             driver: self.driver,
         }))
     }
+}
+
+/// The core and store of a client switched to `source`: a new in-memory lifecycle;
+/// the store stays for this library's own sign-in, and is an in-memory one for any
+/// other source. What `Client::with_source` of both runtimes does.
+pub fn switch_source(
+    core: &CoreClient,
+    store: &Arc<dyn CredentialStore + Send + Sync>,
+    source: CredentialSource,
+) -> (CoreClient, Arc<dyn CredentialStore + Send + Sync>) {
+    let store: Arc<dyn CredentialStore + Send + Sync> = match source.is_sign_in() {
+        true => Arc::clone(store),
+        false => Arc::new(MemoryCredentialStore::default()),
+    };
+    (core.reconfigured(|config| config.source = source), store)
+}
+
+/// Discovery of `pinned` (or the whole order for [`SourceKind::Auto`]) in this
+/// process's environment, with `ring` for service-account keys: what
+/// `Client::discover` of both runtimes runs.
+pub fn discovery(pinned: SourceKind) -> DiscoverOp {
+    DiscoverOp::new(
+        Environment::capture(|name| std::env::var(name).ok()),
+        pinned,
+        Arc::new(crate::RingKeys),
+    )
 }

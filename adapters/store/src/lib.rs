@@ -37,8 +37,9 @@ mod file;
 mod login;
 mod path;
 mod session;
+mod sources;
 
-pub use builder::{ClientBuilder, ClientParts, Runtime};
+pub use builder::{ClientBuilder, ClientParts, Runtime, discovery, switch_source};
 pub use client_error::ClientError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore};
 pub use login::{
@@ -47,6 +48,7 @@ pub use login::{
 };
 pub use path::{default_path, resolve_default_path};
 pub use session::StoreSession;
+pub use sources::{MemoryCredentialStore, RingKeys, read_credential_file};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,6 +13,7 @@ use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
 use codeassist_core::oauth::{Credentials, Logout};
+use codeassist_core::source::{CredentialSource, SourceKind};
 use codeassist_store::{
     CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
     Runtime, StoreSession,
@@ -102,6 +103,26 @@ impl Client {
         &self.driver
     }
 
+    /// Finds the credential source to use: `pinned`, or the discovery order for
+    /// [`SourceKind::Auto`] (see [`codeassist_core::source`]). Reads this process's
+    /// environment, the store, credential files, and probes the metadata server
+    /// (at most a second; never with `NO_GCE_CHECK=true`).
+    pub async fn discover(&self, pinned: SourceKind) -> Result<CredentialSource, ClientError> {
+        self.run(codeassist_store::discovery(pinned)).await
+    }
+
+    /// This client taking its tokens from `source` instead (call it on a client built
+    /// for this library's own sign-in); the driver is shared.
+    pub fn with_source(&self, source: CredentialSource) -> Self {
+        let (core, store) = codeassist_store::switch_source(&self.core, &self.store, source);
+        Self {
+            core,
+            store,
+            driver: self.driver.clone(),
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
     /// Runs any core client operation to its end.
     pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output, ClientError> {
         self.drive(op).await.map(|(output, _)| output)
@@ -127,6 +148,13 @@ impl Client {
                     session = back;
                     Input::Store(reply)
                 }
+                Action::Read(path) => Input::Read(
+                    tokio::task::spawn_blocking(move || {
+                        codeassist_store::read_credential_file(&path)
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err("the file reader stopped".to_owned())),
+                ),
                 Action::Send(request) => Input::Response(self.driver.send(request).await),
                 Action::Open(request) => match self.driver.open(request).await {
                     Opening::Opened(head, stream) => {

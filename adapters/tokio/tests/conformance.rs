@@ -121,6 +121,12 @@ impl codeassist_testkit::client_scenarios::ClientRuntime for TokioClient {
     fn now(&self) -> std::time::SystemTime {
         std::time::SystemTime::now()
     }
+
+    fn place_file(&mut self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self._dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
 }
 
 #[test]

@@ -88,9 +88,12 @@ where
                     }
                 },
                 Stage::Running(mut inner) => match inner.poll(now) {
-                    Ok(action) => {
+                    Ok(mut action) => {
                         if !matches!(action, Action::Done(_)) {
                             self.stage = Stage::Running(inner);
+                        }
+                        if let Action::Send(request) | Action::Open(request) = &mut action {
+                            self.client.config.bill_to_quota_project(request);
                         }
                         return Ok(action);
                     }

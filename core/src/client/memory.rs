@@ -109,6 +109,8 @@ pub struct MemoryRuntime {
     pub sent: Vec<Request>,
     /// The body of the last stream opened.
     pub opened_body: Option<Vec<u8>>,
+    /// The files [`Action::Read`] can read; any other path does not exist.
+    pub files: std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
 }
 
 impl MemoryRuntime {
@@ -119,6 +121,7 @@ impl MemoryRuntime {
             store,
             sent: Vec::new(),
             opened_body: None,
+            files: std::collections::BTreeMap::new(),
         }
     }
 
@@ -147,6 +150,7 @@ impl MemoryRuntime {
                     Ok(reply) => Input::Store(reply),
                     Err(misuse) => break Err(misuse.into()),
                 },
+                Action::Read(path) => Input::Read(Ok(self.files.get(&path).cloned())),
                 Action::Send(request) => Input::Response(self.exchange(request, &mut network)),
                 Action::Open(request) => match self.exchange(request, &mut network) {
                     Ok(response) if response.status().is_success() => {

@@ -12,6 +12,7 @@
 //!                                    other: read it whole            ──▶ Input::Response
 //!   Action::Store(op)      ──▶ load / lock / save / delete / unlock  ──▶ Input::Store
 //!   Action::Wait(duration) ──▶ sleep (the store lock is never held here)
+//!   Action::Read(path)     ──▶ read a credential file (bounded)       ──▶ Input::Read
 //!   Action::Done(output)   ──▶ finished
 //! ```
 //!
@@ -70,6 +71,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::Error;
 use crate::code_assist::CodeAssistConfig;
+use crate::source::CredentialSource;
+
+/// The header that bills a call to a quota project.
+pub const USER_PROJECT_HEADER: &str = "x-goog-user-project";
 use crate::flow::{Request, Response, TransportError};
 use crate::oauth::{Credentials, OAuthClient};
 
@@ -87,6 +92,10 @@ pub enum Action<T> {
     Store(StoreOp),
     /// Wait this long, then poll again.
     Wait(Duration),
+    /// Read this file (a credential file named by the environment or gcloud's), at most
+    /// [`MAX_CREDENTIAL_FILE`](crate::source::MAX_CREDENTIAL_FILE) + 1 bytes, and feed
+    /// [`Input::Read`].
+    Read(std::path::PathBuf),
     /// Finished with this output.
     Done(T),
 }
@@ -100,6 +109,7 @@ impl<T> Action<T> {
             Action::Open(request) => Ok(Action::Open(request)),
             Action::Store(op) => Ok(Action::Store(op)),
             Action::Wait(duration) => Ok(Action::Wait(duration)),
+            Action::Read(path) => Ok(Action::Read(path)),
             Action::Done(output) => Err(output),
         }
     }
@@ -142,6 +152,9 @@ pub enum Input {
     Opened(Opened),
     /// The answer to [`Action::Store`].
     Store(StoreReply),
+    /// The answer to [`Action::Read`]: the bytes, `None` when the file does not exist,
+    /// or why it could not be read.
+    Read(Result<Option<Vec<u8>>, String>),
 }
 
 /// A client operation: see the [module docs](self).
@@ -249,6 +262,12 @@ pub struct ClientConfig {
     pub env_project: Option<String>,
     /// How tokens are refreshed.
     pub refresh: RefreshPolicy,
+    /// Where access tokens come from (default: this library's own sign-in).
+    pub source: CredentialSource,
+    /// The quota project for user credentials (`GOOGLE_CLOUD_QUOTA_PROJECT`, as the
+    /// runtime read it, or the host's); a credential file's `quota_project_id` is used
+    /// when this is unset.
+    pub quota_project: Option<String>,
 }
 
 impl ClientConfig {
@@ -261,6 +280,31 @@ impl ClientConfig {
             project: None,
             env_project: None,
             refresh: RefreshPolicy::default(),
+            source: CredentialSource::SignIn,
+            quota_project: None,
+        }
+    }
+
+    /// The quota project sent as `x-goog-user-project`, when the source is a user's
+    /// (see [`CredentialSource::quota_project`]).
+    pub fn user_quota_project(&self) -> Option<&str> {
+        self.source.quota_project(self.quota_project.as_deref())
+    }
+
+    /// Adds `x-goog-user-project` to an authenticated request when there is a quota
+    /// project for the source (a request that already names one keeps it).
+    pub fn bill_to_quota_project(&self, request: &mut Request) {
+        let Some(project) = self.user_quota_project() else {
+            return;
+        };
+        if request.headers().contains_key(USER_PROJECT_HEADER) {
+            return;
+        }
+        match http::HeaderValue::from_str(project) {
+            Ok(value) => {
+                request.headers_mut().insert(USER_PROJECT_HEADER, value);
+            }
+            Err(_) => tracing::warn!("the quota project is not a valid header value; not sent"),
         }
     }
 

@@ -36,7 +36,7 @@ impl<F: Flow<Error = Error>> Operation for FlowOp<F> {
         match input {
             Input::Response(response) => self.flow.handle_response(response, now),
             // A flow never asks for these: answering is a misuse the flow reports.
-            Input::Opened(_) | Input::Store(_) => self.flow.handle_response(
+            Input::Opened(_) | Input::Store(_) | Input::Read(_) => self.flow.handle_response(
                 Err(crate::flow::TransportError::new(
                     crate::flow::TransportErrorKind::Other,
                     "a flow was fed an answer it did not ask for",
@@ -158,8 +158,8 @@ impl Operation for OpenStream {
                     _ => Err(failure.into()),
                 }
             }
-            Stage::Answered(Input::Store(_)) => {
-                Err(Misuse("a stream was fed a store answer").into())
+            Stage::Answered(Input::Store(_) | Input::Read(_)) => {
+                Err(Misuse("a stream was fed a store or file answer").into())
             }
         }
     }

@@ -87,6 +87,16 @@ impl Rewrite {
     fn poll(&mut self, client: &Client) -> Result<Action<()>, Error> {
         let input = self.input.take();
         let (next, action) = match (&self.stage, input) {
+            // Another source's credentials live in memory only: edit them there.
+            (RewriteStage::Start, None) if !client.config.source.is_sign_in() => {
+                let remembered = client.memory().clone();
+                if let Some(mut credentials) = remembered
+                    && (self.edit)(&mut credentials)
+                {
+                    client.remember(Some(credentials));
+                }
+                (RewriteStage::Finished, Action::Done(()))
+            }
             (RewriteStage::Start, None) => (RewriteStage::Locking, Action::Store(StoreOp::Lock)),
             (RewriteStage::Locking, Some(Input::Store(StoreReply::Done))) => {
                 (RewriteStage::Loading, Action::Store(StoreOp::Load))

@@ -6,7 +6,7 @@ use super::{Action, Client, Input, Operation, StoreOp, StoreReply};
 use crate::error::ErrorClass;
 use crate::flow::request::RequestTimeout;
 use crate::flow::{Flow, Misuse, Step};
-use crate::oauth::{Credentials, TokenRequest, refresh_token};
+use crate::oauth::{Credentials, TokenRequest};
 use crate::{Error, Secret};
 
 /// How access tokens are refreshed, and how long an outage may hold a caller.
@@ -112,10 +112,43 @@ impl TokenOp {
         }
     }
 
-    /// Ends with `outcome` once the lock is released.
+    /// Ends with `outcome` once the lock is released (at once for a source whose
+    /// credentials live in memory only).
     fn unlock(&mut self, outcome: Outcome) -> Result<Action<Secret>, Error> {
+        if self.in_memory() {
+            return self.conclude(outcome);
+        }
         self.stage = Stage::Unlocking(outcome);
         Ok(Action::Store(StoreOp::Unlock))
+    }
+
+    fn conclude(&mut self, outcome: Outcome) -> Result<Action<Secret>, Error> {
+        match outcome {
+            Outcome::Token(token) => Ok(Action::Done(token)),
+            Outcome::Fail(error) => Err(error),
+            Outcome::Retry(wait) => {
+                self.stage = Stage::Backoff;
+                Ok(Action::Wait(wait))
+            }
+        }
+    }
+
+    /// True when the source is not this library's own sign-in: its credentials live in
+    /// the client's memory (from the source's seed), never in the store.
+    fn in_memory(&self) -> bool {
+        !self.client.config.source.is_sign_in()
+    }
+
+    /// For an in-memory source: the remembered credentials, else the source's seed,
+    /// treated as if loaded under the lock.
+    fn mint_in_memory(&mut self, now: SystemTime) -> Result<Action<Secret>, Error> {
+        let current = self
+            .client
+            .memory()
+            .clone()
+            .or_else(|| self.client.config.source.seed())
+            .map(Box::new);
+        self.loaded(current, true, now)
     }
 
     fn loaded(
@@ -154,7 +187,11 @@ impl TokenOp {
         credentials: Box<Credentials>,
         now: SystemTime,
     ) -> Result<Action<Secret>, Error> {
-        let mut flow = refresh_token(&credentials, &self.client.config.oauth.endpoints.token)?;
+        let mut flow = self.client.config.source.token_request(
+            &credentials,
+            &self.client.config.oauth.endpoints.token,
+            now,
+        )?;
         let policy = &self.client.config.refresh;
         // One attempt never outlives the token it protects (when there is one left).
         let left = credentials.remaining(now);
@@ -185,6 +222,9 @@ impl TokenOp {
                 refreshed.projects = current.projects;
                 let token = refreshed.access_token.clone().unwrap_or_default();
                 self.client.remember(Some(refreshed.clone()));
+                if self.in_memory() {
+                    return self.unlock(Outcome::Token(token));
+                }
                 self.stage = Stage::Saving(token);
                 return Ok(Action::Store(StoreOp::Save(Box::new(refreshed))));
             }
@@ -230,6 +270,9 @@ impl TokenOp {
                 if let Some(token) = remembered.and_then(|c| self.usable(&c, now)) {
                     return Ok(Action::Done(token));
                 }
+                if self.in_memory() {
+                    return self.mint_in_memory(now);
+                }
                 self.stage = Stage::Loading;
                 Ok(Action::Store(StoreOp::Load))
             }
@@ -255,14 +298,10 @@ impl TokenOp {
             (Stage::Saving(token), Some(Input::Store(StoreReply::Done))) => {
                 self.unlock(Outcome::Token(token))
             }
-            (Stage::Unlocking(outcome), Some(Input::Store(StoreReply::Done))) => match outcome {
-                Outcome::Token(token) => Ok(Action::Done(token)),
-                Outcome::Fail(error) => Err(error),
-                Outcome::Retry(wait) => {
-                    self.stage = Stage::Backoff;
-                    Ok(Action::Wait(wait))
-                }
-            },
+            (Stage::Unlocking(outcome), Some(Input::Store(StoreReply::Done))) => {
+                self.conclude(outcome)
+            }
+            (Stage::Backoff, None) if self.in_memory() => self.mint_in_memory(now),
             (Stage::Backoff, None) => {
                 self.stage = Stage::Locking;
                 Ok(Action::Store(StoreOp::Lock))

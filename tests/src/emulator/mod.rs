@@ -33,6 +33,30 @@ pub const CLIENT_ID: &str = "emulator-client.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-emulator-secret";
 /// The signed-in person.
 pub const EMAIL: &str = "person@example.com";
+/// The service account of [`TEST_SERVICE_ACCOUNT_KEY`].
+pub const SERVICE_ACCOUNT_EMAIL: &str = "robot@emulator-project.iam.gserviceaccount.com";
+/// The instance's service account on the emulated metadata server.
+pub const METADATA_EMAIL: &str = "instance@emulator-project.iam.gserviceaccount.com";
+/// The project the metadata server and the service-account key name.
+pub const METADATA_PROJECT: &str = "emulator-project";
+/// A 2048-bit RSA key (PKCS#8 PEM) made for these tests only; it protects nothing.
+pub const TEST_SERVICE_ACCOUNT_KEY: &str = include_str!("../../data/service-account-key.pem");
+
+/// A service-account key file for [`TEST_SERVICE_ACCOUNT_KEY`] whose `token_uri` is
+/// `token_uri` (the emulator's `/token`).
+pub fn service_account_file(token_uri: &str) -> String {
+    json!({
+        "type": "service_account",
+        "project_id": METADATA_PROJECT,
+        "private_key_id": "emulator-key-1",
+        "private_key": TEST_SERVICE_ACCOUNT_KEY,
+        "client_email": SERVICE_ACCOUNT_EMAIL,
+        "client_id": "1000000000000",
+        "token_uri": token_uri,
+        "universe_domain": "googleapis.com",
+    })
+    .to_string()
+}
 
 /// What the next matching requests get instead of a normal answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +141,10 @@ struct State {
     capacity_mid_stream: bool,
     counts: BTreeMap<String, usize>,
     bodies: Vec<(String, Vec<u8>)>,
+    /// Service accounts whose assertions are accepted: email → RSA public key (DER).
+    service_accounts: HashMap<String, Vec<u8>>,
+    /// Whether the metadata server answers with `Metadata-Flavor: Google`.
+    metadata_unflavored: bool,
 }
 
 /// The emulator's state and handler; cheap to clone (clones share state).
@@ -196,6 +224,25 @@ impl Emulator {
         let token = format!("1//emu-refresh-{}", state.next_id);
         state.refresh_tokens.insert(token.clone(), false);
         token
+    }
+
+    /// Accepts JWT-bearer assertions from `email` signed with the private key
+    /// `pkcs8_pem` (as Google knows a service account's public keys).
+    pub fn trust_service_account(&self, email: &str, pkcs8_pem: &str) {
+        use rustls_pki_types::pem::PemObject as _;
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(pkcs8_pem.as_bytes())
+            .expect("a PKCS#8 PEM test key");
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
+            .expect("an RSA test key");
+        self.state()
+            .service_accounts
+            .insert(email.to_owned(), pair.public().as_ref().to_vec());
+    }
+
+    /// Makes the metadata server answer without `Metadata-Flavor: Google`, as an
+    /// impostor at its address would.
+    pub fn metadata_unflavored(&self, unflavored: bool) {
+        self.state().metadata_unflavored = unflavored;
     }
 
     /// Queues `fault` for the next `times` requests whose path starts with `path`.
@@ -371,7 +418,16 @@ fn route(
     let method = request.method().as_str();
     match (method, path) {
         ("GET", "/o/oauth2/v2/auth") => authorize(state, request),
-        ("POST", "/token") => token(state, &form(request.body()), now),
+        ("GET", p) if p == "/" || p.starts_with("/computeMetadata/") => {
+            metadata(state, request, p, now)
+        }
+        ("POST", "/token") => {
+            let fields = form(request.body());
+            match fields.get("grant_type").map(String::as_str) {
+                Some(JWT_BEARER) => jwt_bearer(state, &fields, now),
+                _ => token(state, &fields, now),
+            }
+        }
         ("POST", "/revoke") => {
             let token = form(request.body())
                 .get("token")
@@ -526,6 +582,131 @@ fn token(state: &mut State, fields: &HashMap<String, String>, now: SystemTime) -
         }
         _ => oauth_error(400, "unsupported_grant_type", "Invalid grant_type."),
     }
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The JWT-bearer grant as Google checks it: a known account, an RS256 signature by
+/// its key, `aud` = this endpoint, `iss` = `sub`, `exp - iat` ≤ 3600, a current
+/// `iat`, and a scope.
+fn jwt_bearer(state: &mut State, fields: &HashMap<String, String>, now: SystemTime) -> Answer {
+    let refuse = |why: &str| oauth_error(400, "invalid_grant", why);
+    let assertion = fields.get("assertion").map(String::as_str).unwrap_or("");
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, claims, signature] = parts[..] else {
+        return refuse("Invalid JWT: not three parts.");
+    };
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+    };
+    let (Some(header), Some(claims)) = (decode(header), decode(claims)) else {
+        return refuse("Invalid JWT: undecodable header or claims.");
+    };
+    if header["alg"] != "RS256" || !header["kid"].is_string() {
+        return refuse("Invalid JWT: alg must be RS256 with a kid.");
+    }
+    let email = claims["iss"].as_str().unwrap_or("");
+    let Some(public_key) = state.service_accounts.get(email) else {
+        return oauth_error(400, "invalid_grant", "Invalid JWT Signature.");
+    };
+    let signed = &assertion[..assertion.len() - signature.len() - 1];
+    let verified = URL_SAFE_NO_PAD
+        .decode(signature)
+        .ok()
+        .is_some_and(|signature| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                public_key,
+            )
+            .verify(signed.as_bytes(), &signature)
+            .is_ok()
+        });
+    if !verified {
+        return refuse("Invalid JWT Signature.");
+    }
+    let now_secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap_or(0),
+        claims["exp"].as_i64().unwrap_or(0),
+    );
+    if claims["sub"] != claims["iss"]
+        || !claims["aud"]
+            .as_str()
+            .is_some_and(|aud| aud.ends_with("/token"))
+        || exp - iat > 3600
+        || exp <= now_secs
+        || iat > now_secs + 60
+    {
+        return refuse(
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+        );
+    }
+    if claims["scope"]
+        .as_str()
+        .is_none_or(|scope| scope.trim().is_empty())
+    {
+        return refuse("Invalid JWT: no scope.");
+    }
+    let (access, lifetime) = new_access_token(state, now);
+    json_answer(
+        200,
+        json!({"access_token": access, "expires_in": lifetime, "token_type": "Bearer"}),
+    )
+}
+
+/// The metadata server: `Metadata-Flavor: Google` required on the way in and sent
+/// on the way out (unless playing an impostor).
+fn metadata(
+    state: &mut State,
+    request: &http::Request<Vec<u8>>,
+    path: &str,
+    now: SystemTime,
+) -> Answer {
+    let flavored = request
+        .headers()
+        .get("metadata-flavor")
+        .is_some_and(|v| v == "Google");
+    let mut answer = if !flavored {
+        respond(
+            403,
+            "text/html",
+            b"Missing Metadata-Flavor: Google header".to_vec(),
+        )
+    } else {
+        match path {
+            "/" => respond(200, "application/text", b"computeMetadata/\n".to_vec()),
+            "/computeMetadata/v1/instance/service-accounts/default/token" => {
+                let (access, lifetime) = new_access_token(state, now);
+                json_answer(
+                    200,
+                    json!({"access_token": access, "expires_in": lifetime, "token_type": "Bearer"}),
+                )
+            }
+            "/computeMetadata/v1/instance/service-accounts/default/email" => {
+                respond(200, "application/text", METADATA_EMAIL.as_bytes().to_vec())
+            }
+            "/computeMetadata/v1/project/project-id" => respond(
+                200,
+                "application/text",
+                METADATA_PROJECT.as_bytes().to_vec(),
+            ),
+            _ => respond(404, "text/html", b"Not Found".to_vec()),
+        }
+    };
+    if !state.metadata_unflavored
+        && let Some(response) = answer.response.as_mut()
+    {
+        response
+            .headers_mut()
+            .insert("metadata-flavor", http::HeaderValue::from_static("Google"));
+    }
+    answer
 }
 
 fn new_access_token(state: &mut State, now: SystemTime) -> (String, u64) {

@@ -1,0 +1,118 @@
+//! What the credential sources need from a runtime, written once for both: RSA
+//! signing for service-account keys (`ring`, already in the tree through rustls), a
+//! bounded reader for credential files, and the in-memory store that holds the tokens
+//! of every source but this library's own sign-in.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use codeassist_core::oauth::Credentials;
+use codeassist_core::source::{MAX_CREDENTIAL_FILE, Rs256Signer, RsaKeys};
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+
+use crate::{CredentialStore, LockedStore, StoreError};
+
+/// Loads service-account keys with `ring` (RSASSA-PKCS1-v1_5, SHA-256).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RingKeys;
+
+/// One loaded RSA key.
+struct RingSigner {
+    pair: RsaKeyPair,
+    random: SystemRandom,
+}
+
+impl std::fmt::Debug for RingSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingSigner")
+            .field("modulus_bits", &(self.pair.public().modulus_len() * 8))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rs256Signer for RingSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(&RSA_PKCS1_SHA256, &self.random, message, &mut signature)
+            .map_err(|_| "the RSA signature could not be made".to_owned())?;
+        Ok(signature)
+    }
+}
+
+impl RsaKeys for RingKeys {
+    fn load_pkcs8(&self, der: &[u8]) -> Result<Arc<dyn Rs256Signer>, String> {
+        let pair =
+            RsaKeyPair::from_pkcs8(der).map_err(|why| format!("not a usable RSA key ({why})"))?;
+        Ok(Arc::new(RingSigner {
+            pair,
+            random: SystemRandom::new(),
+        }))
+    }
+}
+
+/// Reads a credential file for `Action::Read`: `None` when it does not exist; at
+/// most [`MAX_CREDENTIAL_FILE`] + 1 bytes (core refuses anything larger).
+pub fn read_credential_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("cannot be read: {error}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_CREDENTIAL_FILE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot be read: {error}"))?;
+    Ok(Some(bytes))
+}
+
+/// Credentials held in memory only: the store of every source but this library's own
+/// sign-in (nothing is written to files this library does not own). Its lock is a
+/// no-op: it is not shared with other processes.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryCredentialStore {
+    credentials: Arc<Mutex<Option<Credentials>>>,
+}
+
+impl MemoryCredentialStore {
+    /// A store holding `credentials`.
+    pub fn new(credentials: Option<Credentials>) -> Self {
+        Self {
+            credentials: Arc::new(Mutex::new(credentials)),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Credentials>> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl CredentialStore for MemoryCredentialStore {
+    fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.slot().clone())
+    }
+
+    fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl LockedStore for MemoryCredentialStore {
+    fn load(&mut self) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.slot().clone())
+    }
+
+    fn save(&mut self, credentials: &Credentials) -> Result<(), StoreError> {
+        *self.slot() = Some(credentials.clone());
+        Ok(())
+    }
+
+    fn delete(&mut self) -> Result<(), StoreError> {
+        *self.slot() = None;
+        Ok(())
+    }
+}

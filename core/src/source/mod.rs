@@ -1,0 +1,517 @@
+//! Where access tokens come from: every credential a Google user may already hold,
+//! each a way to mint a token that the client's one lifecycle
+//! ([`crate::client::TokenOp`]) refreshes under the same outage rules.
+//!
+//! | source | what it holds | how a token is made |
+//! |---|---|---|
+//! | [`CredentialSource::SignIn`] | this library's own sign-in, in the credential store | refresh with our OAuth client |
+//! | [`CredentialSource::AuthorizedUser`] | gcloud's user credentials (`authorized_user`) | refresh with the file's client |
+//! | [`CredentialSource::ServiceAccount`] | a service-account key (`service_account`) | JWT-bearer grant (RFC 7523), RS256 |
+//! | [`CredentialSource::Metadata`] | the metadata server (Compute Engine, Cloud Run, GKE) | `GET …/service-accounts/default/token` |
+//! | [`CredentialSource::Injected`] | a token handed over in the environment | used as is, never refreshed |
+//!
+//! Tokens of every source but the first live in memory only: nothing is written back
+//! to files this library does not own.
+//!
+//! # Discovery
+//!
+//! [`DiscoverOp`] finds the source to use, in Application Default Credentials order
+//! (AIP-4110) with this library's own pieces in front:
+//!
+//! ```text
+//!  CODEASSIST_ACCESS_TOKEN / GOOGLE_CLOUD_ACCESS_TOKEN set ──▶ Injected
+//!        │ no
+//!  our own sign-in in the store ─────────────────────────────▶ SignIn
+//!        │ no
+//!  GOOGLE_APPLICATION_CREDENTIALS set ── read + parse ───────▶ AuthorizedUser | ServiceAccount
+//!        │ no                             (missing or broken: an error naming the variable)
+//!  gcloud's well-known file exists ───── read + parse ───────▶ AuthorizedUser | ServiceAccount
+//!        │ no
+//!  NO_GCE_CHECK=true ──────────────────────────────────────── ▶ nothing: NotSignedIn
+//!        │ no
+//!  metadata server answers with Metadata-Flavor: Google (≤ 1 s) ▶ Metadata
+//!        │ no
+//!        ▼
+//!  nothing: NotSignedIn
+//! ```
+//!
+//! A host or the CLI can pin one source ([`SourceKind`]); a pinned source that is
+//! absent is an error that says what was looked for.
+//!
+//! RSA signing for service accounts is behind [`RsaKeys`]: core builds the JWT and its
+//! signing input, the runtime supplies the signer (the shared runtime crate uses
+//! `ring`, already in the tree through rustls). Signing is pure computation, but
+//! `ring`'s signing API takes an operating-system random source, which core never
+//! touches.
+
+mod discover;
+mod file;
+mod jwt;
+mod metadata;
+
+pub use discover::DiscoverOp;
+pub use file::{CredentialFile, MAX_CREDENTIAL_FILE, parse_credential_file};
+pub use jwt::{JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME, jwt_bearer};
+pub use metadata::{
+    DEFAULT_METADATA_HOST, FALLBACK_METADATA_HOST, METADATA_FLAVOR, metadata_email,
+    metadata_project_id, metadata_token,
+};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::oauth::{Credentials, TokenRequest, refresh_token};
+use crate::{Error, Secret};
+
+/// The environment variables through which a token is handed over, in the order read.
+pub const INJECTED_TOKEN_VARS: [&str; 2] = ["CODEASSIST_ACCESS_TOKEN", "GOOGLE_CLOUD_ACCESS_TOKEN"];
+/// The variable naming a credential file (AIP-4110).
+pub const CREDENTIALS_FILE_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// The variable naming the quota project for user credentials.
+pub const QUOTA_PROJECT_VAR: &str = "GOOGLE_CLOUD_QUOTA_PROJECT";
+/// The variable naming the metadata server's host (and port).
+pub const METADATA_HOST_VAR: &str = "GCE_METADATA_HOST";
+/// The variable that, set to `true`, skips the metadata server check.
+pub const NO_GCE_CHECK_VAR: &str = "NO_GCE_CHECK";
+/// gcloud's configuration directory, when moved.
+pub const CLOUDSDK_CONFIG_VAR: &str = "CLOUDSDK_CONFIG";
+/// The scope service accounts and the metadata server are asked for by default.
+pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// Google's token endpoint as credential files name it.
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+/// Every variable discovery reads; a runtime captures these into an [`Environment`].
+pub const DISCOVERY_VARS: [&str; 10] = [
+    INJECTED_TOKEN_VARS[0],
+    INJECTED_TOKEN_VARS[1],
+    CREDENTIALS_FILE_VAR,
+    QUOTA_PROJECT_VAR,
+    METADATA_HOST_VAR,
+    NO_GCE_CHECK_VAR,
+    CLOUDSDK_CONFIG_VAR,
+    "HOME",
+    "APPDATA",
+    "XDG_CONFIG_HOME",
+];
+
+/// The environment values discovery reads, captured by the runtime (core reads no
+/// environment). Empty and blank values count as unset.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be tokens: only the names are shown.
+        f.debug_struct("Environment")
+            .field("set", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Environment {
+    /// An environment with these variables set.
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .filter(|(_, v)| !v.trim().is_empty())
+                .collect(),
+        }
+    }
+
+    /// Captures [`DISCOVERY_VARS`] through `read` (a runtime passes `std::env::var`).
+    pub fn capture(read: impl Fn(&str) -> Option<String>) -> Self {
+        Self::from_vars(
+            DISCOVERY_VARS
+                .iter()
+                .filter_map(|name| read(name).map(|value| (*name, value))),
+        )
+    }
+
+    /// The value of `name`, trimmed; `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(|v| v.trim())
+    }
+
+    /// gcloud's Application Default Credentials file: `$CLOUDSDK_CONFIG/…`, else
+    /// `%APPDATA%\gcloud\…` on Windows, else `~/.config/gcloud/…`.
+    pub fn gcloud_adc_file(&self) -> Option<PathBuf> {
+        const FILE: &str = "application_default_credentials.json";
+        if let Some(dir) = self.get(CLOUDSDK_CONFIG_VAR) {
+            return Some(PathBuf::from(dir).join(FILE));
+        }
+        if cfg!(windows) {
+            return self
+                .get("APPDATA")
+                .map(|dir| PathBuf::from(dir).join("gcloud").join(FILE));
+        }
+        self.get("HOME").map(|home| {
+            PathBuf::from(home)
+                .join(".config")
+                .join("gcloud")
+                .join(FILE)
+        })
+    }
+
+    /// The metadata hosts to try, in order: `GCE_METADATA_HOST` alone when set, else
+    /// Google's name and then its fixed address.
+    pub fn metadata_hosts(&self) -> Vec<String> {
+        match self.get(METADATA_HOST_VAR) {
+            Some(host) => vec![host.to_owned()],
+            None => vec![
+                DEFAULT_METADATA_HOST.to_owned(),
+                FALLBACK_METADATA_HOST.to_owned(),
+            ],
+        }
+    }
+}
+
+/// Which source to use: one pinned, or the discovery order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// The discovery order (see the [module docs](self)).
+    #[default]
+    Auto,
+    /// This library's own sign-in.
+    Login,
+    /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, else
+    /// gcloud's well-known file (user credentials or a service-account key).
+    Adc,
+    /// A service-account key, from the same files as [`SourceKind::Adc`].
+    ServiceAccount,
+    /// The metadata server.
+    Metadata,
+    /// A token from `CODEASSIST_ACCESS_TOKEN` or `GOOGLE_CLOUD_ACCESS_TOKEN`.
+    Env,
+}
+
+impl SourceKind {
+    /// Every kind, by its name.
+    pub const ALL: [(&'static str, SourceKind); 6] = [
+        ("auto", SourceKind::Auto),
+        ("login", SourceKind::Login),
+        ("adc", SourceKind::Adc),
+        ("service-account", SourceKind::ServiceAccount),
+        ("metadata", SourceKind::Metadata),
+        ("env", SourceKind::Env),
+    ];
+
+    /// The name the CLI uses (`auto`, `login`, `adc`, `service-account`, `metadata`,
+    /// `env`).
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or("auto", |(name, _)| name)
+    }
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == s.trim())
+            .map(|(_, kind)| *kind)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(name, _)| *name).collect();
+                format!(
+                    "unknown credential source {s:?}; one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Signs with one RSA private key: RSASSA-PKCS1-v1_5 with SHA-256 (JWT `RS256`).
+pub trait Rs256Signer: Send + Sync + fmt::Debug {
+    /// The signature of `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// Turns a PKCS#8 RSA private key into a [`Rs256Signer`]; supplied by the runtime.
+pub trait RsaKeys: Send + Sync + fmt::Debug {
+    /// A signer for the key, or why the key cannot sign (not RSA, too small, broken).
+    fn load_pkcs8(&self, der: &[u8]) -> Result<Arc<dyn Rs256Signer>, String>;
+}
+
+/// Where a credential came from, for messages: a file (and the variable that named
+/// it), a variable, or the metadata server's host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(pub String);
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A credential source that cannot give a token, naming the source and where it came
+/// from; never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name} ({origin}): {problem}")]
+pub struct SourceError {
+    /// The source (`service account key`, `metadata server`, …).
+    pub source_name: &'static str,
+    /// The file, variable or host involved.
+    pub origin: Origin,
+    /// What is wrong and what to do.
+    pub problem: String,
+}
+
+impl SourceError {
+    pub(crate) fn new(
+        source_name: &'static str,
+        origin: &Origin,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self {
+            source_name,
+            origin: origin.clone(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// gcloud's user credentials (`type: authorized_user`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthorizedUser {
+    /// The OAuth client gcloud signed in with.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+    /// The refresh token.
+    pub refresh_token: Secret,
+    /// `quota_project_id` from the file.
+    pub quota_project_id: Option<String>,
+    /// The file, and the variable that named it.
+    pub origin: Origin,
+}
+
+/// A service-account key (`type: service_account`) with its signer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceAccount {
+    /// The account (`iss` and `sub` of the assertion).
+    pub client_email: String,
+    /// The key's id (`kid`).
+    pub private_key_id: String,
+    /// Where the assertion is sent (`aud`).
+    pub token_uri: String,
+    /// The project the key belongs to.
+    pub project_id: Option<String>,
+    /// `universe_domain`, when not Google's default.
+    pub universe_domain: Option<String>,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// Signs with the private key.
+    pub signer: Arc<dyn Rs256Signer>,
+    /// The file, and the variable that named it.
+    pub origin: Origin,
+}
+
+/// The metadata server of the machine this runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetadataServer {
+    /// Host (and port) of the server.
+    pub host: String,
+    /// The scopes asked for; empty for the instance's own.
+    pub scopes: Vec<String>,
+}
+
+impl MetadataServer {
+    /// The server at `host`, asking for the instance's own scopes.
+    pub fn new(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            scopes: Vec::new(),
+        }
+    }
+}
+
+/// An access token handed over in the environment.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InjectedToken {
+    /// The token.
+    pub token: Secret,
+    /// The variable it came from.
+    pub origin: Origin,
+}
+
+impl InjectedToken {
+    /// `token`, handed over through `variable`.
+    pub fn new(token: Secret, variable: &str) -> Self {
+        Self {
+            token,
+            origin: Origin(format!("environment variable {variable}")),
+        }
+    }
+}
+
+/// Where the client's access tokens come from (see the [module docs](self)).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// This library's own sign-in, in the credential store.
+    #[default]
+    SignIn,
+    /// gcloud's user credentials.
+    AuthorizedUser(AuthorizedUser),
+    /// A service-account key.
+    ServiceAccount(ServiceAccount),
+    /// The metadata server.
+    Metadata(MetadataServer),
+    /// A token handed over in the environment.
+    Injected(InjectedToken),
+}
+
+/// What `status` shows of a source: never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceSummary {
+    /// The source's kind, as [`SourceKind::name`] spells it.
+    pub kind: &'static str,
+    /// The account, when the source names it (a service account's `client_email`).
+    pub account: Option<String>,
+    /// Where the credential came from.
+    pub origin: Option<String>,
+}
+
+impl CredentialSource {
+    /// True for this library's own sign-in, whose credentials live in the store.
+    pub fn is_sign_in(&self) -> bool {
+        matches!(self, CredentialSource::SignIn)
+    }
+
+    /// True when the token belongs to a person (this library's sign-in, gcloud's user
+    /// credentials, an injected token), so a quota project is sent with it.
+    pub fn is_user(&self) -> bool {
+        matches!(
+            self,
+            CredentialSource::SignIn
+                | CredentialSource::AuthorizedUser(_)
+                | CredentialSource::Injected(_)
+        )
+    }
+
+    /// The quota project to send as `x-goog-user-project`: `configured` (from
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT` or the host), else the file's `quota_project_id`;
+    /// never for service accounts or the metadata server.
+    pub fn quota_project<'a>(&'a self, configured: Option<&'a str>) -> Option<&'a str> {
+        if !self.is_user() {
+            return None;
+        }
+        let from_file = match self {
+            CredentialSource::AuthorizedUser(user) => user.quota_project_id.as_deref(),
+            _ => None,
+        };
+        configured
+            .or(from_file)
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The project the credential itself names (a service account's `project_id`).
+    pub fn project_id(&self) -> Option<&str> {
+        match self {
+            CredentialSource::ServiceAccount(account) => account.project_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What `status` may show.
+    pub fn summary(&self) -> SourceSummary {
+        let (kind, account, origin) = match self {
+            CredentialSource::SignIn => ("login", None, None),
+            CredentialSource::AuthorizedUser(user) => ("adc", None, Some(user.origin.0.clone())),
+            CredentialSource::ServiceAccount(account) => (
+                "service-account",
+                Some(account.client_email.clone()),
+                Some(account.origin.0.clone()),
+            ),
+            CredentialSource::Metadata(server) => (
+                "metadata",
+                None,
+                Some(format!("metadata server {}", server.host)),
+            ),
+            CredentialSource::Injected(injected) => ("env", None, Some(injected.origin.0.clone())),
+        };
+        SourceSummary {
+            kind,
+            account,
+            origin,
+        }
+    }
+
+    /// The credentials a source other than [`CredentialSource::SignIn`] starts from,
+    /// kept in memory: its identity, and for an injected token the token itself (with
+    /// no end, so it is used until a server refuses it).
+    pub fn seed(&self) -> Option<Credentials> {
+        let seed = match self {
+            CredentialSource::SignIn => return None,
+            CredentialSource::AuthorizedUser(user) => Credentials::new(
+                user.client_id.clone(),
+                Some(user.client_secret.clone()),
+                user.refresh_token.clone(),
+            ),
+            CredentialSource::ServiceAccount(account) => {
+                let mut seed = Credentials::new(account.client_email.clone(), None, "");
+                seed.email = Some(account.client_email.clone());
+                seed
+            }
+            CredentialSource::Metadata(server) => {
+                Credentials::new(format!("metadata:{}", server.host), None, "")
+            }
+            CredentialSource::Injected(injected) => {
+                let mut seed = Credentials::new("injected", None, "");
+                seed.access_token = Some(injected.token.clone());
+                seed.expires_at = Some(i64::MAX);
+                seed
+            }
+        };
+        Some(seed)
+    }
+
+    /// The request that mints a new access token for `current` at `now`.
+    /// `token_endpoint` is the configured token endpoint (Google's unless overridden);
+    /// it replaces a credential file's `token_uri` when that is Google's own.
+    pub fn token_request(
+        &self,
+        current: &Credentials,
+        token_endpoint: &str,
+        now: SystemTime,
+    ) -> Result<TokenRequest, Error> {
+        match self {
+            CredentialSource::SignIn | CredentialSource::AuthorizedUser(_) => {
+                refresh_token(current, token_endpoint)
+            }
+            CredentialSource::ServiceAccount(account) => {
+                let audience = match account.token_uri.as_str() {
+                    GOOGLE_TOKEN_URI => token_endpoint,
+                    other => other,
+                };
+                jwt_bearer(account, audience, current.clone(), now)
+            }
+            CredentialSource::Metadata(server) => metadata_token(server, current.clone()),
+            CredentialSource::Injected(injected) => Err(SourceError::new(
+                "injected access token",
+                &injected.origin,
+                "the token was refused or has expired, and an injected token cannot be \
+                 refreshed: provide a new one",
+            )
+            .into()),
+        }
+    }
+}
