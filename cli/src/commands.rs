@@ -63,8 +63,8 @@ pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure
     Ok(())
 }
 
-pub fn token(config: &Config) -> Result<(), Failure> {
-    let token = config.client(false, None)?.access_token()?;
+pub fn token(config: &Config, scopes: &[String]) -> Result<(), Failure> {
+    let token = config.calling_client(None, Some(scopes))?.access_token()?;
     println!("{}", token.expose());
     Ok(())
 }
@@ -86,7 +86,7 @@ pub fn project(
     refresh: bool,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let client = config.client(false, project)?;
+    let client = config.calling_client(project, None)?;
     let context = resolve(&client, refresh)?;
     if as_json {
         println!("{}", serde_json::to_string(&context).unwrap_or_default());
@@ -127,7 +127,7 @@ pub fn quota_table(quota: &Quota) -> String {
 }
 
 pub fn quota(config: &Config, as_json: bool) -> Result<(), Failure> {
-    let client = config.client(false, None)?;
+    let client = config.calling_client(None, None)?;
     let spinner = Spinner::start("Reading quota…");
     let outcome = client.quota();
     drop(spinner);
@@ -172,8 +172,23 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
     let oauth = config.oauth_endpoints();
     let now = SystemTime::now();
     let expires_at = credentials.as_ref().and_then(|c| c.expires_at);
+    // Which credential calls would use; a problem with it is reported, not fatal.
+    let client = config.client(false, None)?;
+    let (source, source_problem) = match config.discover(&client, None) {
+        Ok(source) => (Some(source), None),
+        Err(failure) if failure.code == 3 => (None, None),
+        Err(failure) => (None, Some(failure.message)),
+    };
+    let summary = source.as_ref().map(|s| s.summary());
+    let quota_project = source.as_ref().and_then(|s| {
+        s.quota_project(client.core().config().quota_project.as_deref())
+            .map(str::to_owned)
+    });
     if as_json {
         let value = json!({
+            "source": summary.as_ref().map(|s| json!({"kind": s.kind, "account": s.account, "origin": s.origin})),
+            "source_problem": source_problem,
+            "quota_project": quota_project,
             "signed_in": credentials.is_some(),
             "email": credentials.as_ref().and_then(|c| c.email.clone()),
             "expires_at": expires_at,
@@ -185,6 +200,28 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
         });
         println!("{value}");
         return Ok(());
+    }
+    if let Some(problem) = &source_problem {
+        println!("Credential problem: {problem}");
+    }
+    if let Some(summary) = summary.as_ref().filter(|s| s.kind != "login") {
+        println!(
+            "Using {} credentials{}{}",
+            summary.kind,
+            summary
+                .account
+                .as_deref()
+                .map(|a| format!(" of {a}"))
+                .unwrap_or_default(),
+            summary
+                .origin
+                .as_deref()
+                .map(|o| format!(" from {o}"))
+                .unwrap_or_default(),
+        );
+    }
+    if let Some(project) = &quota_project {
+        println!("Quota project: {project}");
     }
     match &credentials {
         None => println!("Not signed in."),

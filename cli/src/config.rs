@@ -4,6 +4,7 @@ use codeassist_blocking::Client;
 use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
 use codeassist_core::flow::request::secure_uri;
 use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
+use codeassist_core::source::{CredentialSource, SourceKind};
 use codeassist_store::FileStore;
 
 use crate::Failure;
@@ -17,6 +18,8 @@ pub struct Config {
     pub endpoints: Option<Vec<String>>,
     pub project: Option<String>,
     pub store: FileStore,
+    /// `--source`: which credential to use (default: the discovery order).
+    pub source: SourceKind,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -52,6 +55,7 @@ impl Config {
             endpoints,
             project: var(PROJECT_ENV_VAR),
             store,
+            source: SourceKind::Auto,
         })
     }
 
@@ -89,6 +93,52 @@ impl Config {
             OAuthClient::new(id, self.client_secret.as_str())
                 .with_endpoints(self.oauth_endpoints()),
         )
+    }
+
+    /// The credential source `--source` names (or the discovery order finds), with
+    /// `scopes` replacing a service account's or the metadata server's when given.
+    pub fn discover(
+        &self,
+        client: &Client,
+        scopes: Option<&[String]>,
+    ) -> Result<CredentialSource, Failure> {
+        let mut source = client.discover(self.source).map_err(|error| {
+            if error.needs_sign_in() {
+                Failure::login_needed(format!(
+                    "no credentials found (--source {}): run `codeassist login`, or provide                      Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,                      `gcloud auth application-default login`) or an access token                      (CODEASSIST_ACCESS_TOKEN)",
+                    self.source.name()
+                ))
+            } else {
+                Failure::from(error)
+            }
+        })?;
+        if let Some(scopes) = scopes.filter(|s| !s.is_empty()) {
+            match &mut source {
+                CredentialSource::ServiceAccount(account) => account.scopes = scopes.to_vec(),
+                CredentialSource::Metadata(server) => server.scopes = scopes.to_vec(),
+                _ => {
+                    return Err(Failure::usage(format!(
+                        "--scopes applies to service accounts and the metadata server, not to {} credentials",
+                        source.summary().kind
+                    )));
+                }
+            }
+        }
+        Ok(source)
+    }
+
+    /// A client for calls: built for this library's sign-in, then switched to the
+    /// source discovery finds.
+    pub fn calling_client(
+        &self,
+        project: Option<String>,
+        scopes: Option<&[String]>,
+    ) -> Result<Client, Failure> {
+        let client = self.client(false, project)?;
+        Ok(match self.discover(&client, scopes)? {
+            CredentialSource::SignIn => client,
+            other => client.with_source(other),
+        })
     }
 
     pub fn client(&self, need_id: bool, project: Option<String>) -> Result<Client, Failure> {

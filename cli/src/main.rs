@@ -26,6 +26,14 @@ Environment:
                       comma-separated Code Assist endpoints, tried in order
   GOOGLE_CLOUD_PROJECT
                       the Google Cloud project id
+  GOOGLE_APPLICATION_CREDENTIALS
+                      a service-account key or gcloud user-credentials file (--source adc)
+  CODEASSIST_ACCESS_TOKEN, GOOGLE_CLOUD_ACCESS_TOKEN
+                      an access token used as is (--source env)
+  GCE_METADATA_HOST, NO_GCE_CHECK
+                      the metadata server's host; NO_GCE_CHECK=true skips looking for it
+  GOOGLE_CLOUD_QUOTA_PROJECT
+                      the project billed for user credentials (x-goog-user-project)
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 sign-in needed (run `codeassist login`).
 
@@ -39,6 +47,12 @@ struct Cli {
     /// when set, wins). Secrets never appear in them.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Which credential to use: auto (the discovery order), login (this tool's own
+    /// sign-in), adc (GOOGLE_APPLICATION_CREDENTIALS or gcloud's file),
+    /// service-account, metadata, env (CODEASSIST_ACCESS_TOKEN or
+    /// GOOGLE_CLOUD_ACCESS_TOKEN).
+    #[arg(long, global = true, value_name = "SOURCE", default_value = "auto")]
+    source: codeassist_core::source::SourceKind,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,8 +70,16 @@ enum Command {
         port: u16,
     },
     /// Print a valid access token (refreshed when fewer than 5 minutes remain).
-    #[command(after_help = "Example:\n  curl -H \"Authorization: Bearer $(codeassist token)\" …")]
-    Token,
+    #[command(
+        after_help = "Examples:\n  curl -H \"Authorization: Bearer $(codeassist token)\" …\n  codeassist token --source service-account --scopes https://www.googleapis.com/auth/cloud-platform"
+    )]
+    Token {
+        /// Scopes to ask for (service accounts and the metadata server; repeatable or
+        /// comma-separated). Default: cloud-platform for service accounts, the
+        /// instance's own for the metadata server.
+        #[arg(long, value_name = "SCOPE", value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
     /// Resolve the Code Assist project: flag, GOOGLE_CLOUD_PROJECT, the cache, discovery, onboarding.
     #[command(after_help = "Example:\n  codeassist project --json")]
     Project {
@@ -200,18 +222,21 @@ fn main() -> ExitCode {
             json,
         } => explain_error(status, &headers, json),
         Command::Demo => demo::run(),
-        command => config::Config::from_env().and_then(|config| match command {
-            Command::Login { no_browser, port } => commands::login(&config, no_browser, port),
-            Command::Token => commands::token(&config),
-            Command::Project {
-                project,
-                refresh,
-                json,
-            } => commands::project(&config, project, refresh, json),
-            Command::Quota { json } => commands::quota(&config, json),
-            Command::Logout { local } => commands::logout(&config, local),
-            Command::Status { json } => commands::status(&config, json),
-            Command::ExplainError { .. } | Command::Demo => Ok(()),
+        command => config::Config::from_env().and_then(|mut config| {
+            config.source = cli.source;
+            match command {
+                Command::Login { no_browser, port } => commands::login(&config, no_browser, port),
+                Command::Token { scopes } => commands::token(&config, &scopes),
+                Command::Project {
+                    project,
+                    refresh,
+                    json,
+                } => commands::project(&config, project, refresh, json),
+                Command::Quota { json } => commands::quota(&config, json),
+                Command::Logout { local } => commands::logout(&config, local),
+                Command::Status { json } => commands::status(&config, json),
+                Command::ExplainError { .. } | Command::Demo => Ok(()),
+            }
         }),
     };
     match outcome {

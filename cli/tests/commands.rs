@@ -18,7 +18,16 @@ fn codeassist(home: &Path, base: &str) -> Command {
         .env_remove("GOOGLE_CLOUD_PROJECT")
         .env_remove("CODEASSIST_CODE_ASSIST_ENDPOINTS")
         .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY");
+        .env_remove("WAYLAND_DISPLAY")
+        // Discovery never leaves the test: no gcloud file, no injected token, and no
+        // metadata server probe (the real addresses are never contacted).
+        .env("CLOUDSDK_CONFIG", home.join("gcloud"))
+        .env("NO_GCE_CHECK", "true")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("CODEASSIST_ACCESS_TOKEN")
+        .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
+        .env_remove("GCE_METADATA_HOST")
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT");
     command
 }
 
@@ -350,4 +359,102 @@ fn logs_on_demand_hold_no_secret_and_a_refused_revocation_exits_1() {
             .code(),
         Some(3)
     );
+}
+
+/// Every credential source through the CLI: a service-account key named by
+/// `GOOGLE_APPLICATION_CREDENTIALS`, the metadata server through `GCE_METADATA_HOST`,
+/// an injected token, and the errors that name the file or variable. Nothing is
+/// written to the credential file, and no secret reaches the output, even at trace.
+#[test]
+fn every_credential_source() {
+    use codeassist_testkit::emulator::{
+        SERVICE_ACCOUNT_EMAIL, TEST_SERVICE_ACCOUNT_KEY, service_account_file,
+    };
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("sa-project".into()),
+    });
+    emulator.trust_service_account(SERVICE_ACCOUNT_EMAIL, TEST_SERVICE_ACCOUNT_KEY);
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("key.json");
+    std::fs::write(&key, service_account_file(&format!("{base}/token"))).unwrap();
+
+    // A service-account key: token, project, status; logs at trace hold no secret.
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+        .env("RUST_LOG", "trace")
+        .args(["token", "--source", "service-account"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let token = text(&output.stdout).trim().to_owned();
+    assert!(token.starts_with("ya29.emu-access-"), "{token}");
+    let logs = text(&output.stderr);
+    assert!(!logs.contains(&token), "the token reached the logs");
+    assert!(
+        !logs.contains("PRIVATE KEY") && !logs.contains("eyJ"),
+        "{logs}"
+    );
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+        .args(["project"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "sa-project");
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["source"]["kind"], "service-account");
+    assert_eq!(status["source"]["account"], SERVICE_ACCOUNT_EMAIL);
+    assert!(
+        !home.path().join("oauth.json").exists(),
+        "another source wrote the credential file"
+    );
+
+    // A missing file named by the variable: an error naming it, exit 1.
+    let output = run(codeassist(home.path(), &base)
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            home.path().join("nope.json"),
+        )
+        .args(["token"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("GOOGLE_APPLICATION_CREDENTIALS"));
+
+    // A file of a type not supported yet says so.
+    let external = home.path().join("external.json");
+    std::fs::write(
+        &external,
+        r#"{"type": "external_account", "audience": "x"}"#,
+    )
+    .unwrap();
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &external)
+        .args(["token"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("not supported yet"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // The metadata server, found by the discovery order through GCE_METADATA_HOST.
+    let host = base.trim_start_matches("http://").to_owned();
+    let output = run(codeassist(home.path(), &base)
+        .env("GCE_METADATA_HOST", &host)
+        .env_remove("NO_GCE_CHECK")
+        .args(["token"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("ya29.emu-access-"));
+
+    // An injected token is printed as given; nothing found at all asks for login.
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_CLOUD_ACCESS_TOKEN", "ya29.injected")
+        .args(["token"]));
+    assert_eq!(text(&output.stdout).trim(), "ya29.injected");
+    let output = run(codeassist(home.path(), &base).args(["token"]));
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let output = run(codeassist(home.path(), &base).args(["token", "--source", "env"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("CODEASSIST_ACCESS_TOKEN"));
 }

@@ -31,7 +31,16 @@ fn codeassist(home: &Path, client: &str) -> Command {
         .env_remove("GOOGLE_CLOUD_PROJECT")
         .env_remove("RUST_LOG")
         .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY");
+        .env_remove("WAYLAND_DISPLAY")
+        // Discovery never leaves the test: no gcloud file, no injected token, and no
+        // metadata server probe (the real addresses are never contacted).
+        .env("CLOUDSDK_CONFIG", home.join("gcloud"))
+        .env("NO_GCE_CHECK", "true")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("CODEASSIST_ACCESS_TOKEN")
+        .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
+        .env_remove("GCE_METADATA_HOST")
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT");
     command
 }
 
