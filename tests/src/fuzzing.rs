@@ -21,13 +21,14 @@ use codeassist_core::retry::{Jitter, Retry, RetryPolicy};
 use codeassist_core::{ApiError, Secret, SplitMix64};
 
 /// The fuzz targets, by name (each has a corpus directory of the same name).
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "envelope",
     "retry",
     "callback",
     "token_response",
     "flows",
     "sse",
+    "credential_file",
 ];
 
 /// Runs the check of `target` on `data`. Unknown targets are ignored.
@@ -39,6 +40,7 @@ pub fn check(target: &str, data: &[u8]) {
         "token_response" => check_token_response(data),
         "flows" => check_flows(data),
         "sse" => check_sse(data),
+        "credential_file" => check_credential_file(data),
         _ => {}
     }
 }
@@ -462,5 +464,50 @@ pub fn check_sse(data: &[u8]) {
         if let StreamItem::Error(error) = item {
             assert_error_invariants(error);
         }
+    }
+}
+
+/// Any credential file (gcloud's, a service-account key) and any metadata server
+/// answer: never a panic; a refused file names its origin and shows no key material;
+/// a metadata answer gives a token or an error, and a one-word email.
+pub fn check_credential_file(data: &[u8]) {
+    use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
+    use codeassist_core::source::{
+        CredentialSource, MetadataServer, Origin, metadata_email, parse_credential_file,
+    };
+    let origin = Origin("fuzzed.json".into());
+    match parse_credential_file(data, &origin, &codeassist_store::RingKeys) {
+        Ok(_) => {}
+        Err(error) => {
+            let message = error.to_string();
+            assert!(message.contains("fuzzed.json"), "{message}");
+            assert!(!message.contains("PRIVATE KEY-----\n"), "{message}");
+        }
+    }
+    let server = MetadataServer::new("127.0.0.1:9");
+    let answer = || {
+        Reply::now(Ok(http::Response::builder()
+            .status(200)
+            .header("metadata-flavor", "Google")
+            .body(data.to_vec())
+            .expect("a response")))
+    };
+    let mut config = ClientConfig::new(OAuthClient::new("c", "s"));
+    config.source = CredentialSource::Metadata(server.clone());
+    let mut runtime = MemoryRuntime::new(now(), MemoryStore::default());
+    if let Ok(token) = runtime.run(Client::new(config).access_token(), |_, _| answer()) {
+        assert!(!token.is_empty());
+    }
+    let mut flow = metadata_email(&server).expect("a metadata request");
+    assert!(matches!(flow.poll(now()), Ok(Step::Send(_))));
+    let Ok(response) = answer().outcome else {
+        return;
+    };
+    flow.handle_response(Ok(response), now());
+    if let Ok(Step::Done(email)) = flow.poll(now()) {
+        assert!(
+            !email.is_empty() && !email.contains(char::is_whitespace),
+            "{email:?}"
+        );
     }
 }

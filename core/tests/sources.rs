@@ -1,0 +1,392 @@
+//! Credential sources on a virtual clock: the JWT-bearer grant's request, the
+//! metadata server's, gcloud's user credentials and the quota project, injected
+//! tokens, credential-file parsing, discovery, and that no secret is ever shown.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use codeassist_core::Error;
+use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
+use codeassist_core::oauth::{OAuthClient, OAuthEndpoints, unix_seconds};
+use codeassist_core::source::{
+    CredentialFile, CredentialSource, DiscoverOp, Environment, GOOGLE_TOKEN_URI, MetadataServer,
+    Origin, Rs256Signer, RsaKeys, SourceKind, parse_credential_file,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const BASE: &str = "https://google.test";
+const KEY_PEM: &str = include_str!("../../tests/data/service-account-key.pem");
+
+fn start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+/// Signs with a fixed signature (the emulator tests check real RS256 signatures).
+#[derive(Debug)]
+struct FixedSigner;
+
+impl Rs256Signer for FixedSigner {
+    fn sign(&self, _message: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(b"signature".to_vec())
+    }
+}
+
+/// Accepts any key.
+#[derive(Debug)]
+struct AnyKey;
+
+impl RsaKeys for AnyKey {
+    fn load_pkcs8(&self, der: &[u8]) -> Result<Arc<dyn Rs256Signer>, String> {
+        match der.is_empty() {
+            true => Err("empty".into()),
+            false => Ok(Arc::new(FixedSigner)),
+        }
+    }
+}
+
+fn origin() -> Origin {
+    Origin("/keys/key.json (GOOGLE_APPLICATION_CREDENTIALS)".into())
+}
+
+fn key_file(token_uri: &str) -> String {
+    json!({"type": "service_account", "project_id": "p", "private_key_id": "kid-1",
+        "private_key": KEY_PEM, "client_email": "robot@p.iam.gserviceaccount.com",
+        "token_uri": token_uri, "unknown_field": [1, 2]})
+    .to_string()
+}
+
+fn user_file(quota_project: Option<&str>) -> String {
+    let mut file = json!({"type": "authorized_user", "client_id": "gcloud-client",
+        "client_secret": "gcloud-secret", "refresh_token": "1//gcloud-refresh"});
+    if let Some(project) = quota_project {
+        file["quota_project_id"] = json!(project);
+    }
+    file.to_string()
+}
+
+fn parse(file: &str) -> Result<CredentialSource, Error> {
+    Ok(
+        match parse_credential_file(file.as_bytes(), &origin(), &AnyKey)? {
+            CredentialFile::AuthorizedUser(user) => CredentialSource::AuthorizedUser(user),
+            CredentialFile::ServiceAccount(account) => CredentialSource::ServiceAccount(account),
+            _ => unreachable!("a new kind of file"),
+        },
+    )
+}
+
+fn client(source: CredentialSource) -> Client {
+    let mut config = ClientConfig::new(
+        OAuthClient::new("our-client", "our-secret").with_endpoints(OAuthEndpoints::under(BASE)),
+    );
+    config.source = source;
+    Client::new(config)
+}
+
+fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in headers {
+        response = response.header(*name, *value);
+    }
+    Reply::now(Ok(response.body(body.as_bytes().to_vec()).unwrap()))
+}
+
+fn token_reply() -> Reply {
+    reply(
+        200,
+        &[],
+        r#"{"access_token": "ya29.minted", "expires_in": 3599}"#,
+    )
+}
+
+fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn decode(part: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+#[test]
+fn a_service_account_sends_a_jwt_bearer_grant_with_the_right_claims() {
+    // The file names Google's endpoint: the configured (overridden) one is used.
+    let source = parse(&key_file(GOOGLE_TOKEN_URI)).unwrap();
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let token = runtime
+        .run(client(source).access_token(), |_, _| token_reply())
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.minted");
+    assert!(runtime.store.credentials.is_none(), "the store was written");
+    let request = &runtime.sent[0];
+    assert_eq!(request.uri(), "https://google.test/token");
+    let fields = form(request.body());
+    assert_eq!(
+        fields["grant_type"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
+    let parts: Vec<&str> = fields["assertion"].split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let (header, claims) = (decode(parts[0]), decode(parts[1]));
+    assert_eq!(
+        header,
+        json!({"alg": "RS256", "typ": "JWT", "kid": "kid-1"})
+    );
+    assert_eq!(claims["iss"], "robot@p.iam.gserviceaccount.com");
+    assert_eq!(claims["sub"], claims["iss"]);
+    assert_eq!(claims["aud"], "https://google.test/token");
+    assert_eq!(
+        claims["scope"],
+        "https://www.googleapis.com/auth/cloud-platform"
+    );
+    let iat = claims["iat"].as_i64().unwrap();
+    assert_eq!(iat, unix_seconds(start()));
+    assert_eq!(claims["exp"].as_i64().unwrap() - iat, 3600);
+    assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), b"signature");
+    // A file naming another endpoint keeps it.
+    let source = parse(&key_file("https://private.test/token")).unwrap();
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(client(source).access_token(), |_, _| token_reply())
+        .unwrap();
+    assert_eq!(runtime.sent[0].uri(), "https://private.test/token");
+}
+
+#[test]
+fn a_service_account_token_is_kept_in_memory_and_outages_follow_the_rules() {
+    let source = parse(&key_file(GOOGLE_TOKEN_URI)).unwrap();
+    let client = client(source);
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(client.access_token(), |_, _| token_reply())
+        .unwrap();
+    // Warm: no request.
+    runtime
+        .run(client.access_token(), |_, _| {
+            panic!("a warm token made a request")
+        })
+        .unwrap();
+    // Expired, and the token endpoint is down: bounded retries, then the error.
+    runtime.clock.advance(Duration::from_secs(3600));
+    let error = runtime
+        .run(client.access_token(), |_, _| {
+            reply(
+                503,
+                &[],
+                r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "down"}}"#,
+            )
+        })
+        .unwrap_err();
+    assert!(error.to_string().contains("down"), "{error}");
+    assert!(runtime.sent.len() > 2, "no retries: {}", runtime.sent.len());
+}
+
+#[test]
+fn the_metadata_server_is_asked_with_its_header_and_must_answer_with_it() {
+    let mut server = MetadataServer::new("169.254.169.254");
+    server.scopes = vec!["https://www.googleapis.com/auth/cloud-platform".into()];
+    let client = client(CredentialSource::Metadata(server));
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let error = runtime
+        .run(client.access_token(), |_, _| token_reply())
+        .unwrap_err();
+    assert!(matches!(error, Error::Source(_)), "{error:?}");
+    assert!(error.to_string().contains("Metadata-Flavor"));
+    let request = &runtime.sent[0];
+    assert_eq!(request.headers()["metadata-flavor"], "Google");
+    assert_eq!(
+        request.uri().to_string(),
+        "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token?scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform"
+    );
+    let token = runtime
+        .run(client.access_token(), |_, _| {
+            reply(
+                200,
+                &[("metadata-flavor", "Google")],
+                r#"{"access_token": "ya29.instance", "expires_in": 3599, "token_type": "Bearer"}"#,
+            )
+        })
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.instance");
+}
+
+#[test]
+fn gcloud_user_credentials_refresh_with_their_own_client_and_bill_the_quota_project() {
+    let source = parse(&user_file(Some("billing-project"))).unwrap();
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(client(source.clone()).access_token(), |_, _| token_reply())
+        .unwrap();
+    let fields = form(runtime.sent[0].body());
+    assert_eq!(fields["client_id"], "gcloud-client");
+    assert_eq!(fields["client_secret"], "gcloud-secret");
+    assert_eq!(fields["refresh_token"], "1//gcloud-refresh");
+
+    // The quota project: the file's, unless configured; never for service accounts.
+    let mut config = client(source.clone()).config().clone();
+    assert_eq!(config.user_quota_project(), Some("billing-project"));
+    config.quota_project = Some("configured".into());
+    assert_eq!(config.user_quota_project(), Some("configured"));
+    let mut request = http::Request::get("https://x.test/")
+        .body(Vec::new())
+        .unwrap();
+    config.bill_to_quota_project(&mut request);
+    assert_eq!(request.headers()["x-goog-user-project"], "configured");
+    config.source = parse(&key_file(GOOGLE_TOKEN_URI)).unwrap();
+    assert_eq!(config.user_quota_project(), None);
+}
+
+#[test]
+fn an_injected_token_is_used_until_refused_and_never_refreshed() {
+    let env = Environment::from_vars([("CODEASSIST_ACCESS_TOKEN", "ya29.given")]);
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let source = runtime
+        .run(
+            DiscoverOp::new(env, SourceKind::Auto, Arc::new(AnyKey)),
+            |_, _| panic!("discovery of an injected token made a request"),
+        )
+        .unwrap();
+    let client = client(source);
+    let token = runtime
+        .run(client.access_token(), |_, _| panic!("no request"))
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.given");
+    let refused = runtime
+        .run(
+            codeassist_core::client::TokenOp::replacing(&client, token),
+            |_, _| panic!("an injected token was refreshed"),
+        )
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("CODEASSIST_ACCESS_TOKEN"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn credential_files_are_strict_about_types_and_name_their_origin() {
+    // Unknown fields are fine.
+    assert!(parse(&key_file(GOOGLE_TOKEN_URI)).is_ok());
+    let cases = [
+        (
+            r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": 5}"#,
+            "unreadable",
+        ),
+        (r#"{"type": "external_account"}"#, "not supported yet"),
+        (
+            r#"{"type": "something_else"}"#,
+            "unsupported credential type",
+        ),
+        (r#"{"client_id": "c"}"#, "no \"type\""),
+        ("not json", "not a JSON"),
+        (
+            &key_file(GOOGLE_TOKEN_URI).replace("BEGIN PRIVATE KEY", "BEGIN NONSENSE"),
+            "PEM",
+        ),
+        (&key_file("http://insecure.test/token"), "token_uri"),
+    ];
+    for (file, expected) in cases {
+        let error = parse(file).unwrap_err().to_string();
+        assert!(error.contains(expected), "{file}: {error}");
+        assert!(error.contains("/keys/key.json"), "{error}");
+        assert!(!error.contains("MII"), "key material in an error: {error}");
+    }
+}
+
+#[test]
+fn no_secret_in_debug_output() {
+    let shown = format!(
+        "{:?} {:?} {:?}",
+        parse(&user_file(None)).unwrap(),
+        parse(&key_file(GOOGLE_TOKEN_URI)).unwrap(),
+        Environment::from_vars([("GOOGLE_CLOUD_ACCESS_TOKEN", "ya29.secret-value")]),
+    );
+    for secret in [
+        "gcloud-secret",
+        "1//gcloud-refresh",
+        "ya29.secret-value",
+        "MII",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[test]
+fn pinned_sources_say_what_was_looked_for() {
+    let discover = |vars: Vec<(&'static str, &'static str)>, pinned, files: Vec<(&str, String)>| {
+        let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+        for (path, bytes) in files {
+            runtime.files.insert(path.into(), bytes.into_bytes());
+        }
+        runtime.run(
+            DiscoverOp::new(Environment::from_vars(vars), pinned, Arc::new(AnyKey)),
+            |_, _| panic!("a pinned source probed the network"),
+        )
+    };
+    assert!(matches!(
+        discover(vec![], SourceKind::Login, vec![]),
+        Err(Error::NotSignedIn)
+    ));
+    let error = discover(vec![("HOME", "/home/a")], SourceKind::Adc, vec![]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("gcloud auth application-default login")
+    );
+    // gcloud's file, found through HOME.
+    let found = discover(
+        vec![("HOME", "/home/a")],
+        SourceKind::Auto,
+        vec![(
+            "/home/a/.config/gcloud/application_default_credentials.json",
+            user_file(None),
+        )],
+    );
+    if !cfg!(windows) {
+        assert_eq!(found.unwrap().summary().kind, "adc");
+    }
+    // A user-credentials file is not a service-account key.
+    let error = discover(
+        vec![("GOOGLE_APPLICATION_CREDENTIALS", "/k.json")],
+        SourceKind::ServiceAccount,
+        vec![("/k.json", user_file(None))],
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("not a service-account key"),
+        "{error}"
+    );
+    // Pinned metadata: no probe, the configured host.
+    let found = discover(
+        vec![("GCE_METADATA_HOST", "127.0.0.1:8080")],
+        SourceKind::Metadata,
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(
+        found.summary().origin.as_deref(),
+        Some("metadata server 127.0.0.1:8080")
+    );
+}
+
+proptest! {
+    /// No file makes the parser panic; every failure is an error naming the origin.
+    #[test]
+    fn no_credential_file_makes_the_parser_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Err(error) = parse_credential_file(&bytes, &origin(), &AnyKey) {
+            prop_assert!(error.to_string().contains("/keys/key.json"));
+        }
+    }
+
+    /// No claim values make the grant's request panic.
+    #[test]
+    fn no_claims_make_the_grant_panic(email in "\\PC{0,40}", kid in "\\PC{0,20}", scope in "\\PC{0,40}") {
+        let file = json!({"type": "service_account", "private_key_id": kid, "private_key": KEY_PEM,
+            "client_email": format!("{email}@x"), "token_uri": GOOGLE_TOKEN_URI, "scope": scope});
+        if let Ok(source) = parse(&file.to_string()) {
+            let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+            let _ = runtime.run(client(source).access_token(), |_, _| token_reply());
+        }
+    }
+}
