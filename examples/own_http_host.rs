@@ -50,7 +50,7 @@ fn run<O: Operation>(
                 continue;
             }
             Action::Send(request) => Input::Response(send(agent, request)),
-            // Credential files (discovery of gcloud's or a service-account key), bounded.
+            // Credential files (discovery reads gcloud's or a key file; core refuses big ones).
             Action::Read(path) => Input::Read(match std::fs::read(&path) {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
