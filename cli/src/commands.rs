@@ -3,8 +3,10 @@
 use std::time::{Duration, SystemTime};
 
 use codeassist_blocking::{Client, LoginOptions};
+use codeassist_core::client::FlowOp;
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::oauth::unix_seconds;
+use codeassist_core::source::CredentialSource;
 use codeassist_store::CredentialStore;
 use serde_json::json;
 
@@ -179,7 +181,13 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
         Err(failure) if failure.code == 3 => (None, None),
         Err(failure) => (None, Some(failure.message)),
     };
-    let summary = source.as_ref().map(|s| s.summary());
+    let mut summary = source.as_ref().map(|s| s.summary());
+    // The metadata server names its account only when asked.
+    if let (Some(CredentialSource::Metadata(server)), Some(summary)) = (&source, &mut summary) {
+        summary.account = codeassist_core::source::metadata_email(server)
+            .ok()
+            .and_then(|flow| client.run(FlowOp::new(flow)).ok());
+    }
     let quota_project = source.as_ref().and_then(|s| {
         s.quota_project(client.core().config().quota_project.as_deref())
             .map(str::to_owned)

@@ -446,6 +446,15 @@ fn every_credential_source() {
         .args(["token"]));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).starts_with("ya29.emu-access-"));
+    let output = run(codeassist(home.path(), &base)
+        .env("GCE_METADATA_HOST", &host)
+        .args(["status", "--source", "metadata", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["source"]["kind"], "metadata");
+    assert_eq!(
+        status["source"]["account"],
+        codeassist_testkit::emulator::METADATA_EMAIL
+    );
 
     // An injected token is printed as given; nothing found at all asks for login.
     let output = run(codeassist(home.path(), &base)
