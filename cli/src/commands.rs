@@ -227,6 +227,7 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
                 .map(|o| format!(" from {o}"))
                 .unwrap_or_default(),
         );
+        println!("Access token: made on first use and kept in this process's memory only");
     }
     if let Some(project) = &quota_project {
         println!("Quota project: {project}");
