@@ -506,12 +506,83 @@ pub fn discovery<R: ClientRuntime>(runtime: &mut R, _emulator: &Emulator) {
     assert_eq!(found.summary().kind, "env");
 }
 
+/// The Gemini API with an API key (no sign-in) and with a token, and Vertex AI with a
+/// token: generate, count tokens, list models; a bad key is `auth_permanent`.
+pub fn targets<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    use codeassist_core::inference::Target;
+    let base = runtime.base_url();
+    let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let text = |chunk: &codeassist_core::inference::Chunk| {
+        chunk.response["candidates"][0]["content"]["parts"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    runtime.put(None);
+    let keyed = Target::gemini_api(Some(Secret::new(crate::emulator::API_KEY))).under(&base);
+    let client = client_for(runtime);
+    let chunk = runtime
+        .run(client.generate_on(
+            &keyed,
+            "gemini-2.5-flash",
+            request.clone(),
+            &mut SplitMix64::new(1),
+        ))
+        .unwrap();
+    assert_eq!(text(&chunk), "Hello from the emulator.");
+    assert!(
+        runtime
+            .run(client.count_tokens_on(&keyed, "gemini-2.5-flash", request.clone()))
+            .unwrap()
+            > 0
+    );
+    let models = runtime.run(client.list_models_on(&keyed)).unwrap();
+    assert_eq!(models[0].name, "gemini-2.5-pro");
+    assert_eq!(models[0].input_token_limit, Some(1_048_576));
+
+    let wrong =
+        Target::gemini_api(Some(Secret::new("AIza-wrong-key-0000000000000000000000"))).under(&base);
+    let error = runtime
+        .run(client.generate_on(
+            &wrong,
+            "gemini-2.5-flash",
+            request.clone(),
+            &mut SplitMix64::new(1),
+        ))
+        .unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::AuthPermanent), "{error}");
+
+    // With a token: the Gemini API and Vertex AI.
+    runtime.put(Some(credentials_expiring(emulator, 3000)));
+    let client = client_for(runtime);
+    runtime.run(client.access_token()).unwrap();
+    for target in [
+        Target::gemini_api(None).under(&base),
+        Target::vertex("vertex-project", "us-central1").under(&base),
+    ] {
+        let chunk = runtime
+            .run(client.generate_on(
+                &target,
+                "gemini-2.5-pro",
+                request.clone(),
+                &mut SplitMix64::new(2),
+            ))
+            .unwrap();
+        assert_eq!(text(&chunk), "Hello from the emulator.", "{target:?}");
+    }
+    // A bad model name never reaches the network.
+    let error = runtime
+        .run(client.generate_on(&keyed, "../../etc", request, &mut SplitMix64::new(3)))
+        .unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+}
+
 /// One scenario, run on a runtime against its emulator.
 type Scenario<R> = fn(&mut R, &Emulator);
 
 /// Every scenario, in order. The emulator is reset to a new free user between them.
 pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
-    let scenarios: [(&str, Scenario<R>); 12] = [
+    let scenarios: [(&str, Scenario<R>); 13] = [
         ("outage_with_a_valid_token", outage_with_a_valid_token),
         ("outage_with_an_expired_token", outage_with_an_expired_token),
         ("sign_in_again", sign_in_again),
@@ -527,6 +598,7 @@ pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
         ("metadata_server", metadata_server),
         ("injected_token", injected_token),
         ("discovery", discovery),
+        ("targets", targets),
     ];
     for (name, scenario) in scenarios {
         reset(emulator);

@@ -12,6 +12,7 @@ use codeassist_core::client::{
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
+use codeassist_core::inference::{ModelInfo, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::source::{CredentialSource, SourceKind};
 use codeassist_store::{
@@ -284,6 +285,51 @@ impl Client {
             .drive(self.core.stream_generate(model, request, &mut os_random()))
             .await?;
         stream.ok_or_else(read_whole)
+    }
+
+    /// `generateContent` for `model` on `target` (Code Assist, the Gemini API or
+    /// Vertex AI): the same rules as [`Client::generate`] (retries, the 401 rule, the
+    /// quota project for user credentials); an API key needs no sign-in.
+    pub async fn generate_on(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<Chunk, ClientError> {
+        let op = self
+            .core
+            .generate_on(target, model, request, &mut os_random());
+        self.run(op).await
+    }
+
+    /// `streamGenerateContent` for `model` on `target`, item by item.
+    pub async fn stream_on(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<AsyncResponseStream, ClientError> {
+        let op = self
+            .core
+            .stream_on(target, model, request, &mut os_random());
+        let (_head, stream) = self.drive(op).await?;
+        stream.ok_or_else(read_whole)
+    }
+
+    /// `countTokens` for `model` on the Gemini API or Vertex AI.
+    pub async fn count_tokens_on(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<u64, ClientError> {
+        self.run(self.core.count_tokens_on(target, model, request))
+            .await
+    }
+
+    /// The Gemini API's models with their token limits.
+    pub async fn list_models_on(&self, target: &Target) -> Result<Vec<ModelInfo>, ClientError> {
+        self.run(self.core.list_models_on(target)).await
     }
 
     /// Revokes the grant and deletes the stored credentials, under the store's lock.

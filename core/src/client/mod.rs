@@ -71,7 +71,27 @@ use std::time::{Duration, SystemTime};
 
 use crate::Error;
 use crate::code_assist::CodeAssistConfig;
+use crate::flow::Misuse;
+use crate::inference::{Chunk, Target};
 use crate::source::CredentialSource;
+
+/// An operation of any shape, boxed (what the target calls return).
+pub type BoxedOp<T> = Box<dyn Operation<Output = T> + Send>;
+
+/// An operation that fails at once (a request that could not be built).
+#[derive(Debug)]
+struct Failed<T>(Option<Error>, std::marker::PhantomData<fn() -> T>);
+
+impl<T> Operation for Failed<T> {
+    type Output = T;
+    fn poll(&mut self, _now: SystemTime) -> Result<Action<T>, Error> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| Misuse("polled after the operation finished").into()))
+    }
+    fn handle(&mut self, _input: Input, _now: SystemTime) {}
+}
 
 /// The header that bills a call to a quota project.
 pub const USER_PROJECT_HEADER: &str = "x-goog-user-project";
@@ -462,6 +482,101 @@ impl Client {
             Ok(OpenStream::new(http, policy.clone(), &mut ids))
         });
         InProject::new(self.clone(), &mut ids_seed(random), make)
+    }
+
+    /// `generateContent` for `model` on `target`: Code Assist through the resolved
+    /// project (as [`Client::generate`]); the Gemini API with its key, or like Vertex
+    /// AI with a token (the 401 rule, the quota project), with retries.
+    pub fn generate_on<R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> BoxedOp<Chunk> {
+        if let Target::CodeAssist = target {
+            return Box::new(self.generate(model, request, random));
+        }
+        let policy = self.config.code_assist.retry.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let (target, model) = (target.clone(), model.to_owned());
+        self.on_target(target.clone(), move |token| {
+            Ok(FlowOp::new(crate::inference::target_generate(
+                &target,
+                &model,
+                &request,
+                token,
+                policy.clone(),
+                &mut ids,
+            )?))
+        })
+    }
+
+    /// `streamGenerateContent` for `model` on `target`, opened with retries (feeding
+    /// the throttle); the runtime holds the body.
+    pub fn stream_on<R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> BoxedOp<Opened> {
+        if let Target::CodeAssist = target {
+            return Box::new(self.stream_generate(model, request, random));
+        }
+        let policy = self.config.code_assist.retry.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let (target, model) = (target.clone(), model.to_owned());
+        self.on_target(target.clone(), move |token| {
+            let http = target.model_request(
+                &model,
+                crate::inference::ModelMethod::Stream,
+                &request,
+                token,
+            )?;
+            Ok(OpenStream::new(http, policy.clone(), &mut ids))
+        })
+    }
+
+    /// `countTokens` for `model` on the Gemini API or Vertex AI.
+    pub fn count_tokens_on(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> BoxedOp<u64> {
+        let (target_, model) = (target.clone(), model.to_owned());
+        self.on_target(target.clone(), move |token| {
+            Ok(FlowOp::new(crate::inference::count_tokens(
+                &target_, &model, &request, token,
+            )?))
+        })
+    }
+
+    /// The Gemini API's models (`models.list`, every page).
+    pub fn list_models_on(&self, target: &Target) -> BoxedOp<Vec<crate::inference::ModelInfo>> {
+        let target_ = target.clone();
+        self.on_target(target.clone(), move |token| {
+            Ok(FlowOp::new(crate::inference::ListModels::new(
+                &target_, token,
+            )?))
+        })
+    }
+
+    /// An operation on a target other than Code Assist: with its API key as is, else
+    /// [`Client::authenticated`] with a token from the credential source.
+    fn on_target<O, M>(&self, target: Target, mut make: M) -> BoxedOp<O::Output>
+    where
+        O: Operation + Send + 'static,
+        M: FnMut(Option<&crate::Secret>) -> Result<O, Error> + Send + 'static,
+    {
+        if target.uses_token() {
+            return Box::new(self.authenticated(move |token| make(Some(token))));
+        }
+        match make(None) {
+            Ok(op) => Box::new(op),
+            Err(error) => Box::new(Failed(Some(error), std::marker::PhantomData)),
+        }
     }
 
     /// Starts a sign-in whose browser comes back to `redirect_uri` (a runtime's

@@ -23,8 +23,14 @@
 //! ```
 
 mod sse;
+mod target;
 
 pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
+pub use target::{
+    API_KEY_HEADER, API_KEY_VARS, DEFAULT_LOCATION, GEMINI_API_BASE, GENERATIVE_LANGUAGE_SCOPE,
+    LOCATION_VAR, ListModels, MAX_MODEL_PAGES, ModelInfo, ModelMethod, Target, TargetGenerate,
+    TargetKind, VERTEX_GLOBAL_BASE, check_model, count_tokens, read_models_page, target_generate,
+};
 
 use std::time::SystemTime;
 

@@ -33,6 +33,8 @@ pub const CLIENT_ID: &str = "emulator-client.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-emulator-secret";
 /// The signed-in person.
 pub const EMAIL: &str = "person@example.com";
+/// The Gemini API key the emulator accepts.
+pub const API_KEY: &str = "AIzaSy-emulator-api-key-000000000000000";
 /// The service account of [`TEST_SERVICE_ACCOUNT_KEY`].
 pub const SERVICE_ACCOUNT_EMAIL: &str = "robot@emulator-project.iam.gserviceaccount.com";
 /// The instance's service account on the emulated metadata server.
@@ -420,6 +422,9 @@ fn route(
         ("GET", "/o/oauth2/v2/auth") => authorize(state, request),
         ("GET", p) if p == "/" || p.starts_with("/computeMetadata/") => {
             metadata(state, request, p, now)
+        }
+        (_, p) if p.starts_with("/v1beta/models") || p.starts_with("/v1/projects/") => {
+            public_models(state, request, p, now)
         }
         ("POST", "/token") => {
             let fields = form(request.body());
@@ -834,35 +839,7 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
                     json!([]),
                 );
             }
-            let words = ["Hello", " from", " the", " emulator."];
-            if path.ends_with(":generateContent") {
-                return json_answer(
-                    200,
-                    json!({"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": words.concat()}]}, "finishReason": "STOP"}], "modelVersion": model}}),
-                );
-            }
-            let capacity_mid_stream = std::mem::take(&mut state.capacity_mid_stream);
-            let mut stream = String::new();
-            for (index, word) in words.iter().enumerate() {
-                if capacity_mid_stream && index == 2 {
-                    let error = fault_answer(&Fault::NoCapacity(model.to_owned(), 2.0));
-                    let body = error
-                        .response
-                        .map(|r| String::from_utf8_lossy(r.body()).into_owned())
-                        .unwrap_or_default();
-                    stream.push_str(&format!("data: {body}\r\n\r\n"));
-                    break;
-                }
-                let finish = if index == words.len() - 1 {
-                    ", \"finishReason\": \"STOP\""
-                } else {
-                    ""
-                };
-                stream.push_str(&format!(
-                    "data: {{\"response\": {{\"candidates\": [{{\"content\": {{\"role\": \"model\", \"parts\": [{{\"text\": \"{word}\"}}]}}{finish}}}]}}}}\r\n\r\n"
-                ));
-            }
-            respond(200, "text/event-stream", stream.into_bytes())
+            model_answer(state, model, path.ends_with(":streamGenerateContent"), true)
         }
         ("POST", "/v1internal:retrieveUserQuota") => {
             if body["project"].as_str().is_none_or(str::is_empty) {
@@ -876,6 +853,102 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
                 ]}),
             )
         }
+        _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
+    }
+}
+
+/// A model's answer: whole, or streamed word by word (breaking off with a capacity
+/// error when asked); wrapped in `{"response": …}` as Code Assist does, or bare as
+/// the Gemini API and Vertex AI answer.
+fn model_answer(state: &mut State, model: &str, stream: bool, wrap: bool) -> Answer {
+    let words = ["Hello", " from", " the", " emulator."];
+    let wrapped = |response: Value| match wrap {
+        true => json!({ "response": response }),
+        false => response,
+    };
+    if !stream {
+        return json_answer(
+            200,
+            wrapped(
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"text": words.concat()}]}, "finishReason": "STOP"}], "modelVersion": model}),
+            ),
+        );
+    }
+    let capacity_mid_stream = std::mem::take(&mut state.capacity_mid_stream);
+    let mut stream = String::new();
+    for (index, word) in words.iter().enumerate() {
+        if capacity_mid_stream && index == 2 {
+            let error = fault_answer(&Fault::NoCapacity(model.to_owned(), 2.0));
+            let body = error
+                .response
+                .map(|r| String::from_utf8_lossy(r.body()).into_owned())
+                .unwrap_or_default();
+            stream.push_str(&format!("data: {body}\r\n\r\n"));
+            break;
+        }
+        let mut candidate = json!({"content": {"role": "model", "parts": [{"text": word}]}});
+        if index == words.len() - 1 {
+            candidate["finishReason"] = json!("STOP");
+        }
+        let event = wrapped(json!({"candidates": [candidate], "modelVersion": model}));
+        stream.push_str(&format!("data: {event}\r\n\r\n"));
+    }
+    respond(200, "text/event-stream", stream.into_bytes())
+}
+
+/// The Gemini API (`/v1beta/models…`) and Vertex AI
+/// (`/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`): an API key
+/// ([`API_KEY`]) or a Bearer token the emulator issued.
+fn public_models(
+    state: &mut State,
+    request: &http::Request<Vec<u8>>,
+    path: &str,
+    now: SystemTime,
+) -> Answer {
+    let vertex = path.starts_with("/v1/projects/");
+    let keyed = !vertex
+        && request
+            .headers()
+            .get("x-goog-api-key")
+            .is_some_and(|key| key == API_KEY);
+    if request.headers().contains_key("x-goog-api-key") && !keyed {
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+            json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]),
+        );
+    }
+    if !keyed && !authorized(state, request, now) {
+        return unauthenticated();
+    }
+    if !vertex && path == "/v1beta/models" && request.method() == "GET" {
+        return json_answer(
+            200,
+            json!({"models": [
+                {"name": "models/gemini-2.5-pro", "inputTokenLimit": 1048576, "outputTokenLimit": 65536, "supportedGenerationMethods": ["generateContent", "countTokens"]},
+                {"name": "models/gemini-2.5-flash", "inputTokenLimit": 1048576, "outputTokenLimit": 65536, "supportedGenerationMethods": ["generateContent", "countTokens"]}
+            ]}),
+        );
+    }
+    let Some((model, method)) = path
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.split_once(':'))
+    else {
+        return google_error(404, "NOT_FOUND", "Method not found.", json!([]));
+    };
+    let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
+    if !body["contents"].is_array() {
+        return google_error(400, "INVALID_ARGUMENT", "contents is required", json!([]));
+    }
+    match method {
+        "generateContent" => model_answer(state, model, false, false),
+        "streamGenerateContent" => model_answer(state, model, true, false),
+        "countTokens" => json_answer(
+            200,
+            json!({"totalTokens": body["contents"].to_string().len() / 4}),
+        ),
         _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
     }
 }
