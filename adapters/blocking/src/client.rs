@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use codeassist_core::Secret;
 use codeassist_core::client::SignIn;
 use codeassist_core::client::{Action, Client as CoreClient, Input, Operation};
+use codeassist_core::client::{Answered, Opened};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
@@ -237,6 +238,37 @@ impl Client {
                     .stream_on(target, model, request, &mut os_random()),
             )?;
         stream.ok_or_else(read_whole)
+    }
+
+    /// [`Client::generate_on`], falling back along the model's chain when it cannot
+    /// answer (capacity, quota, unknown model); the answer says which model answered
+    /// and every switch made.
+    pub fn generate_with_fallback(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<Answered<Chunk>, ClientError> {
+        self.run(
+            self.core
+                .generate_with_fallback(target, model, request, &mut os_random()),
+        )
+    }
+
+    /// [`Client::stream_on`], the opening falling back along the model's chain; once
+    /// text flows no switch happens (a later error comes out of the stream).
+    pub fn stream_with_fallback(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<(Answered<Opened>, ResponseStream), ClientError> {
+        let (answered, stream) =
+            self.drive(
+                self.core
+                    .stream_with_fallback(target, model, request, &mut os_random()),
+            )?;
+        Ok((answered, stream.ok_or_else(read_whole)?))
     }
 
     /// `countTokens` for `model` on the Gemini API or Vertex AI.

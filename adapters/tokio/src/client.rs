@@ -9,6 +9,7 @@ use codeassist_core::client::SignIn;
 use codeassist_core::client::{
     Action, Cached, Client as CoreClient, Input, Operation, StoreOp, StoreReply,
 };
+use codeassist_core::client::{Answered, Opened};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
@@ -314,6 +315,36 @@ impl Client {
             .stream_on(target, model, request, &mut os_random());
         let (_head, stream) = self.drive(op).await?;
         stream.ok_or_else(read_whole)
+    }
+
+    /// [`Client::generate_on`], falling back along the model's chain when it cannot
+    /// answer (capacity, quota, unknown model); the answer says which model answered
+    /// and every switch made.
+    pub async fn generate_with_fallback(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<Answered<Chunk>, ClientError> {
+        let op = self
+            .core
+            .generate_with_fallback(target, model, request, &mut os_random());
+        self.run(op).await
+    }
+
+    /// [`Client::stream_on`], the opening falling back along the model's chain; once
+    /// text flows no switch happens (a later error comes out of the stream).
+    pub async fn stream_with_fallback(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+    ) -> Result<(Answered<Opened>, AsyncResponseStream), ClientError> {
+        let op = self
+            .core
+            .stream_with_fallback(target, model, request, &mut os_random());
+        let (answered, stream) = self.drive(op).await?;
+        Ok((answered, stream.ok_or_else(read_whole)?))
     }
 
     /// `countTokens` for `model` on the Gemini API or Vertex AI.

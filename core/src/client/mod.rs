@@ -50,6 +50,7 @@
 //! core's own conformance driver.
 
 mod authenticated;
+mod fallback;
 mod memory;
 mod ops;
 mod project;
@@ -57,6 +58,7 @@ mod sign_in;
 mod token;
 
 pub use authenticated::Authenticated;
+pub use fallback::{Answered, FallbackOp, MakeForModel};
 pub use memory::{MemoryRuntime, MemoryStore, Reply};
 pub use ops::{FlowOp, OpenStream, Opened, Opening};
 pub use project::{
@@ -288,6 +290,8 @@ pub struct ClientConfig {
     /// runtime read it, or the host's); a credential file's `quota_project_id` is used
     /// when this is unset.
     pub quota_project: Option<String>,
+    /// How models fall back (on by default).
+    pub fallback: crate::inference::FallbackPolicy,
 }
 
 impl ClientConfig {
@@ -302,6 +306,7 @@ impl ClientConfig {
             refresh: RefreshPolicy::default(),
             source: CredentialSource::SignIn,
             quota_project: None,
+            fallback: crate::inference::FallbackPolicy::default(),
         }
     }
 
@@ -343,6 +348,7 @@ impl ClientConfig {
 pub struct Client {
     config: Arc<ClientConfig>,
     memory: Arc<Mutex<Option<Credentials>>>,
+    models: Arc<Mutex<crate::inference::ModelAvailability>>,
 }
 
 impl Client {
@@ -351,7 +357,67 @@ impl Client {
         Self {
             config: Arc::new(config),
             memory: Arc::new(Mutex::new(None)),
+            models: Arc::default(),
         }
+    }
+
+    /// The same client (same memory, same model availability) with another retry
+    /// policy for its calls.
+    pub fn with_retry(&self, policy: crate::retry::RetryPolicy) -> Self {
+        let mut config = (*self.config).clone();
+        config.code_assist.retry = policy;
+        Self {
+            config: Arc::new(config),
+            memory: Arc::clone(&self.memory),
+            models: Arc::clone(&self.models),
+        }
+    }
+
+    /// Which models are unavailable, and until when.
+    pub(crate) fn models(&self) -> MutexGuard<'_, crate::inference::ModelAvailability> {
+        self.models
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `generateContent` for `model` on `target`, falling back along the model's
+    /// chain (see [`crate::inference::FallbackPolicy`]) when it cannot answer.
+    pub fn generate_with_fallback<R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> FallbackOp<Chunk> {
+        let target = target.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        FallbackOp::new(
+            self,
+            model,
+            Box::new(move |client, model| {
+                client.generate_on(&target, model, request.clone(), &mut ids)
+            }),
+        )
+    }
+
+    /// `streamGenerateContent` for `model` on `target`, the opening falling back
+    /// along the model's chain; once the stream is open no switch happens.
+    pub fn stream_with_fallback<R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+    ) -> FallbackOp<Opened> {
+        let target = target.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        FallbackOp::new(
+            self,
+            model,
+            Box::new(move |client, model| {
+                client.stream_on(&target, model, request.clone(), &mut ids)
+            }),
+        )
     }
 
     /// The configuration.

@@ -22,9 +22,11 @@
 //! assert_eq!(error.class(), codeassist_core::ErrorClass::RateLimit);
 //! ```
 
+mod fallback;
 mod sse;
 mod target;
 
+pub use fallback::{FallbackPolicy, ModelAvailability, ModelSwitch, default_next_model};
 pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
 pub use target::{
     API_KEY_HEADER, API_KEY_VARS, DEFAULT_LOCATION, GEMINI_API_BASE, GENERATIVE_LANGUAGE_SCOPE,

@@ -1,0 +1,149 @@
+//! Calls that fall back to another model (see [`crate::inference::FallbackPolicy`]):
+//! each model of the chain is tried in turn, skipping those still unavailable; a
+//! model that may fall back gets a short retry policy, the last one the full one.
+
+use std::time::SystemTime;
+
+use super::{Action, BoxedOp, Client, Input, Operation};
+use crate::Error;
+use crate::inference::ModelSwitch;
+
+/// What a call that may fall back produced, and how.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Answered<T> {
+    /// The answer (or the opened stream's head).
+    pub output: T,
+    /// The model that answered.
+    pub model: String,
+    /// Every switch made on the way, in order.
+    pub switches: Vec<ModelSwitch>,
+}
+
+/// Builds the call for one model, on a client whose retry policy fits that model's
+/// place in the chain.
+pub type MakeForModel<T> = Box<dyn FnMut(&Client, &str) -> BoxedOp<T> + Send>;
+
+/// A call along a model chain; made by [`Client::generate_with_fallback`] and
+/// [`Client::stream_with_fallback`].
+pub struct FallbackOp<T> {
+    client: Client,
+    chain: Vec<String>,
+    index: usize,
+    make: MakeForModel<T>,
+    current: Option<BoxedOp<T>>,
+    switches: Vec<ModelSwitch>,
+}
+
+impl<T> std::fmt::Debug for FallbackOp<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FallbackOp")
+            .field("chain", &self.chain)
+            .field("index", &self.index)
+            .field("switches", &self.switches)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> FallbackOp<T> {
+    /// A call of `model` (and, with fallback on, the models after it).
+    pub fn new(client: &Client, model: &str, make: MakeForModel<T>) -> Self {
+        let policy = &client.config().fallback;
+        let chain = match policy.enabled {
+            true => policy.chain(model),
+            false => vec![model.to_owned()],
+        };
+        Self {
+            client: client.clone(),
+            chain,
+            index: 0,
+            make,
+            current: None,
+            switches: Vec::new(),
+        }
+    }
+
+    fn switch(&mut self, why: String) {
+        let from = self.chain[self.index].clone();
+        let to = self.chain[self.index + 1].clone();
+        tracing::warn!(from = %from, to = %to, why = %why, "switching model");
+        self.switches.push(ModelSwitch { from, to, why });
+        self.index += 1;
+    }
+
+    /// Starts the first available model at or after `index`.
+    fn start(&mut self, now: SystemTime) {
+        while self.index + 1 < self.chain.len()
+            && !self.client.models().available(&self.chain[self.index], now)
+        {
+            self.switch("unavailable".to_owned());
+        }
+        let last = self.index + 1 >= self.chain.len();
+        let client = match last {
+            true => self.client.clone(),
+            false => {
+                let mut short = self.client.config().code_assist.retry.clone();
+                short.max_attempts = short.max_attempts.min(2);
+                short.max_server_delay = self.client.config().fallback.same_model_retry;
+                self.client.with_retry(short)
+            }
+        };
+        self.current = Some((self.make)(&client, &self.chain[self.index]));
+    }
+}
+
+impl<T> Operation for FallbackOp<T> {
+    type Output = Answered<T>;
+
+    fn poll(&mut self, now: SystemTime) -> Result<Action<Answered<T>>, Error> {
+        loop {
+            if self.current.is_none() {
+                self.start(now);
+            }
+            let Some(current) = self.current.as_mut() else {
+                return Err(crate::flow::Misuse("no call to poll").into());
+            };
+            match current.poll(now) {
+                Ok(action) => {
+                    return Ok(match action.pass() {
+                        Ok(action) => action,
+                        Err(output) => {
+                            self.current = None;
+                            Action::Done(Answered {
+                                output,
+                                model: self.chain[self.index].clone(),
+                                switches: std::mem::take(&mut self.switches),
+                            })
+                        }
+                    });
+                }
+                Err(error) => {
+                    self.current = None;
+                    let Some(class) = error.class() else {
+                        return Err(error);
+                    };
+                    let delay = error.classified().and_then(|api| api.retry_delay());
+                    let config = self.client.config();
+                    let falls_back = config.fallback.enabled
+                        && self.client.models().record(
+                            &config.fallback,
+                            &self.chain[self.index],
+                            class,
+                            delay,
+                            now,
+                        );
+                    if !falls_back || self.index + 1 >= self.chain.len() {
+                        return Err(error);
+                    }
+                    self.switch(class.as_str().to_owned());
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input, now: SystemTime) {
+        if let Some(current) = self.current.as_mut() {
+            current.handle(input, now);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Model fallback, as a pure policy: which model to try next when one cannot answer,
+//! and for how long a model stays unavailable.
+//!
+//! ```text
+//!  requested model ──available?──▶ try it ──ok──▶ done
+//!        │ no (cooling down, removed)     │ capacity: one short retry (≤ 5 s), then
+//!        ▼                                │   unavailable for max(30 s, Google's delay)
+//!  next in its chain ◀────────────────────┤ quota_exhausted: unavailable until reset
+//!  (pro → flash of its generation,        │ model_not_found: removed for the client's life
+//!   flash-lite → flash)                   │ anything else: the error, no fallback
+//!        │ chain exhausted                ▼
+//!        ▼                          a ModelSwitch { from, to, why } for the host
+//!  the last error
+//! ```
+//!
+//! Fallback never happens after a streamed answer delivered text: only the opening of
+//! a call falls back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
+
+use crate::error::ErrorClass;
+
+/// How models fall back; part of the client's configuration.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FallbackPolicy {
+    /// Off: a model's failure is the call's failure.
+    pub enabled: bool,
+    /// How long a model that answered `capacity` is left alone (at least).
+    pub capacity_cooldown: Duration,
+    /// How long a model out of quota is left alone when Google gave no reset time.
+    pub quota_cooldown: Duration,
+    /// The longest server delay a capacity error is retried on the same model for.
+    pub same_model_retry: Duration,
+    /// Chains replacing the defaults: model → the model to try after it.
+    pub chains: BTreeMap<String, String>,
+}
+
+impl Default for FallbackPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            capacity_cooldown: Duration::from_secs(30),
+            quota_cooldown: Duration::from_secs(3600),
+            same_model_retry: Duration::from_secs(5),
+            chains: BTreeMap::new(),
+        }
+    }
+}
+
+impl FallbackPolicy {
+    /// The model tried after `model`: the configured chain, else Google's CLI's
+    /// defaults (a Pro model → the Flash of its generation, Flash-Lite → Flash).
+    pub fn next_model(&self, model: &str) -> Option<String> {
+        if let Some(next) = self.chains.get(model) {
+            return Some(next.clone()).filter(|next| next != model);
+        }
+        default_next_model(model)
+    }
+
+    /// `model` and the models after it, each once (at most 8).
+    pub fn chain(&self, model: &str) -> Vec<String> {
+        let mut chain = vec![model.to_owned()];
+        while chain.len() < 8 {
+            match self.next_model(chain.last().map_or(model, String::as_str)) {
+                Some(next) if !chain.contains(&next) => chain.push(next),
+                _ => break,
+            }
+        }
+        chain
+    }
+}
+
+/// Google's CLI's defaults: `gemini-2.5-pro` → `gemini-2.5-flash`,
+/// `gemini-3-pro-preview` → `gemini-3-flash-preview`, `…-flash-lite…` → `…-flash…`.
+pub fn default_next_model(model: &str) -> Option<String> {
+    if model.contains("-flash-lite") {
+        return Some(model.replacen("-flash-lite", "-flash", 1));
+    }
+    if model.contains("-pro") {
+        return Some(model.replacen("-pro", "-flash", 1));
+    }
+    None
+}
+
+/// A switch from one model to another, for the host to show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ModelSwitch {
+    /// The model that could not answer.
+    pub from: String,
+    /// The model tried instead.
+    pub to: String,
+    /// Why: the class of `from`'s failure (`capacity`, `quota_exhausted`,
+    /// `model_not_found`), or `unavailable` when it was still cooling down.
+    pub why: String,
+}
+
+/// Until when a model is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    Time(SystemTime),
+    Forever,
+}
+
+/// Which models are unavailable, and until when: shared by a client's clones.
+#[derive(Debug, Default)]
+pub struct ModelAvailability {
+    unavailable: HashMap<String, Until>,
+}
+
+impl ModelAvailability {
+    /// True when `model` may be tried at `now`.
+    pub fn available(&self, model: &str, now: SystemTime) -> bool {
+        match self.unavailable.get(model) {
+            None => true,
+            Some(Until::Forever) => false,
+            Some(Until::Time(until)) => *until <= now,
+        }
+    }
+
+    /// Records that `model` failed with `class` (and Google's `delay`) at `now`;
+    /// true when the failure is one that falls back.
+    pub fn record(
+        &mut self,
+        policy: &FallbackPolicy,
+        model: &str,
+        class: ErrorClass,
+        delay: Option<Duration>,
+        now: SystemTime,
+    ) -> bool {
+        let until = match class {
+            ErrorClass::Capacity => {
+                Until::Time(now + delay.unwrap_or_default().max(policy.capacity_cooldown))
+            }
+            ErrorClass::QuotaExhausted => Until::Time(now + delay.unwrap_or(policy.quota_cooldown)),
+            ErrorClass::ModelNotFound => Until::Forever,
+            _ => return false,
+        };
+        self.unavailable.insert(model.to_owned(), until);
+        true
+    }
+}

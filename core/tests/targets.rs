@@ -1,0 +1,371 @@
+//! Inference targets and model fallback on a virtual clock: the exact requests of the
+//! Gemini API and Vertex AI, API keys never in URLs, and the fallback policy
+//! (cooldowns, reset times, removal, no fallback when off or for other errors).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
+use codeassist_core::inference::{FallbackPolicy, ModelMethod, Target, default_next_model};
+use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
+use codeassist_core::retry::RetryPolicy;
+use codeassist_core::{Secret, SplitMix64};
+use serde_json::json;
+
+fn start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+fn keyed() -> Target {
+    Target::gemini_api(Some(Secret::new("AIza-test-key")))
+}
+
+fn client(fallback: FallbackPolicy) -> Client {
+    let mut config = ClientConfig::new(
+        OAuthClient::new("c", "s").with_endpoints(OAuthEndpoints::under("https://google.test")),
+    );
+    config.code_assist.retry = RetryPolicy::default().without_jitter();
+    config.fallback = fallback;
+    Client::new(config)
+}
+
+fn prompt() -> serde_json::Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+}
+
+fn answer(status: u16, body: serde_json::Value) -> Reply {
+    Reply::now(Ok(http::Response::builder()
+        .status(status)
+        .body(body.to_string().into_bytes())
+        .unwrap()))
+}
+
+fn ok() -> Reply {
+    answer(
+        200,
+        json!({"candidates": [{"content": {"parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}),
+    )
+}
+
+fn capacity(model: &str, seconds: u64) -> Reply {
+    answer(
+        429,
+        json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": format!("No capacity available for model {model}"),
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "generativelanguage.googleapis.com", "metadata": {"model": model}},
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}]}}),
+    )
+}
+
+fn model_of(request: &http::Request<Vec<u8>>) -> String {
+    let path = request.uri().path();
+    let last = path.rsplit('/').next().unwrap_or("");
+    last.split(':').next().unwrap_or("").to_owned()
+}
+
+#[test]
+fn requests_are_exact_and_keys_stay_out_of_urls() {
+    let request = keyed()
+        .model_request(
+            "models/gemini-2.5-pro",
+            ModelMethod::Stream,
+            &prompt(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    );
+    let key = &request.headers()["x-goog-api-key"];
+    assert!(key.is_sensitive());
+    assert!(!request.uri().to_string().contains("AIza"));
+    assert_eq!(request.headers()["accept"], "text/event-stream");
+    assert!(request.headers().get("authorization").is_none());
+
+    let token = Secret::new("ya29.t");
+    let vertex = Target::vertex("p-1", "us-central1");
+    let request = vertex
+        .model_request(
+            "gemini-2.5-flash",
+            ModelMethod::Generate,
+            &prompt(),
+            Some(&token),
+        )
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/p-1/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(request.headers()["authorization"], "Bearer ya29.t");
+    let global = Target::vertex("p-1", "global")
+        .model_url("gemini-2.5-flash", ModelMethod::CountTokens)
+        .unwrap();
+    assert_eq!(
+        global,
+        "https://aiplatform.googleapis.com/v1/projects/p-1/locations/global/publishers/google/models/gemini-2.5-flash:countTokens"
+    );
+    let under = Target::vertex("p-1", "global").under("http://127.0.0.1:9");
+    assert!(
+        under
+            .model_url("m", ModelMethod::Generate)
+            .unwrap()
+            .starts_with("http://127.0.0.1:9/v1/projects/p-1/")
+    );
+    for bad in ["", "a/b", "../x", "m?x=1", "m#f"] {
+        assert!(
+            keyed().model_url(bad, ModelMethod::Generate).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(
+        Target::vertex("p/../x", "global")
+            .model_url("m", ModelMethod::Generate)
+            .is_err()
+    );
+    // A token target without a token is a configuration error, not a request.
+    assert!(
+        Target::gemini_api(None)
+            .model_request("m", ModelMethod::Generate, &prompt(), None)
+            .is_err()
+    );
+}
+
+#[test]
+fn default_chains_follow_googles_cli() {
+    assert_eq!(
+        default_next_model("gemini-2.5-pro").as_deref(),
+        Some("gemini-2.5-flash")
+    );
+    assert_eq!(
+        default_next_model("gemini-3-pro-preview").as_deref(),
+        Some("gemini-3-flash-preview")
+    );
+    assert_eq!(
+        default_next_model("gemini-2.5-flash-lite").as_deref(),
+        Some("gemini-2.5-flash")
+    );
+    assert_eq!(default_next_model("gemini-2.5-flash"), None);
+    let mut policy = FallbackPolicy::default();
+    policy.chains.insert("a".into(), "b".into());
+    policy.chains.insert("b".into(), "a".into());
+    assert_eq!(policy.chain("a"), ["a", "b"]);
+}
+
+#[test]
+fn capacity_falls_back_then_cools_down() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let mut network =
+        |request: &http::Request<Vec<u8>>, _: SystemTime| match model_of(request).as_str() {
+            "gemini-2.5-pro" => capacity("gemini-2.5-pro", 40),
+            _ => ok(),
+        };
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            &mut network,
+        )
+        .unwrap();
+    assert_eq!(answered.model, "gemini-2.5-flash");
+    assert_eq!(answered.switches.len(), 1);
+    assert_eq!(answered.switches[0].why, "capacity");
+    // Google's delay (40 s) was over the same-model bound (5 s): one request to pro.
+    let pro = |runtime: &MemoryRuntime| {
+        runtime
+            .sent
+            .iter()
+            .filter(|r| model_of(r) == "gemini-2.5-pro")
+            .count()
+    };
+    assert_eq!(pro(&runtime), 1);
+    // Within the cooldown pro is skipped without a request.
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(2),
+            ),
+            &mut network,
+        )
+        .unwrap();
+    assert_eq!(answered.switches[0].why, "unavailable");
+    assert_eq!(pro(&runtime), 1);
+    // After Google's delay, pro is tried again.
+    runtime.clock.advance(Duration::from_secs(41));
+    runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(3),
+            ),
+            &mut network,
+        )
+        .unwrap();
+    assert_eq!(pro(&runtime), 2);
+}
+
+#[test]
+fn a_short_capacity_delay_is_retried_on_the_same_model_first() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let mut first = true;
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            |request, _| match (model_of(request).as_str(), std::mem::take(&mut first)) {
+                ("gemini-2.5-pro", true) => capacity("gemini-2.5-pro", 2),
+                _ => ok(),
+            },
+        )
+        .unwrap();
+    assert_eq!(answered.model, "gemini-2.5-pro");
+    assert!(answered.switches.is_empty());
+    assert_eq!(runtime.sent.len(), 2);
+}
+
+#[test]
+fn unknown_models_are_removed_and_other_errors_do_not_fall_back() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let not_found = || {
+        answer(
+            404,
+            json!({"error": {"code": 404, "status": "NOT_FOUND", "message": "models/gemini-2.5-pro is not found for API version v1beta"}}),
+        )
+    };
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            |request, _| match model_of(request).as_str() {
+                "gemini-2.5-pro" => not_found(),
+                _ => ok(),
+            },
+        )
+        .unwrap();
+    assert_eq!(answered.switches[0].why, "model_not_found");
+    // Removed for good: a day later it is still skipped.
+    runtime.clock.advance(Duration::from_secs(86_400));
+    let sent = runtime.sent.len();
+    runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(2),
+            ),
+            |_, _| ok(),
+        )
+        .unwrap();
+    assert_eq!(runtime.sent.len(), sent + 1);
+    // A 400 is the caller's: no fallback.
+    let error = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-3-pro",
+                prompt(),
+                &mut SplitMix64::new(3),
+            ),
+            |_, _| {
+                answer(
+                    400,
+                    json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad"}}),
+                )
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.class(),
+        Some(codeassist_core::ErrorClass::InvalidRequest)
+    );
+    assert!(
+        runtime.sent[sent + 1..]
+            .iter()
+            .all(|r| model_of(r) == "gemini-3-pro")
+    );
+}
+
+#[test]
+fn fallback_off_means_the_models_own_error() {
+    let mut policy = FallbackPolicy::default();
+    policy.enabled = false;
+    let mut config_retry = RetryPolicy::default().without_jitter();
+    config_retry.max_attempts = 1;
+    let client = client(policy).with_retry(config_retry);
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let error = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            |_, _| capacity("gemini-2.5-pro", 40),
+        )
+        .unwrap_err();
+    assert_eq!(error.class(), Some(codeassist_core::ErrorClass::Capacity));
+    assert!(runtime.sent.iter().all(|r| model_of(r) == "gemini-2.5-pro"));
+}
+
+#[test]
+fn quota_exhausted_waits_for_its_reset() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let quota = || {
+        answer(
+            429,
+            json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "You exceeded your current quota",
+            "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaValue": "0"}]},
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3600s"}]}}),
+        )
+    };
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            |request, _| match model_of(request).as_str() {
+                "gemini-2.5-pro" => quota(),
+                _ => ok(),
+            },
+        )
+        .unwrap();
+    assert_eq!(answered.switches[0].why, "quota_exhausted");
+    runtime.clock.advance(Duration::from_secs(1800));
+    let sent = runtime.sent.len();
+    runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-2.5-pro",
+                prompt(),
+                &mut SplitMix64::new(2),
+            ),
+            |_, _| ok(),
+        )
+        .unwrap();
+    assert_eq!(model_of(&runtime.sent[sent]), "gemini-2.5-flash");
+}
