@@ -1,6 +1,7 @@
 //! `codeassist`: the command-line face of the codeassist library.
 #![forbid(unsafe_code)]
 
+mod ask;
 mod commands;
 mod config;
 mod demo;
@@ -34,6 +35,10 @@ Environment:
                       the metadata server's host; NO_GCE_CHECK=true skips looking for it
   GOOGLE_CLOUD_QUOTA_PROJECT
                       the project billed for user credentials (x-goog-user-project)
+  GEMINI_API_KEY, GOOGLE_API_KEY
+                      a Gemini API key (ask and models then use the Gemini API)
+  GOOGLE_CLOUD_LOCATION
+                      Vertex AI's location (default global)
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 sign-in needed (run `codeassist login`).
 
@@ -138,6 +143,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a model: the answer streams to stdout; retries and model switches go to
+    /// stderr.
+    #[command(
+        after_help = "Examples:\n  codeassist ask \"Why is the sky blue?\"\n  echo 'Summarise this' | GEMINI_API_KEY=… codeassist ask --target gemini-api --model gemini-2.5-flash\n  codeassist ask --target vertex --project my-project --location us-central1 --json \"hi\""
+    )]
+    Ask {
+        /// Where to send it: code-assist, gemini-api or vertex (default: the Gemini API
+        /// with an API key in GEMINI_API_KEY or GOOGLE_API_KEY, else Code Assist).
+        #[arg(long, value_name = "TARGET")]
+        target: Option<codeassist_core::inference::TargetKind>,
+        /// The model (default gemini-2.5-pro; falls back along its chain).
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// The Google Cloud project (Code Assist, Vertex AI).
+        #[arg(long, value_name = "ID")]
+        project: Option<String>,
+        /// Vertex AI's location (default GOOGLE_CLOUD_LOCATION, else global).
+        #[arg(long, value_name = "LOCATION")]
+        location: Option<String>,
+        /// Never switch to another model.
+        #[arg(long)]
+        no_fallback: bool,
+        /// Print each response chunk as one JSON line.
+        #[arg(long)]
+        json: bool,
+        /// The prompt (default: stdin).
+        prompt: Option<String>,
+    },
+    /// List the models a target offers, with their token limits.
+    #[command(after_help = "Example:\n  codeassist models --target gemini-api --json")]
+    Models {
+        /// code-assist or gemini-api (default as for ask).
+        #[arg(long, value_name = "TARGET")]
+        target: Option<codeassist_core::inference::TargetKind>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the whole journey against a built-in emulator of Google: no account needed.
     #[command(after_help = "Example:\n  codeassist demo")]
     Demo,
@@ -191,6 +234,11 @@ impl From<codeassist_store::StoreError> for Failure {
     }
 }
 
+/// The failure of a core error: exit 3 when a person must sign in, else 1.
+pub fn failure_of(error: codeassist_core::Error) -> Failure {
+    Failure::from(codeassist_blocking::ClientError::from(error))
+}
+
 /// A message for the person, on stderr.
 pub fn say(message: &str) {
     eprintln!("{message}");
@@ -235,6 +283,34 @@ fn main() -> ExitCode {
                 Command::Quota { json } => commands::quota(&config, json),
                 Command::Logout { local } => commands::logout(&config, local),
                 Command::Status { json } => commands::status(&config, json),
+                Command::Ask {
+                    target,
+                    model,
+                    project,
+                    location,
+                    no_fallback,
+                    json,
+                    prompt,
+                } => ask::ask(
+                    &config,
+                    &ask::TargetArgs {
+                        target,
+                        project,
+                        location,
+                    },
+                    model,
+                    no_fallback,
+                    json,
+                    prompt,
+                ),
+                Command::Models { target, json } => ask::models(
+                    &config,
+                    &ask::TargetArgs {
+                        target,
+                        ..ask::TargetArgs::default()
+                    },
+                    json,
+                ),
                 Command::ExplainError { .. } | Command::Demo => Ok(()),
             }
         }),

@@ -27,7 +27,10 @@ fn codeassist(home: &Path, base: &str) -> Command {
         .env_remove("CODEASSIST_ACCESS_TOKEN")
         .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
         .env_remove("GCE_METADATA_HOST")
-        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT");
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env_remove("GOOGLE_CLOUD_LOCATION");
     command
 }
 
@@ -466,4 +469,129 @@ fn every_credential_source() {
     let output = run(codeassist(home.path(), &base).args(["token", "--source", "env"]));
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("CODEASSIST_ACCESS_TOKEN"));
+}
+
+/// `ask` and `models`: the Gemini API with a key (prompt from the argument and from
+/// stdin, `--json`), a capacity error on the Pro model falling back to Flash with a
+/// notice on stderr, `--no-fallback`, Vertex AI with the metadata server's token, and
+/// a bad key's exit code and message.
+#[test]
+fn ask_and_models() {
+    use codeassist_testkit::emulator::{API_KEY, Fault};
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let mut command = codeassist(home.path(), &base);
+        command.env("GEMINI_API_KEY", API_KEY).arg("ask").args(args);
+        command
+    };
+
+    let output = run(&mut ask(&["--model", "gemini-2.5-flash", "hello"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+
+    let mut child = ask(&["--json", "--model", "gemini-2.5-flash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["candidates"][0]["finishReason"], "STOP");
+    let prompt = String::from_utf8(
+        emulator
+            .bodies("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+            .pop()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(prompt.contains("from stdin"), "{prompt}");
+
+    // Capacity on Pro: one switch to Flash, said on stderr; the answer still comes.
+    emulator.inject(
+        "/v1beta/models/gemini-2.5-pro",
+        Fault::NoCapacity("gemini-2.5-pro".into(), 60.0),
+        1,
+    );
+    let output = run(&mut ask(&["hello"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    assert!(
+        text(&output.stderr)
+            .contains("gemini-2.5-pro is unavailable (capacity); using gemini-2.5-flash"),
+        "{}",
+        text(&output.stderr)
+    );
+    emulator.inject(
+        "/v1beta/models/gemini-2.5-pro",
+        Fault::NoCapacity("gemini-2.5-pro".into(), 600.0),
+        1,
+    );
+    let output = run(&mut ask(&["--no-fallback", "hello"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("capacity"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // A key Google refuses: exit 1 and Google's reason, the key itself never shown.
+    let output = run(codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", "AIzaSyWrong-key-000000000000000000000000")
+        .args(["ask", "hello"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !text(&output.stderr).contains("AIzaSyWrong"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Vertex AI with the metadata server's token and project.
+    let host = base.trim_start_matches("http://").to_owned();
+    let output = run(codeassist(home.path(), &base)
+        .env("GCE_METADATA_HOST", &host)
+        .env_remove("NO_GCE_CHECK")
+        .args([
+            "ask",
+            "--target",
+            "vertex",
+            "--model",
+            "gemini-2.5-flash",
+            "hi",
+        ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    assert_eq!(
+        emulator.count("/v1/projects/emulator-project/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent"),
+        1
+    );
+
+    // models, from models.list.
+    let output = run(codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", API_KEY)
+        .args(["models", "--json"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let models: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(models["target"], "gemini-api");
+    assert_eq!(models["models"][0]["name"], "gemini-2.5-pro");
+    assert_eq!(models["models"][0]["input_token_limit"], 1_048_576);
+
+    // No prompt at all is a usage error.
+    let output = run(&mut ask(&[]));
+    assert_eq!(output.status.code(), Some(2));
 }

@@ -40,7 +40,10 @@ fn codeassist(home: &Path, client: &str) -> Command {
         .env_remove("CODEASSIST_ACCESS_TOKEN")
         .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
         .env_remove("GCE_METADATA_HOST")
-        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT");
+        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env_remove("GOOGLE_CLOUD_LOCATION");
     command
 }
 

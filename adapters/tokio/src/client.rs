@@ -113,6 +113,17 @@ impl Client {
         self.run(codeassist_store::discovery(pinned)).await
     }
 
+    /// This client with another model fallback policy (`enabled: false` turns it
+    /// off); memory and the driver are shared.
+    pub fn with_fallback(&self, policy: codeassist_core::inference::FallbackPolicy) -> Self {
+        Self {
+            core: self.core.with_fallback(policy),
+            store: Arc::clone(&self.store),
+            driver: self.driver.clone(),
+            refreshing: Arc::clone(&self.refreshing),
+        }
+    }
+
     /// This client taking its tokens from `source` instead (call it on a client built
     /// for this library's own sign-in); the driver is shared.
     pub fn with_source(&self, source: CredentialSource) -> Self {

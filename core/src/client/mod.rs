@@ -373,6 +373,18 @@ impl Client {
         }
     }
 
+    /// The same client (same memory, same model availability) with another fallback
+    /// policy (`FallbackPolicy { enabled: false, .. }` turns fallback off).
+    pub fn with_fallback(&self, policy: crate::inference::FallbackPolicy) -> Self {
+        let mut config = (*self.config).clone();
+        config.fallback = policy;
+        Self {
+            config: Arc::new(config),
+            memory: Arc::clone(&self.memory),
+            models: Arc::clone(&self.models),
+        }
+    }
+
     /// Which models are unavailable, and until when.
     pub(crate) fn models(&self) -> MutexGuard<'_, crate::inference::ModelAvailability> {
         self.models

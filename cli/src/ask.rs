@@ -1,0 +1,253 @@
+//! `codeassist ask` and `codeassist models`: a prompt to Code Assist, the Gemini API
+//! or Vertex AI, streamed, with model fallback; and the models a target offers.
+
+use std::io::{IsTerminal, Read, Write};
+
+use codeassist_blocking::Client;
+use codeassist_core::code_assist::PROJECT_ENV_VAR;
+use codeassist_core::inference::{
+    API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind,
+};
+use codeassist_core::source::CredentialSource;
+use codeassist_core::{Error, Secret};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::ui::table;
+use crate::{Failure, say};
+
+/// The largest prompt read from stdin: 1 MiB.
+const MAX_PROMPT: u64 = 1024 * 1024;
+/// The model asked when none is named.
+pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+
+/// Where `ask` and `models` go, as the flags say.
+#[derive(Debug, Default)]
+pub struct TargetArgs {
+    pub target: Option<TargetKind>,
+    pub project: Option<String>,
+    pub location: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The API key from the environment, and the variable it came from.
+fn api_key() -> Option<(Secret, &'static str)> {
+    API_KEY_VARS
+        .iter()
+        .find_map(|name| var(name).map(|key| (Secret::new(key), *name)))
+}
+
+/// The target and a client that reaches it: an API key needs no sign-in; every
+/// other target takes a token from the credential source (`--source`).
+fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
+    let key = api_key();
+    let kind = args.target.unwrap_or(match key {
+        Some(_) => TargetKind::GeminiApi,
+        None => TargetKind::CodeAssist,
+    });
+    tracing::info!(target = kind.name(), "inference target");
+    let (target, client) = match kind {
+        TargetKind::GeminiApi if key.is_some() => {
+            let (key, name) = key.unwrap_or_else(|| (Secret::new(""), ""));
+            tracing::debug!(variable = name, "Gemini API key from the environment");
+            (Target::gemini_api(Some(key)), config.client(false, None)?)
+        }
+        TargetKind::GeminiApi => (Target::gemini_api(None), config.calling_client(None, None)?),
+        TargetKind::Vertex => {
+            let client = config.calling_client(None, None)?;
+            let project = args
+                .project
+                .clone()
+                .or_else(|| var(PROJECT_ENV_VAR))
+                .or_else(|| credential_project(&client))
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "Vertex AI needs a project: --project, GOOGLE_CLOUD_PROJECT, or credentials that name one",
+                    )
+                })?;
+            let location = args
+                .location
+                .clone()
+                .or_else(|| var(LOCATION_VAR))
+                .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
+            (Target::vertex(project, location), client)
+        }
+        _ => (
+            Target::CodeAssist,
+            config.calling_client(args.project.clone(), None)?,
+        ),
+    };
+    let target = match &config.base_url {
+        Some(base) => target.under(base),
+        None => target,
+    };
+    Ok((target, client))
+}
+
+/// The project the credential names: a service account's, or the metadata server's.
+fn credential_project(client: &Client) -> Option<String> {
+    let source = &client.core().config().source;
+    if let Some(project) = source.project_id() {
+        return Some(project.to_owned());
+    }
+    match source {
+        CredentialSource::Metadata(server) => codeassist_core::source::metadata_project_id(server)
+            .ok()
+            .and_then(|flow| client.run(codeassist_core::client::FlowOp::new(flow)).ok()),
+        _ => None,
+    }
+}
+
+/// The prompt: the argument, else stdin (bounded).
+fn read_prompt(prompt: Option<String>) -> Result<String, Failure> {
+    if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
+        return Ok(prompt);
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .take(MAX_PROMPT)
+        .read_to_string(&mut input)
+        .map_err(|error| {
+            Failure::usage(format!("could not read the prompt from stdin: {error}"))
+        })?;
+    match input.trim().is_empty() {
+        true => Err(Failure::usage(
+            "no prompt: give it as an argument or on stdin",
+        )),
+        false => Ok(input),
+    }
+}
+
+/// `codeassist ask`.
+pub fn ask(
+    config: &Config,
+    args: &TargetArgs,
+    model: Option<String>,
+    no_fallback: bool,
+    as_json: bool,
+    prompt: Option<String>,
+) -> Result<(), Failure> {
+    let prompt = read_prompt(prompt)?;
+    let (target, client) = target_and_client(config, args)?;
+    let client = match no_fallback {
+        true => {
+            let mut off = codeassist_core::inference::FallbackPolicy::default();
+            off.enabled = false;
+            client.with_fallback(off)
+        }
+        false => client,
+    };
+    let model = model.unwrap_or_else(|| DEFAULT_MODEL.to_owned());
+    let request = json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
+    let keyed = !target.uses_token();
+    let (answered, stream) = client
+        .stream_with_fallback(&target, &model, request)
+        .map_err(|error| match keyed && error.needs_sign_in() {
+            // A refused API key: no sign-in helps; the key must be fixed.
+            true => Failure::error(format!(
+                "{error}; check the key in GEMINI_API_KEY or GOOGLE_API_KEY"
+            )),
+            false => Failure::from(error),
+        })?;
+    for switch in &answered.switches {
+        say(&format!(
+            "codeassist: {} is unavailable ({}); using {}",
+            switch.from, switch.why, switch.to
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut wrote_text = false;
+    for item in stream {
+        let item = item.map_err(crate::failure_of)?;
+        match item {
+            StreamItem::Chunk(chunk) if as_json => {
+                writeln!(stdout, "{}", chunk.response).map_err(write_failure)?;
+            }
+            StreamItem::Chunk(chunk) => {
+                let text: String = chunk.response["candidates"][0]["content"]["parts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|part| part["thought"] != true)
+                    .filter_map(|part| part["text"].as_str())
+                    .collect();
+                wrote_text |= !text.is_empty();
+                write!(stdout, "{text}").map_err(write_failure)?;
+            }
+            StreamItem::Error(error) => {
+                return Err(crate::failure_of(Error::Api(error)));
+            }
+            StreamItem::Malformed(why) => {
+                tracing::warn!(why = %why, "a malformed event was skipped")
+            }
+            _ => {}
+        }
+        stdout.flush().map_err(write_failure)?;
+    }
+    if wrote_text && !as_json {
+        writeln!(stdout).map_err(write_failure)?;
+    }
+    if std::io::stderr().is_terminal() && answered.model != model {
+        say(&format!("codeassist: answered by {}", answered.model));
+    }
+    Ok(())
+}
+
+fn write_failure(error: std::io::Error) -> Failure {
+    Failure::error(format!("could not write the answer: {error}"))
+}
+
+/// `codeassist models`.
+pub fn models(config: &Config, args: &TargetArgs, as_json: bool) -> Result<(), Failure> {
+    let (target, client) = target_and_client(config, args)?;
+    let rows: Vec<(String, Option<u64>, Option<u64>)> = match target.kind() {
+        TargetKind::GeminiApi => client
+            .list_models_on(&target)?
+            .into_iter()
+            .map(|m| (m.name, m.input_token_limit, m.output_token_limit))
+            .collect(),
+        TargetKind::CodeAssist => {
+            let mut ids: Vec<String> = client
+                .quota()?
+                .buckets
+                .into_iter()
+                .map(|bucket| bucket.model_id)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids.into_iter().map(|id| (id, None, None)).collect()
+        }
+        _ => {
+            return Err(Failure::usage(
+                "listing models is supported for the Gemini API and Code Assist",
+            ));
+        }
+    };
+    if as_json {
+        let models: Vec<_> = rows
+            .iter()
+            .map(|(name, input, output)| json!({"name": name, "input_token_limit": input, "output_token_limit": output}))
+            .collect();
+        println!(
+            "{}",
+            json!({"target": target.kind().name(), "models": models})
+        );
+        return Ok(());
+    }
+    let show = |limit: &Option<u64>| limit.map(|l| l.to_string()).unwrap_or_else(|| "?".into());
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(name, input, output)| vec![name.clone(), show(input), show(output)])
+        .collect();
+    println!(
+        "{}",
+        table(&["MODEL", "INPUT TOKENS", "OUTPUT TOKENS"], &rows)
+    );
+    Ok(())
+}
