@@ -14,7 +14,7 @@ use codeassist_core::client::{
 use codeassist_core::flow::{Request, Response, TransportError, TransportErrorKind};
 use codeassist_core::oauth::{Credentials, OAuthClient, OAuthEndpoints};
 use codeassist_core::{Error, Secret};
-use codeassist_testkit::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
+use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
 
 /// The host's storage: here, a value in memory (a keychain, a database row…).
 #[derive(Default)]

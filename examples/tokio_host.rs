@@ -5,8 +5,8 @@
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{Credentials, OAuthClient, OAuthEndpoints};
+use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
 use codeassist_store::{CredentialStore, FileStore};
-use codeassist_testkit::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
 use codeassist_tokio::{Client, ClientError};
 
 #[tokio::main]

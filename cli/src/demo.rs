@@ -8,9 +8,8 @@ use codeassist_core::code_assist::CodeAssistConfig;
 use codeassist_core::flow::Call;
 use codeassist_core::flow::request::bearer_request;
 use codeassist_core::oauth::unix_seconds;
+use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault};
 use codeassist_store::{CredentialStore, FileStore};
-use codeassist_testkit::conformance::oauth_client;
-use codeassist_testkit::emulator::{Account, Emulator, Fault};
 
 use crate::Failure;
 use crate::commands::quota_table;
@@ -198,4 +197,10 @@ pub fn run() -> Result<(), Failure> {
     );
     drop(scratch);
     Ok(())
+}
+
+/// The emulator's OAuth client at `base`.
+fn oauth_client(base: &str) -> codeassist_core::oauth::OAuthClient {
+    codeassist_core::oauth::OAuthClient::new(CLIENT_ID, CLIENT_SECRET)
+        .with_endpoints(codeassist_core::oauth::OAuthEndpoints::under(base))
 }

@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const BASE: &str = "https://google.test";
-const KEY_PEM: &str = include_str!("../../tests/data/service-account-key.pem");
+const KEY_PEM: &str = include_str!("../../emulator/data/service-account-key.pem");
 
 fn start() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)

@@ -1,9 +1,8 @@
 //! `codeassist-testkit`: an emulator of Google's endpoints for tests and demos.
 //!
 //! - [`browser`]: what browsers do to a callback listener (a silent preconnect);
-//! - [`emulator`]: Google's OAuth (authorize, token, userinfo, revoke) and Code Assist
-//!   (load, onboard, operations, quota) endpoints, strict, with scriptable faults, in
-//!   memory or on a loopback port;
+//! - [`emulator`]: the `codeassist-emulator` crate (Google's OAuth, Code Assist,
+//!   Gemini API, Vertex AI and metadata-server endpoints), re-exported;
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
 //! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
@@ -15,6 +14,6 @@
 pub mod browser;
 pub mod client_scenarios;
 pub mod conformance;
-pub mod emulator;
+pub use codeassist_emulator as emulator;
 pub mod fuzzing;
 pub mod vectors;

@@ -1,4 +1,19 @@
-//! An emulator of Google's OAuth and Code Assist endpoints that plays Google strictly.
+//! `codeassist-emulator`: an emulator of Google's endpoints that plays Google
+//! strictly, for testing hosts of codeassist (and codeassist itself) without an
+//! account or a network.
+//!
+//! ```no_run
+//! use codeassist_emulator::{API_KEY, Emulator, Fault};
+//!
+//! let emulator = Emulator::new();
+//! // The next Pro call meets a capacity error: a host's fallback can be exercised.
+//! emulator.inject("/v1beta/models/gemini-2.5-pro", Fault::NoCapacity("gemini-2.5-pro".into(), 30.0), 1);
+//! let server = emulator.serve()?;
+//! // Point the host at server.base_url() (CODEASSIST_GOOGLE_BASE_URL for the CLI),
+//! // with API_KEY as its Gemini API key.
+//! # let _ = API_KEY;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! It checks what Google checks, so a client bug fails a test instead of passing it:
 //! the PKCE verifier against the challenge, `redirect_uri` equal to the one
@@ -7,12 +22,19 @@
 //!
 //! [`Emulator::handle`] answers one request in memory (the "closure driver" uses it
 //! directly); [`Emulator::serve`] puts the same handler behind a loopback HTTP/1.1
-//! server for the real drivers. Paths are Google's: `/o/oauth2/v2/auth`, `/token`,
+//! server for the real drivers. Paths are Google's: `/o/oauth2/v2/auth`, `/token`
+//! (authorization code, refresh, and the JWT-bearer grant with RS256 checked),
 //! `/revoke`, `/oauth2/v2/userinfo`, `/v1internal:loadCodeAssist`,
-//! `/v1internal:onboardUser`, `/v1internal/operations/…`, `/v1internal:retrieveUserQuota`.
+//! `/v1internal:onboardUser`, `/v1internal/operations/…`, `/v1internal:retrieveUserQuota`,
+//! `/v1internal:(stream)generateContent`; the Gemini API's `/v1beta/models…`
+//! (generate, stream, countTokens, list); Vertex AI's
+//! `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`; and the metadata
+//! server's `/computeMetadata/v1/…` (answering `Metadata-Flavor: Google`).
 //!
 //! Faults are queued per path prefix with [`Emulator::inject`]; requests are counted per
 //! path ([`Emulator::count`]).
+
+#![forbid(unsafe_code)]
 
 mod server;
 
@@ -42,7 +64,7 @@ pub const METADATA_EMAIL: &str = "instance@emulator-project.iam.gserviceaccount.
 /// The project the metadata server and the service-account key name.
 pub const METADATA_PROJECT: &str = "emulator-project";
 /// A 2048-bit RSA key (PKCS#8 PEM) made for these tests only; it protects nothing.
-pub const TEST_SERVICE_ACCOUNT_KEY: &str = include_str!("../../data/service-account-key.pem");
+pub const TEST_SERVICE_ACCOUNT_KEY: &str = include_str!("../data/service-account-key.pem");
 
 /// A service-account key file for [`TEST_SERVICE_ACCOUNT_KEY`] whose `token_uri` is
 /// `token_uri` (the emulator's `/token`).
