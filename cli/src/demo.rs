@@ -186,7 +186,43 @@ pub fn run() -> Result<(), Failure> {
         }
     }
 
-    step(8, "Sign out");
+    step(
+        8,
+        "Ask, with a capacity error on the Pro model: fall back to Flash, streamed",
+    );
+    emulator.inject_model(
+        "gemini-2.5-pro",
+        Fault::NoCapacity("gemini-2.5-pro".to_owned(), 30.0),
+        1,
+    );
+    let request =
+        serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]});
+    let (answered, stream) = client.stream_with_fallback(
+        &codeassist_core::inference::Target::CodeAssist,
+        "gemini-2.5-pro",
+        request,
+    )?;
+    for switch in &answered.switches {
+        note(&format!(
+            "{} answered {} (30 s RetryInfo: longer than the 5 s worth waiting for): switched to {}",
+            switch.from, switch.why, switch.to
+        ));
+    }
+    let mut answer = String::new();
+    for item in stream {
+        if let codeassist_core::inference::StreamItem::Chunk(chunk) =
+            item.map_err(crate::failure_of)?
+        {
+            answer.push_str(
+                chunk.response["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap_or(""),
+            );
+        }
+    }
+    note(&format!("{} streamed: {answer:?}", answered.model));
+
+    step(9, "Sign out");
     let logout = client.logout()?;
     note(&format!(
         "revoked at Google: {}; stored credentials deleted",

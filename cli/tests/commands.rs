@@ -301,6 +301,8 @@ fn the_demo_runs_the_whole_journey() {
         "gemini-2.5-pro",
         "retryDelay 1.5s",
         "Gemini capacity exhausted for gemini-2.5-pro",
+        "switched to gemini-2.5-flash",
+        "gemini-2.5-flash streamed: \"Hello from the emulator.\"",
         "stored credentials deleted",
     ] {
         assert!(

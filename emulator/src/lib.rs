@@ -169,6 +169,8 @@ struct State {
     service_accounts: HashMap<String, Vec<u8>>,
     /// Whether the metadata server answers with `Metadata-Flavor: Google`.
     metadata_unflavored: bool,
+    /// Faults for a model's generate calls, whatever the target.
+    model_faults: HashMap<String, VecDeque<Fault>>,
 }
 
 /// The emulator's state and handler; cheap to clone (clones share state).
@@ -276,9 +278,21 @@ impl Emulator {
         state.faults.push((path.to_owned(), queue));
     }
 
+    /// Queues `fault` for the next `times` generate or stream calls of `model`, on any
+    /// target (Code Assist names the model in the body, the others in the path).
+    pub fn inject_model(&self, model: &str, fault: Fault, times: usize) {
+        self.state()
+            .model_faults
+            .entry(model.to_owned())
+            .or_default()
+            .extend(std::iter::repeat_n(fault, times));
+    }
+
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
-        self.state().faults.clear();
+        let mut state = self.state();
+        state.faults.clear();
+        state.model_faults.clear();
     }
 
     /// Makes the next streamed answer break off with a capacity 429 after two chunks.
@@ -319,7 +333,9 @@ impl Emulator {
         let mut state = self.state();
         *state.counts.entry(path.clone()).or_default() += 1;
         state.bodies.push((path.clone(), request.body().clone()));
-        if let Some(fault) = take_fault(&mut state, &path) {
+        let model_fault = model_called(request, &path)
+            .and_then(|model| state.model_faults.get_mut(&model)?.pop_front());
+        if let Some(fault) = model_fault.or_else(|| take_fault(&mut state, &path)) {
             match fault {
                 Fault::Slow(delay) => {
                     let mut answer = route(&mut state, request, &path, now);
@@ -331,6 +347,25 @@ impl Emulator {
         }
         route(&mut state, request, &path, now)
     }
+}
+
+/// The model a generate or stream call names: in the path (Gemini API, Vertex AI) or
+/// in the body (Code Assist).
+fn model_called(request: &http::Request<Vec<u8>>, path: &str) -> Option<String> {
+    let last = path.rsplit('/').next()?;
+    if let Some((model, method)) = last.split_once(':')
+        && method.ends_with("enerateContent")
+    {
+        return match model {
+            "v1internal" => serde_json::from_slice::<Value>(request.body())
+                .ok()?
+                .get("model")?
+                .as_str()
+                .map(str::to_owned),
+            model => Some(model.to_owned()),
+        };
+    }
+    None
 }
 
 fn take_fault(state: &mut State, path: &str) -> Option<Fault> {

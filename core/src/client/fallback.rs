@@ -66,7 +66,7 @@ impl<T> FallbackOp<T> {
     fn switch(&mut self, why: String) {
         let from = self.chain[self.index].clone();
         let to = self.chain[self.index + 1].clone();
-        tracing::warn!(from = %from, to = %to, why = %why, "switching model");
+        tracing::info!(from = %from, to = %to, why = %why, "switching model");
         self.switches.push(ModelSwitch { from, to, why });
         self.index += 1;
     }
