@@ -163,3 +163,68 @@ fn the_client_streams_in_the_cached_project() {
     assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
     assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
 }
+
+/// Every target streamed and whole through the blocking client: the Gemini API with a
+/// key and with a token, Vertex AI with a token, Code Assist; and a capacity error on
+/// Pro falling back to Flash before any text, on each target (a model's cooldown is
+/// per target).
+#[test]
+fn every_target_streams_and_pro_falls_back_to_flash() {
+    use codeassist_core::inference::Target;
+    use codeassist_testkit::client_scenarios::signed_in_store;
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
+    use codeassist_testkit::emulator::{API_KEY, Account, Fault};
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = signed_in_store(&emulator, &dir.path().join("oauth.json"), "ya29.old", -10);
+    let client = codeassist_blocking::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
+    let request = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let targets = [
+        Target::gemini_api(Some(Secret::new(API_KEY))).under(&base),
+        Target::gemini_api(None).under(&base),
+        Target::vertex("v-project", "europe-west4").under(&base),
+        Target::CodeAssist,
+    ];
+    for target in &targets {
+        let items: Vec<_> = client
+            .stream_on(target, "gemini-2.5-flash", request.clone())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(texts(&items), "Hello from the emulator.", "{target:?}");
+        let chunk = client
+            .generate_on(target, "gemini-2.5-flash", request.clone())
+            .unwrap();
+        assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"), "{target:?}");
+    }
+    // One target of each kind (a model's cooldown is per kind of target).
+    for target in [&targets[0], &targets[2], &targets[3]] {
+        emulator.inject_model(
+            "gemini-2.5-pro",
+            Fault::NoCapacity("gemini-2.5-pro".into(), 30.0),
+            1,
+        );
+        let (answered, stream) = client
+            .stream_with_fallback(target, "gemini-2.5-pro", request.clone())
+            .unwrap();
+        assert_eq!(answered.model, "gemini-2.5-flash", "{target:?}");
+        assert_eq!(answered.switches[0].why, "capacity");
+        let items: Vec<_> = stream.map(Result::unwrap).collect();
+        assert_eq!(texts(&items), "Hello from the emulator.");
+    }
+    // Within the cooldown, Pro is skipped without asking.
+    let (answered, _stream) = client
+        .stream_with_fallback(&targets[1], "gemini-2.5-pro", request)
+        .unwrap();
+    assert_eq!(answered.switches[0].why, "unavailable");
+}

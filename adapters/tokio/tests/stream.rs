@@ -162,3 +162,83 @@ async fn the_client_streams_in_the_cached_project() {
     let chunk = client.generate("gemini-2.5-flash", request).await.unwrap();
     assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
 }
+
+/// The text of a streamed answer's chunks.
+fn text_of(items: &[StreamItem]) -> String {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            StreamItem::Chunk(chunk) => {
+                chunk.response["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every target streamed and whole through the async client, and a capacity error on
+/// Pro falling back to Flash before any text, per kind of target.
+#[tokio::test]
+async fn every_target_streams_and_pro_falls_back_to_flash() {
+    use codeassist_core::inference::Target;
+    use codeassist_testkit::client_scenarios::signed_in_store;
+    use codeassist_testkit::conformance::{code_assist_config, oauth_client};
+    use codeassist_testkit::emulator::{API_KEY, Account, Fault};
+    let emulator = Emulator::new();
+    emulator.set_account(Account::Standard {
+        project: Some("std-project".into()),
+    });
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = signed_in_store(&emulator, &dir.path().join("oauth.json"), "ya29.old", -10);
+    let client = codeassist_tokio::Client::builder(oauth_client(&base))
+        .store(store)
+        .code_assist(code_assist_config(&base))
+        .env_project(None)
+        .build()
+        .unwrap();
+    let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let targets = [
+        Target::gemini_api(Some(Secret::new(API_KEY))).under(&base),
+        Target::gemini_api(None).under(&base),
+        Target::vertex("v-project", "europe-west4").under(&base),
+        Target::CodeAssist,
+    ];
+    for target in &targets {
+        let mut stream = client
+            .stream_on(target, "gemini-2.5-flash", request.clone())
+            .await
+            .unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = stream.next().await {
+            items.push(item.unwrap());
+        }
+        assert_eq!(text_of(&items), "Hello from the emulator.", "{target:?}");
+        let chunk = client
+            .generate_on(target, "gemini-2.5-flash", request.clone())
+            .await
+            .unwrap();
+        assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"), "{target:?}");
+    }
+    for target in [&targets[0], &targets[2], &targets[3]] {
+        emulator.inject_model(
+            "gemini-2.5-pro",
+            Fault::NoCapacity("gemini-2.5-pro".into(), 30.0),
+            1,
+        );
+        let (answered, mut stream) = client
+            .stream_with_fallback(target, "gemini-2.5-pro", request.clone())
+            .await
+            .unwrap();
+        assert_eq!(answered.model, "gemini-2.5-flash", "{target:?}");
+        assert_eq!(answered.switches[0].why, "capacity");
+        let mut items = Vec::new();
+        while let Some(item) = stream.next().await {
+            items.push(item.unwrap());
+        }
+        assert_eq!(text_of(&items), "Hello from the emulator.");
+    }
+}

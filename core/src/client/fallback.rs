@@ -28,6 +28,8 @@ pub type MakeForModel<T> = Box<dyn FnMut(&Client, &str) -> BoxedOp<T> + Send>;
 /// [`Client::stream_with_fallback`].
 pub struct FallbackOp<T> {
     client: Client,
+    /// Availability is kept per target: `{scope}:{model}`.
+    scope: String,
     chain: Vec<String>,
     index: usize,
     make: MakeForModel<T>,
@@ -46,8 +48,9 @@ impl<T> std::fmt::Debug for FallbackOp<T> {
 }
 
 impl<T> FallbackOp<T> {
-    /// A call of `model` (and, with fallback on, the models after it).
-    pub fn new(client: &Client, model: &str, make: MakeForModel<T>) -> Self {
+    /// A call of `model` (and, with fallback on, the models after it) on the target
+    /// named `scope` (models are unavailable per target).
+    pub fn new(client: &Client, scope: &str, model: &str, make: MakeForModel<T>) -> Self {
         let policy = &client.config().fallback;
         let chain = match policy.enabled {
             true => policy.chain(model),
@@ -55,12 +58,17 @@ impl<T> FallbackOp<T> {
         };
         Self {
             client: client.clone(),
+            scope: scope.to_owned(),
             chain,
             index: 0,
             make,
             current: None,
             switches: Vec::new(),
         }
+    }
+
+    fn key(&self, index: usize) -> String {
+        format!("{}:{}", self.scope, self.chain[index])
     }
 
     fn switch(&mut self, why: String) {
@@ -74,7 +82,7 @@ impl<T> FallbackOp<T> {
     /// Starts the first available model at or after `index`.
     fn start(&mut self, now: SystemTime) {
         while self.index + 1 < self.chain.len()
-            && !self.client.models().available(&self.chain[self.index], now)
+            && !self.client.models().available(&self.key(self.index), now)
         {
             self.switch("unavailable".to_owned());
         }
@@ -127,7 +135,7 @@ impl<T> Operation for FallbackOp<T> {
                     let falls_back = config.fallback.enabled
                         && self.client.models().record(
                             &config.fallback,
-                            &self.chain[self.index],
+                            &self.key(self.index),
                             class,
                             delay,
                             now,

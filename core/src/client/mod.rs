@@ -403,10 +403,12 @@ impl Client {
     ) -> FallbackOp<Chunk> {
         let target = target.clone();
         let mut ids = crate::SplitMix64::seeded_from(random);
+        let scope = target.kind().name();
         FallbackOp::new(
             self,
+            scope,
             model,
-            Box::new(move |client, model| {
+            Box::new(move |client: &Client, model: &str| {
                 client.generate_on(&target, model, request.clone(), &mut ids)
             }),
         )
@@ -423,10 +425,12 @@ impl Client {
     ) -> FallbackOp<Opened> {
         let target = target.clone();
         let mut ids = crate::SplitMix64::seeded_from(random);
+        let scope = target.kind().name();
         FallbackOp::new(
             self,
+            scope,
             model,
-            Box::new(move |client, model| {
+            Box::new(move |client: &Client, model: &str| {
                 client.stream_on(&target, model, request.clone(), &mut ids)
             }),
         )
