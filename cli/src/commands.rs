@@ -38,8 +38,20 @@ fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
-pub fn login(config: &Config, no_browser: bool, port: u16) -> Result<(), Failure> {
-    let client = config.client(true, None)?;
+pub fn login(
+    config: &Config,
+    no_browser: bool,
+    port: u16,
+    target: Option<codeassist_core::inference::TargetKind>,
+) -> Result<(), Failure> {
+    let mut oauth = config.oauth(true)?;
+    if target == Some(codeassist_core::inference::TargetKind::GeminiApi) {
+        // OAuth access to the Gemini API needs its own scope beside cloud-platform.
+        oauth
+            .scopes
+            .push(codeassist_core::inference::GENERATIVE_LANGUAGE_SCOPE.to_owned());
+    }
+    let client = config.client_for(oauth, None)?;
     let mut options = LoginOptions::new(move |url| {
         eprintln!("Open this URL to sign in with Google:\n{url}");
         if no_browser || !open_browser(url) {

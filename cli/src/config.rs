@@ -142,7 +142,16 @@ impl Config {
     }
 
     pub fn client(&self, need_id: bool, project: Option<String>) -> Result<Client, Failure> {
-        let client = Client::builder(self.oauth(need_id)?)
+        self.client_for(self.oauth(need_id)?, project)
+    }
+
+    /// A client for `oauth` (this library's sign-in, in the credential file).
+    pub fn client_for(
+        &self,
+        oauth: OAuthClient,
+        project: Option<String>,
+    ) -> Result<Client, Failure> {
+        let client = Client::builder(oauth)
             .store(self.store.clone())
             .code_assist(self.code_assist())
             .project(project)

@@ -73,6 +73,10 @@ enum Command {
         /// The loopback port for Google's redirect (another free one is used when busy).
         #[arg(long, default_value_t = codeassist_blocking::DEFAULT_PORT)]
         port: u16,
+        /// Ask for the scopes this target needs too (gemini-api adds the Gemini API's
+        /// generative-language scope).
+        #[arg(long, value_name = "TARGET")]
+        target: Option<codeassist_core::inference::TargetKind>,
     },
     /// Print a valid access token (refreshed when fewer than 5 minutes remain).
     #[command(
@@ -273,7 +277,11 @@ fn main() -> ExitCode {
         command => config::Config::from_env().and_then(|mut config| {
             config.source = cli.source;
             match command {
-                Command::Login { no_browser, port } => commands::login(&config, no_browser, port),
+                Command::Login {
+                    no_browser,
+                    port,
+                    target,
+                } => commands::login(&config, no_browser, port, target),
                 Command::Token { scopes } => commands::token(&config, &scopes),
                 Command::Project {
                     project,

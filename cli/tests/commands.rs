@@ -597,3 +597,46 @@ fn ask_and_models() {
     let output = run(&mut ask(&[]));
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `login --target gemini-api` asks for the Gemini API's scope beside the others.
+#[test]
+fn login_for_the_gemini_api_asks_for_its_scope() {
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = codeassist(home.path(), &server.base_url())
+        .args([
+            "login",
+            "--no-browser",
+            "--port",
+            "0",
+            "--target",
+            "gemini-api",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let url = BufReader::new(stderr)
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.starts_with("http"))
+        .expect("the URL is printed");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let scope: String = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "scope")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    assert!(
+        scope
+            .split(' ')
+            .any(|s| s == "https://www.googleapis.com/auth/generative-language.retriever"),
+        "{scope}"
+    );
+    assert!(scope.contains("cloud-platform"), "{scope}");
+}

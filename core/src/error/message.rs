@@ -151,6 +151,20 @@ pub(crate) fn human_message(error: &ApiError) -> String {
 fn auth_permanent(error: &ApiError) -> String {
     let reason = error.reason().unwrap_or("");
     if reason.eq_ignore_ascii_case("ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+        let service = error
+            .envelope()
+            .into_iter()
+            .flat_map(|e| &e.details)
+            .find_map(|detail| match detail {
+                super::Detail::ErrorInfo { metadata, .. } => metadata.get("service"),
+                _ => None,
+            })
+            .map(String::as_str)
+            .or(error.domain())
+            .unwrap_or("");
+        if service.contains("generativelanguage") {
+            return "The access token lacks the Gemini API's scope (https://www.googleapis.com/auth/generative-language.retriever); sign in with `codeassist login --target gemini-api`, or use an API key".to_owned();
+        }
         return "The access token lacks a scope this call needs (ACCESS_TOKEN_SCOPE_INSUFFICIENT); sign in again granting it".to_owned();
     }
     let text = error.google_message().unwrap_or("").to_ascii_lowercase();
