@@ -369,3 +369,52 @@ fn quota_exhausted_waits_for_its_reset() {
         .unwrap();
     assert_eq!(model_of(&runtime.sent[sent]), "gemini-2.5-flash");
 }
+
+#[test]
+fn the_openai_compatible_request_and_stream() {
+    use codeassist_core::inference::{EventReader, OpenAiItem, OpenAiPath, OpenAiStreamReader};
+    let body = json!({"model": "gemini-2.5-flash", "messages": [], "stream": true});
+    let request = keyed()
+        .openai_request(OpenAiPath::ChatCompletions, Some(&body), None)
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"
+    );
+    assert_eq!(request.headers()["authorization"], "Bearer AIza-test-key");
+    assert!(request.headers()["authorization"].is_sensitive());
+    assert_eq!(request.headers()["accept"], "text/event-stream");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(request.body()).unwrap(),
+        body
+    );
+    assert!(
+        Target::vertex("p", "global")
+            .openai_request(OpenAiPath::Models, None, None)
+            .is_err()
+    );
+
+    let mut reader = OpenAiStreamReader::default();
+    let items = reader.push(
+        b"data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}}]}\n\ndata: [DONE]\n\n",
+        start(),
+    );
+    assert!(matches!(items[0], OpenAiItem::Chunk(_)));
+    assert_eq!(items[1], OpenAiItem::Done);
+    assert!(reader.finish().is_ok());
+
+    let mut truncated = OpenAiStreamReader::default();
+    truncated.push(b"data: {\"choices\": []}\n\n", start());
+    assert!(truncated.finish().is_err());
+
+    let mut failed = OpenAiStreamReader::default();
+    let items = failed.push(
+        b"data: [{\"error\": {\"code\": 429, \"status\": \"RESOURCE_EXHAUSTED\", \"message\": \"No capacity available for model gemini-2.5-pro\"}}]\n\n",
+        start(),
+    );
+    let OpenAiItem::Error(error) = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(error.class(), codeassist_core::ErrorClass::Capacity);
+    assert!(failed.finish().is_ok());
+}

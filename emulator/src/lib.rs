@@ -480,6 +480,7 @@ fn route(
         ("GET", p) if p == "/" || p.starts_with("/computeMetadata/") => {
             metadata(state, request, p, now)
         }
+        (_, p) if p.starts_with("/v1beta/openai/") => openai(state, request, p, now),
         (_, p) if p.starts_with("/v1beta/models") || p.starts_with("/v1/projects/") => {
             public_models(state, request, p, now)
         }
@@ -1007,6 +1008,100 @@ fn public_models(
             json!({"totalTokens": body["contents"].to_string().len() / 4}),
         ),
         _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
+    }
+}
+
+/// The Gemini API's OpenAI-compatible endpoint: `Authorization: Bearer` with
+/// [`API_KEY`] or an issued token; errors as a JSON array holding Google's envelope,
+/// as Google sends them there.
+fn openai(
+    state: &mut State,
+    request: &http::Request<Vec<u8>>,
+    path: &str,
+    now: SystemTime,
+) -> Answer {
+    let array_error = |code: u16, status: &str, message: &str, details: Value| {
+        json_answer(
+            code,
+            json!([{"error": {"code": code, "message": message, "status": status, "details": details}}]),
+        )
+    };
+    let bearer = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bearer != API_KEY && !authorized(state, request, now) {
+        return array_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+            json!([]),
+        );
+    }
+    match (request.method().as_str(), path) {
+        ("GET", "/v1beta/openai/models") => json_answer(
+            200,
+            json!({"object": "list", "data": [
+                {"id": "models/gemini-2.5-pro", "object": "model", "owned_by": "google"},
+                {"id": "models/gemini-2.5-flash", "object": "model", "owned_by": "google"}
+            ]}),
+        ),
+        ("POST", "/v1beta/openai/chat/completions") => {
+            let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
+            let known = [
+                "model",
+                "messages",
+                "stream",
+                "temperature",
+                "max_tokens",
+                "n",
+                "top_p",
+                "stop",
+                "tools",
+                "tool_choice",
+                "reasoning_effort",
+                "stream_options",
+            ];
+            if let Some(unknown) = body
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+            {
+                let message = format!(
+                    "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
+                );
+                return array_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &message,
+                    json!([{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"description": message}]}]),
+                );
+            }
+            let Some(model) = body["model"].as_str() else {
+                return array_error(400, "INVALID_ARGUMENT", "model is required", json!([]));
+            };
+            let words = ["Hello", " from", " the", " emulator."];
+            if body["stream"] != true {
+                return json_answer(
+                    200,
+                    json!({"object": "chat.completion", "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": words.concat()}, "finish_reason": "stop"}]}),
+                );
+            }
+            let mut stream = String::new();
+            for (index, word) in words.iter().enumerate() {
+                let finish = if index == words.len() - 1 {
+                    json!("stop")
+                } else {
+                    Value::Null
+                };
+                let chunk = json!({"object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, "delta": {"role": "assistant", "content": word}, "finish_reason": finish}]});
+                stream.push_str(&format!("data: {chunk}\n\n"));
+            }
+            stream.push_str("data: [DONE]\n\n");
+            respond(200, "text/event-stream", stream.into_bytes())
+        }
+        _ => array_error(404, "NOT_FOUND", "Method not found.", json!([])),
     }
 }
 

@@ -442,26 +442,44 @@ pub fn check_flows(data: &[u8]) {
 /// Any bytes, split anywhere, through the stream reader: the items do not depend on
 /// where the chunks were cut, and no item breaks the error invariants.
 pub fn check_sse(data: &[u8]) {
-    use codeassist_core::inference::{StreamItem, StreamReader};
+    use codeassist_core::inference::{
+        EventReader, OpenAiItem, OpenAiStreamReader, StreamItem, StreamReader,
+    };
     let (cuts, stream) = match data {
         [a, b, rest @ ..] => ((usize::from(*a), usize::from(*b)), rest),
         _ => return,
     };
-    let read = |chunks: &[&[u8]]| {
-        let mut reader = StreamReader::new();
+    fn read<R: EventReader>(chunks: &[&[u8]]) -> (Vec<R::Item>, bool) {
+        let mut reader = R::default();
         let mut items = Vec::new();
         for chunk in chunks {
             items.extend(reader.push(chunk, now()));
         }
         (items, reader.finish().is_ok())
-    };
+    }
     let first = cuts.0.min(stream.len());
     let second = (first + cuts.1).min(stream.len());
-    let whole = read(&[stream]);
-    let split = read(&[&stream[..first], &stream[first..second], &stream[second..]]);
-    assert_eq!(whole, split, "cut at {first} and {second}");
+    let pieces = [&stream[..first], &stream[first..second], &stream[second..]];
+    // Gemini's events, and the OpenAI-compatible ones: cuts never change the items.
+    let whole = read::<StreamReader>(&[stream]);
+    assert_eq!(
+        whole,
+        read::<StreamReader>(&pieces),
+        "cut at {first} and {second}"
+    );
     for item in &whole.0 {
         if let StreamItem::Error(error) = item {
+            assert_error_invariants(error);
+        }
+    }
+    let whole = read::<OpenAiStreamReader>(&[stream]);
+    assert_eq!(
+        whole,
+        read::<OpenAiStreamReader>(&pieces),
+        "cut at {first} and {second}"
+    );
+    for item in &whole.0 {
+        if let OpenAiItem::Error(error) = item {
             assert_error_invariants(error);
         }
     }

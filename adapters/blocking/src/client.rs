@@ -11,7 +11,7 @@ use codeassist_core::client::{Answered, Opened};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::Request;
 use codeassist_core::inference::Chunk;
-use codeassist_core::inference::{ModelInfo, Target};
+use codeassist_core::inference::{ModelInfo, OpenAiPath, OpenAiStreamReader, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::source::{CredentialSource, SourceKind};
 use codeassist_store::{
@@ -279,6 +279,30 @@ impl Client {
                     .stream_with_fallback(target, model, request, &mut os_random()),
             )?;
         Ok((answered, stream.ok_or_else(read_whole)?))
+    }
+
+    /// A non-streamed call to the Gemini API's OpenAI-compatible endpoint: the host's
+    /// JSON passed through with authentication added (retries, the 401 rule, errors
+    /// classified); the answer's JSON.
+    pub fn openai(
+        &self,
+        target: &Target,
+        path: OpenAiPath,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.run(self.core.openai_on(target, path, body))
+    }
+
+    /// A streamed `chat/completions` on the OpenAI-compatible endpoint (`"stream":
+    /// true` is set): chunks until `data: [DONE]`.
+    pub fn openai_stream(
+        &self,
+        target: &Target,
+        body: serde_json::Value,
+    ) -> Result<ResponseStream<OpenAiStreamReader>, ClientError> {
+        let (_head, stream) =
+            self.drive(self.core.openai_stream_on(target, body, &mut os_random()))?;
+        Ok(stream.ok_or_else(read_whole)?.read_with())
     }
 
     /// `countTokens` for `model` on the Gemini API or Vertex AI.

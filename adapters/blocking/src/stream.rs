@@ -5,22 +5,24 @@ use std::io::Read;
 use std::time::SystemTime;
 
 use codeassist_core::flow::{Request, TransportError, TransportErrorKind};
-use codeassist_core::inference::{StreamItem, StreamReader};
+use codeassist_core::inference::{EventReader, StreamReader};
 use codeassist_core::{ApiError, Error};
 
 use crate::BlockingDriver;
 use crate::driver::Opening;
 
-/// A streamed answer: an iterator of [`StreamItem`]s in arrival order, then, when the
-/// stream stopped before a finish reason (or the connection broke), one error.
-pub struct ResponseStream {
+/// A streamed answer: an iterator of items in arrival order (Gemini's
+/// [`StreamItem`](codeassist_core::inference::StreamItem)s by default, or what another
+/// [`EventReader`] makes of the events), then, when the stream stopped before its end
+/// (or the connection broke), one error.
+pub struct ResponseStream<R: EventReader = StreamReader> {
     body: Box<dyn Read + Send>,
-    reader: StreamReader,
-    pending: VecDeque<StreamItem>,
+    reader: R,
+    pending: VecDeque<R::Item>,
     ended: bool,
 }
 
-impl std::fmt::Debug for ResponseStream {
+impl<R: EventReader> std::fmt::Debug for ResponseStream<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseStream")
             .field("pending", &self.pending.len())
@@ -29,8 +31,8 @@ impl std::fmt::Debug for ResponseStream {
     }
 }
 
-impl Iterator for ResponseStream {
-    type Item = Result<StreamItem, Error>;
+impl<R: EventReader> Iterator for ResponseStream<R> {
+    type Item = Result<R::Item, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut buffer = [0u8; 16 * 1024];
@@ -69,6 +71,18 @@ impl ResponseStream {
             reader: StreamReader::new(),
             pending: VecDeque::new(),
             ended: false,
+        }
+    }
+}
+
+impl<R: EventReader> ResponseStream<R> {
+    /// The same stream read with another reader (before anything was read).
+    pub fn read_with<R2: EventReader>(self) -> ResponseStream<R2> {
+        ResponseStream {
+            body: self.body,
+            reader: R2::default(),
+            pending: VecDeque::new(),
+            ended: self.ended,
         }
     }
 }

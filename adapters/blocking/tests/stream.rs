@@ -228,3 +228,58 @@ fn every_target_streams_and_pro_falls_back_to_flash() {
         .unwrap();
     assert_eq!(answered.switches[0].why, "unavailable");
 }
+
+/// The OpenAI-compatible pass-through: streamed to `[DONE]`, whole, the models list,
+/// and an unknown field (`store`) refused as Google refuses it (a JSON array holding
+/// the envelope), classified.
+#[test]
+fn the_openai_compatible_endpoint_passes_through() {
+    use codeassist_core::inference::{OpenAiItem, OpenAiPath, Target};
+    use codeassist_testkit::conformance::oauth_client;
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let client = codeassist_blocking::Client::builder(oauth_client(&base))
+        .store(codeassist_store::FileStore::new(
+            dir.path().join("oauth.json"),
+        ))
+        .build()
+        .unwrap();
+    let target = Target::gemini_api(Some(Secret::new(API_KEY))).under(&base);
+    let body =
+        json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+    let items: Vec<OpenAiItem> = client
+        .openai_stream(&target, body.clone())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[4], OpenAiItem::Done);
+    let text: String = items
+        .iter()
+        .filter_map(|item| match item {
+            OpenAiItem::Chunk(chunk) => chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Hello from the emulator.");
+    let whole = client
+        .openai(&target, OpenAiPath::ChatCompletions, Some(body.clone()))
+        .unwrap();
+    assert_eq!(
+        whole["choices"][0]["message"]["content"],
+        "Hello from the emulator."
+    );
+    let models = client.openai(&target, OpenAiPath::Models, None).unwrap();
+    assert_eq!(models["data"][0]["id"], "models/gemini-2.5-pro");
+
+    let mut with_store = body;
+    with_store["store"] = json!(true);
+    let error = client.openai_stream(&target, with_store).unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::InvalidRequest), "{error}");
+    assert!(error.to_string().contains("store"), "{error}");
+}

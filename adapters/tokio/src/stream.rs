@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use codeassist_core::flow::request::MAX_STREAM;
 use codeassist_core::flow::{Request, TransportError, TransportErrorKind};
-use codeassist_core::inference::{StreamItem, StreamReader};
+use codeassist_core::inference::{EventReader, StreamReader};
 use codeassist_core::{ApiError, Error};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -13,14 +13,15 @@ use hyper::body::Incoming;
 use crate::AsyncDriver;
 use crate::driver::Opening;
 
-/// A streamed answer: [`AsyncResponseStream::next`] gives [`StreamItem`]s in arrival
-/// order, then, when the stream stopped before a finish reason (or the connection
-/// broke), one error.
+/// A streamed answer: [`AsyncResponseStream::next`] gives items in arrival order
+/// (Gemini's [`StreamItem`](codeassist_core::inference::StreamItem)s by default, or
+/// what another [`EventReader`] makes of the events), then, when the stream stopped
+/// before its end (or the connection broke), one error.
 #[derive(Debug)]
-pub struct AsyncResponseStream {
+pub struct AsyncResponseStream<R: EventReader = StreamReader> {
     body: Incoming,
-    reader: StreamReader,
-    pending: VecDeque<StreamItem>,
+    reader: R,
+    pending: VecDeque<R::Item>,
     received: usize,
     ended: bool,
 }
@@ -29,9 +30,9 @@ fn broken(detail: String) -> Error {
     ApiError::from_transport(&TransportError::new(TransportErrorKind::Reset, detail)).into()
 }
 
-impl AsyncResponseStream {
+impl<R: EventReader> AsyncResponseStream<R> {
     /// The next item, or `None` after the end.
-    pub async fn next(&mut self) -> Option<Result<StreamItem, Error>> {
+    pub async fn next(&mut self) -> Option<Result<R::Item, Error>> {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(Ok(item));
@@ -79,6 +80,19 @@ impl AsyncResponseStream {
             pending: VecDeque::new(),
             received: 0,
             ended: false,
+        }
+    }
+}
+
+impl<R: EventReader> AsyncResponseStream<R> {
+    /// The same stream read with another reader (before anything was read).
+    pub fn read_with<R2: EventReader>(self) -> AsyncResponseStream<R2> {
+        AsyncResponseStream {
+            body: self.body,
+            reader: R2::default(),
+            pending: VecDeque::new(),
+            received: self.received,
+            ended: self.ended,
         }
     }
 }

@@ -242,3 +242,35 @@ async fn every_target_streams_and_pro_falls_back_to_flash() {
         assert_eq!(text_of(&items), "Hello from the emulator.");
     }
 }
+
+/// The OpenAI-compatible pass-through over the async client: streamed to `[DONE]`,
+/// and an unknown field refused and classified.
+#[tokio::test]
+async fn the_openai_compatible_endpoint_passes_through() {
+    use codeassist_core::inference::{OpenAiItem, Target};
+    use codeassist_testkit::conformance::oauth_client;
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let client = codeassist_tokio::Client::builder(oauth_client(&base))
+        .store(codeassist_store::FileStore::new(
+            dir.path().join("oauth.json"),
+        ))
+        .build()
+        .unwrap();
+    let target = Target::gemini_api(Some(Secret::new(API_KEY))).under(&base);
+    let body = serde_json::json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+    let mut stream = client.openai_stream(&target, body.clone()).await.unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item.unwrap());
+    }
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[4], OpenAiItem::Done);
+    let mut with_store = body;
+    with_store["store"] = serde_json::json!(true);
+    let error = client.openai_stream(&target, with_store).await.unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::InvalidRequest), "{error}");
+}

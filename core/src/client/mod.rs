@@ -645,6 +645,50 @@ impl Client {
         })
     }
 
+    /// A non-streamed call to the Gemini API's OpenAI-compatible endpoint: `body` (the
+    /// host's JSON) passed through with authentication added; the answer's JSON.
+    pub fn openai_on(
+        &self,
+        target: &Target,
+        path: crate::inference::OpenAiPath,
+        body: Option<serde_json::Value>,
+    ) -> BoxedOp<serde_json::Value> {
+        let target_ = target.clone();
+        self.on_target(target.clone(), move |token| {
+            Ok(FlowOp::new(crate::inference::openai_call(
+                &target_,
+                path,
+                body.as_ref(),
+                token,
+            )?))
+        })
+    }
+
+    /// A streamed `chat/completions` on the Gemini API's OpenAI-compatible endpoint
+    /// (`"stream": true` is set in `body`), opened with retries; the runtime reads it
+    /// with [`crate::inference::OpenAiStreamReader`].
+    pub fn openai_stream_on<R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        mut body: serde_json::Value,
+        random: &mut R,
+    ) -> BoxedOp<Opened> {
+        if let Some(object) = body.as_object_mut() {
+            object.insert("stream".to_owned(), serde_json::Value::Bool(true));
+        }
+        let policy = self.config.code_assist.retry.clone();
+        let mut ids = crate::SplitMix64::seeded_from(random);
+        let target_ = target.clone();
+        self.on_target(target.clone(), move |token| {
+            let http = target_.openai_request(
+                crate::inference::OpenAiPath::ChatCompletions,
+                Some(&body),
+                token,
+            )?;
+            Ok(OpenStream::new(http, policy.clone(), &mut ids))
+        })
+    }
+
     /// An operation on a target other than Code Assist: with its API key as is, else
     /// [`Client::authenticated`] with a token from the credential source.
     fn on_target<O, M>(&self, target: Target, mut make: M) -> BoxedOp<O::Output>

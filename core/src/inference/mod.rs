@@ -23,10 +23,12 @@
 //! ```
 
 mod fallback;
+mod openai;
 mod sse;
 mod target;
 
 pub use fallback::{FallbackPolicy, ModelAvailability, ModelSwitch, default_next_model};
+pub use openai::{OpenAiItem, OpenAiPath, OpenAiStreamReader, openai_call};
 pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
 pub use target::{
     API_KEY_HEADER, API_KEY_VARS, DEFAULT_LOCATION, GEMINI_API_BASE, GENERATIVE_LANGUAGE_SCOPE,
@@ -83,6 +85,28 @@ impl Chunk {
             response,
             finish_reason,
         }
+    }
+}
+
+/// Turns a streamed body into items, bytes as they arrive: Gemini's events
+/// ([`StreamReader`]) or the OpenAI-compatible ones ([`OpenAiStreamReader`]). The
+/// runtimes' stream types read with either.
+pub trait EventReader: Default + Send + 'static {
+    /// One piece of the stream.
+    type Item: Send + 'static;
+    /// Feeds the next bytes, received at `now`; returns the items they complete.
+    fn push(&mut self, bytes: &[u8], now: SystemTime) -> Vec<Self::Item>;
+    /// Ends the stream: an error when it stopped before its end.
+    fn finish(&self) -> Result<(), Error>;
+}
+
+impl EventReader for StreamReader {
+    type Item = StreamItem;
+    fn push(&mut self, bytes: &[u8], now: SystemTime) -> Vec<StreamItem> {
+        StreamReader::push(self, bytes, now)
+    }
+    fn finish(&self) -> Result<(), Error> {
+        StreamReader::finish(self)
     }
 }
 
