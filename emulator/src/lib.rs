@@ -108,6 +108,9 @@ pub enum Fault {
     ModelNotFound,
     /// 403 `PERMISSION_DENIED` naming the project (as after losing access to it).
     Forbidden,
+    /// 429 quota exhausted (a daily free-tier limit of zero) that resets in this many
+    /// seconds.
+    QuotaExhausted(f64),
 }
 
 /// Which account the Code Assist endpoints play.
@@ -441,6 +444,15 @@ fn fault_answer(fault: &Fault) -> Answer {
             "PERMISSION_DENIED",
             "Permission denied on resource project (or it may not exist).",
             json!([]),
+        ),
+        Fault::QuotaExhausted(seconds) => google_error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "You exceeded your current quota, please check your plan and billing details.",
+            json!([
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaValue": "0"}]},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
+            ]),
         ),
         Fault::Unavailable => google_error(503, "UNAVAILABLE", "The service is currently unavailable.", json!([])),
         Fault::HtmlServerError => respond(

@@ -224,9 +224,27 @@ fn every_target_streams_and_pro_falls_back_to_flash() {
     }
     // Within the cooldown, Pro is skipped without asking.
     let (answered, _stream) = client
-        .stream_with_fallback(&targets[1], "gemini-2.5-pro", request)
+        .stream_with_fallback(&targets[1], "gemini-2.5-pro", request.clone())
         .unwrap();
     assert_eq!(answered.switches[0].why, "unavailable");
+    // Quota exhausted on Flash-Lite: it climbs to Flash.
+    emulator.inject_model("gemini-2.5-flash-lite", Fault::QuotaExhausted(3600.0), 1);
+    let (answered, _stream) = client
+        .stream_with_fallback(&targets[0], "gemini-2.5-flash-lite", request.clone())
+        .unwrap();
+    assert_eq!(answered.model, "gemini-2.5-flash");
+    assert_eq!(answered.switches[0].why, "quota_exhausted");
+    // Capacity after text has arrived: no switch, the classified error in the stream.
+    emulator.capacity_error_mid_stream();
+    let (answered, stream) = client
+        .stream_with_fallback(&targets[2], "gemini-2.5-flash", request)
+        .unwrap();
+    assert!(answered.switches.is_empty());
+    let items: Vec<_> = stream.map(Result::unwrap).collect();
+    assert_eq!(texts(&items), "Hello from");
+    assert!(
+        matches!(items.last(), Some(StreamItem::Error(error)) if error.class() == ErrorClass::Capacity)
+    );
 }
 
 /// The OpenAI-compatible pass-through: streamed to `[DONE]`, whole, the models list,
