@@ -418,3 +418,37 @@ fn the_openai_compatible_request_and_stream() {
     assert_eq!(error.class(), codeassist_core::ErrorClass::Capacity);
     assert!(failed.finish().is_ok());
 }
+
+#[test]
+fn quota_without_a_delay_rests_until_the_buckets_reset() {
+    use codeassist_core::ErrorClass;
+    use codeassist_core::inference::ModelAvailability;
+    let policy = FallbackPolicy::default();
+    let mut models = ModelAvailability::default();
+    let reset = start() + Duration::from_secs(7200);
+    models.note_resets([("gemini-2.5-pro", reset)]);
+    assert!(models.record(
+        &policy,
+        "gemini-api:gemini-2.5-pro",
+        ErrorClass::QuotaExhausted,
+        None,
+        start()
+    ));
+    assert!(!models.available("gemini-api:gemini-2.5-pro", reset - Duration::from_secs(1)));
+    assert!(models.available("gemini-api:gemini-2.5-pro", reset));
+    // No bucket: the policy's quota cooldown.
+    assert!(models.record(
+        &policy,
+        "gemini-api:gemini-2.5-flash",
+        ErrorClass::QuotaExhausted,
+        None,
+        start()
+    ));
+    assert!(!models.available(
+        "gemini-api:gemini-2.5-flash",
+        start() + policy.quota_cooldown - Duration::from_secs(1)
+    ));
+    // Other classes never make a model unavailable.
+    assert!(!models.record(&policy, "x:m", ErrorClass::RateLimit, None, start()));
+    assert!(models.available("x:m", start()));
+}

@@ -518,7 +518,10 @@ impl Client {
                 &mut ids,
             )?))
         });
-        InProject::new(self.clone(), &mut ids_seed(random), make)
+        QuotaOp::new(
+            self.clone(),
+            InProject::new(self.clone(), &mut ids_seed(random), make),
+        )
     }
 
     /// `generateContent` for `model` in the resolved project (from the cache when it

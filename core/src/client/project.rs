@@ -316,8 +316,40 @@ enum InProjectStage<O: Operation> {
     Finished,
 }
 
-/// The quota buckets of the resolved project.
-pub type QuotaOp = InProject<FlowOp<RetrieveQuota>>;
+/// The quota buckets of the resolved project; their reset times are remembered for
+/// model fallback.
+#[derive(Debug)]
+pub struct QuotaOp {
+    client: Client,
+    inner: InProject<FlowOp<RetrieveQuota>>,
+}
+
+impl QuotaOp {
+    pub(crate) fn new(client: Client, inner: InProject<FlowOp<RetrieveQuota>>) -> Self {
+        Self { client, inner }
+    }
+}
+
+impl Operation for QuotaOp {
+    type Output = crate::code_assist::Quota;
+
+    fn poll(&mut self, now: SystemTime) -> Result<Action<crate::code_assist::Quota>, Error> {
+        let action = self.inner.poll(now)?;
+        if let Action::Done(quota) = &action {
+            self.client.models().note_resets(
+                quota
+                    .buckets
+                    .iter()
+                    .filter_map(|b| Some((b.model_id.as_str(), b.reset_time?))),
+            );
+        }
+        Ok(action)
+    }
+
+    fn handle(&mut self, input: Input, now: SystemTime) {
+        self.inner.handle(input, now);
+    }
+}
 
 impl<O: Operation> std::fmt::Debug for InProject<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

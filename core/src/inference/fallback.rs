@@ -108,6 +108,8 @@ enum Until {
 #[derive(Debug, Default)]
 pub struct ModelAvailability {
     unavailable: HashMap<String, Until>,
+    /// When each model's quota resets, from the last quota buckets read.
+    resets: HashMap<String, SystemTime>,
 }
 
 impl ModelAvailability {
@@ -120,8 +122,17 @@ impl ModelAvailability {
         }
     }
 
-    /// Records that `model` failed with `class` (and Google's `delay`) at `now`;
-    /// true when the failure is one that falls back.
+    /// Remembers when models' quotas reset (from quota buckets), for a
+    /// `quota_exhausted` answer that gives no delay.
+    pub fn note_resets<'a>(&mut self, resets: impl IntoIterator<Item = (&'a str, SystemTime)>) {
+        for (model, reset) in resets {
+            self.resets.insert(model.to_owned(), reset);
+        }
+    }
+
+    /// Records that `model` (a key `{target}:{model}`, or a bare model) failed with
+    /// `class` (and Google's `delay`) at `now`; true when the failure is one that
+    /// falls back. A quota without a delay rests until its bucket's reset when known.
     pub fn record(
         &mut self,
         policy: &FallbackPolicy,
@@ -134,7 +145,15 @@ impl ModelAvailability {
             ErrorClass::Capacity => {
                 Until::Time(now + delay.unwrap_or_default().max(policy.capacity_cooldown))
             }
-            ErrorClass::QuotaExhausted => Until::Time(now + delay.unwrap_or(policy.quota_cooldown)),
+            ErrorClass::QuotaExhausted => {
+                let bare = model.rsplit(':').next().unwrap_or(model);
+                let reset = self.resets.get(bare).copied().filter(|reset| *reset > now);
+                Until::Time(match (delay, reset) {
+                    (Some(delay), _) => now + delay,
+                    (None, Some(reset)) => reset,
+                    (None, None) => now + policy.quota_cooldown,
+                })
+            }
             ErrorClass::ModelNotFound => Until::Forever,
             _ => return false,
         };
