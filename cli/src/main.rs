@@ -250,8 +250,9 @@ pub fn say(message: &str) {
 
 /// Logs to stderr: `RUST_LOG` when set, else warnings, `-v` information, `-vv` all.
 fn install_logging(verbose: u8) {
+    // Retry waits are worth a line even without -v: a person sees why nothing moves.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,codeassist::retry=info",
         1 => "info",
         _ => "trace",
     };

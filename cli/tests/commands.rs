@@ -593,6 +593,25 @@ fn ask_and_models() {
     assert_eq!(models["models"][0]["name"], "gemini-2.5-pro");
     assert_eq!(models["models"][0]["input_token_limit"], 1_048_576);
 
+    // A rate limit is waited out, and the wait is said on stderr.
+    emulator.inject(
+        "/v1beta/models/gemini-2.5-flash",
+        Fault::RateLimited(0.2),
+        1,
+    );
+    let output = run(ask(&["--model", "gemini-2.5-flash", "hi"]).env_remove("RUST_LOG"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("retrying"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains("rate_limit"),
+        "{}",
+        text(&output.stderr)
+    );
+
     // No prompt at all is a usage error.
     let output = run(&mut ask(&[]));
     assert_eq!(output.status.code(), Some(2));

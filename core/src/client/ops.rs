@@ -152,6 +152,12 @@ impl Operation for OpenStream {
                 self.attempt.elapsed = now.duration_since(started).unwrap_or_default();
                 match self.policy.decide(&failure, self.attempt, &mut self.random) {
                     Decision::RetryAfter(wait) => {
+                        tracing::info!(
+                            target: "codeassist::retry",
+                            class = %failure.class(),
+                            wait = %crate::error::format_delay(wait),
+                            "retrying"
+                        );
                         self.stage = Stage::Ready;
                         Ok(Action::Wait(wait))
                     }

@@ -189,6 +189,12 @@ where
         self.history.last_class = Some(failure.class());
         match self.policy.decide(&failure, self.attempt, &mut self.random) {
             Decision::RetryAfter(wait) => {
+                tracing::info!(
+                    target: "codeassist::retry",
+                    class = %failure.class(),
+                    wait = %crate::error::format_delay(wait),
+                    "retrying"
+                );
                 self.history.retries = self.history.retries.saturating_add(1);
                 self.history.waits.push(wait);
                 self.state = State::Waiting(wait);
