@@ -490,9 +490,13 @@ fn ask_and_models() {
         command
     };
 
-    let output = run(&mut ask(&["--model", "gemini-2.5-flash", "hello"]));
+    let output = run(ask(&["--model", "gemini-2.5-flash", "hello"]).env("RUST_LOG", "trace"));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    assert!(
+        !text(&output.stderr).contains(API_KEY),
+        "the API key reached the logs"
+    );
 
     let mut child = ask(&["--json", "--model", "gemini-2.5-flash"])
         .stdin(Stdio::piped())

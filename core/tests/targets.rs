@@ -452,3 +452,32 @@ fn quota_without_a_delay_rests_until_the_buckets_reset() {
     assert!(!models.record(&policy, "x:m", ErrorClass::RateLimit, None, start()));
     assert!(models.available("x:m", start()));
 }
+
+#[test]
+fn models_list_reads_every_page() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let models = runtime
+        .run(client.list_models_on(&keyed()), |request, _| {
+            match request.uri().query().unwrap_or("").contains("pageToken=page-2") {
+                false => answer(
+                    200,
+                    json!({"models": [{"name": "models/a", "inputTokenLimit": 10, "outputTokenLimit": 5, "supportedGenerationMethods": ["generateContent"]}], "nextPageToken": "page-2"}),
+                ),
+                true => answer(200, json!({"models": [{"name": "models/b"}, {"noname": 1}]})),
+            }
+        })
+        .unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(models[0].input_token_limit, Some(10));
+    assert_eq!(models[0].methods, ["generateContent"]);
+    assert_eq!(runtime.sent.len(), 2);
+    assert!(runtime.sent[0].uri().query().unwrap().contains("pageSize="));
+    assert!(
+        runtime
+            .sent
+            .iter()
+            .all(|r| !r.uri().to_string().contains("AIza"))
+    );
+}
