@@ -80,6 +80,7 @@ pub mod code_assist;
 pub mod error;
 pub mod flow;
 pub mod inference;
+mod named;
 pub mod oauth;
 mod random;
 pub mod retry;

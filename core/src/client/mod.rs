@@ -401,17 +401,7 @@ impl Client {
         request: serde_json::Value,
         random: &mut R,
     ) -> FallbackOp<Chunk> {
-        let target = target.clone();
-        let mut ids = crate::SplitMix64::seeded_from(random);
-        let scope = target.kind().name();
-        FallbackOp::new(
-            self,
-            scope,
-            model,
-            Box::new(move |client: &Client, model: &str| {
-                client.generate_on(&target, model, request.clone(), &mut ids)
-            }),
-        )
+        self.along_chain(target, model, request, random, Client::generate_on)
     }
 
     /// `streamGenerateContent` for `model` on `target`, the opening falling back
@@ -423,6 +413,18 @@ impl Client {
         request: serde_json::Value,
         random: &mut R,
     ) -> FallbackOp<Opened> {
+        self.along_chain(target, model, request, random, Client::stream_on)
+    }
+
+    /// `call` for `model` and, when it cannot answer, the models after it.
+    fn along_chain<T: 'static, R: rand_core::Rng + ?Sized>(
+        &self,
+        target: &Target,
+        model: &str,
+        request: serde_json::Value,
+        random: &mut R,
+        call: fn(&Client, &Target, &str, serde_json::Value, &mut crate::SplitMix64) -> BoxedOp<T>,
+    ) -> FallbackOp<T> {
         let target = target.clone();
         let mut ids = crate::SplitMix64::seeded_from(random);
         let scope = target.kind().name();
@@ -431,7 +433,7 @@ impl Client {
             scope,
             model,
             Box::new(move |client: &Client, model: &str| {
-                client.stream_on(&target, model, request.clone(), &mut ids)
+                call(client, &target, model, request.clone(), &mut ids)
             }),
         )
     }

@@ -63,21 +63,14 @@ impl TargetKind {
 
     /// The kind's name.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, kind)| *kind == self)
-            .map_or("code-assist", |(name, _)| name)
+        crate::named::name_of(&Self::ALL, self)
     }
 }
 
 impl std::str::FromStr for TargetKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(name, _)| *name == s.trim())
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| format!("unknown target {s:?}; one of code-assist, gemini-api, vertex"))
+        crate::named::parse_name(&Self::ALL, s, "target")
     }
 }
 

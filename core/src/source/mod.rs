@@ -208,27 +208,14 @@ impl SourceKind {
     /// The name the CLI uses (`auto`, `login`, `adc`, `service-account`, `metadata`,
     /// `env`).
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, kind)| *kind == self)
-            .map_or("auto", |(name, _)| name)
+        crate::named::name_of(&Self::ALL, self)
     }
 }
 
 impl std::str::FromStr for SourceKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(name, _)| *name == s.trim())
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|(name, _)| *name).collect();
-                format!(
-                    "unknown credential source {s:?}; one of {}",
-                    names.join(", ")
-                )
-            })
+        crate::named::parse_name(&Self::ALL, s, "credential source")
     }
 }
 
