@@ -290,7 +290,7 @@ fn known_detail(wire: WireDetail<'_>) -> Result<Detail, Option<std::borrow::Cow<
     let short = wire
         .type_url
         .as_deref()
-        .map(|url| url.rsplit('/').next().unwrap_or(url).trim());
+        .map(|url| url[url.rfind('/').map_or(0, |slash| slash + 1)..].trim());
     Ok(match short {
         Some("google.rpc.ErrorInfo") => Detail::ErrorInfo {
             reason: wire.reason,
@@ -655,10 +655,43 @@ fn delay<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> 
     d.deserialize_any(DelayVisitor)
 }
 
-/// A status code: a number or a numeric string within 100..=599.
+/// A status code: a number or a numeric string within 100..=599 (read without
+/// allocating).
 fn code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    Ok(text(d)?
-        .and_then(|t| t.trim().parse::<u64>().ok())
+    struct CodeVisitor;
+    impl<'de> Visitor<'de> for CodeVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a status code")
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Option<u64>, E> {
+            Ok((v.fract() == 0.0 && (0.0..=65535.0).contains(&v)).then_some(v as u64))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<u64>, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    Ok(d.deserialize_any(CodeVisitor)?
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (100..=599).contains(c)))
 }
