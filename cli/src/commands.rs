@@ -204,8 +204,14 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
         s.quota_project(client.core().config().quota_project.as_deref())
             .map(str::to_owned)
     });
+    let (trust_roots, trust_problem) = match codeassist_store::default_trust() {
+        Ok(trust) => (trust.sources().to_vec(), None),
+        Err(problem) => (Vec::new(), Some(problem)),
+    };
     if as_json {
         let value = json!({
+            "trust_roots": trust_roots,
+            "trust_problem": trust_problem,
             "source": summary.as_ref().map(|s| json!({"kind": s.kind, "account": s.account, "origin": s.origin})),
             "source_problem": source_problem,
             "quota_project": quota_project,
@@ -223,6 +229,10 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
     }
     if let Some(problem) = &source_problem {
         println!("Credential problem: {problem}");
+    }
+    match &trust_problem {
+        Some(problem) => println!("Trust problem: {problem}"),
+        None => println!("Trusted CAs: {}", trust_roots.join(" + ")),
     }
     if let Some(summary) = summary.as_ref().filter(|s| s.kind != "login") {
         println!(

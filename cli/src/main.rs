@@ -39,6 +39,8 @@ Environment:
                       a Gemini API key (ask and models then use the Gemini API)
   GOOGLE_CLOUD_LOCATION
                       Vertex AI's location (default global)
+  CODEASSIST_CA_FILE  an extra CA bundle (PEM) to trust beside the system's (a corporate root);
+                      SSL_CERT_FILE / SSL_CERT_DIR replace the system's store
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 sign-in needed (run `codeassist login`).
 

@@ -30,7 +30,8 @@ fn codeassist(home: &Path, base: &str) -> Command {
         .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
-        .env_remove("GOOGLE_CLOUD_LOCATION");
+        .env_remove("GOOGLE_CLOUD_LOCATION")
+        .env_remove("CODEASSIST_CA_FILE");
     command
 }
 
@@ -662,4 +663,30 @@ fn login_for_the_gemini_api_asks_for_its_scope() {
         "{scope}"
     );
     assert!(scope.contains("cloud-platform"), "{scope}");
+}
+
+/// `status` says which certificate authorities are trusted, and an extra bundle that
+/// cannot be read is named.
+#[test]
+fn status_names_the_trusted_cas() {
+    let home = tempfile::tempdir().unwrap();
+    let bundle = home.path().join("corp-ca.pem");
+    std::fs::write(&bundle, codeassist_testkit::tls::private_ca().ca_pem).unwrap();
+    let output = run(codeassist(home.path(), "http://127.0.0.1:9")
+        .env("CODEASSIST_CA_FILE", &bundle)
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let roots = status["trust_roots"].to_string();
+    assert!(roots.contains("corp-ca.pem (1 certificate)"), "{roots}");
+    let output = run(codeassist(home.path(), "http://127.0.0.1:9")
+        .env("CODEASSIST_CA_FILE", home.path().join("gone.pem"))
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        status["trust_problem"]
+            .as_str()
+            .unwrap_or("")
+            .contains("CODEASSIST_CA_FILE"),
+        "{status}"
+    );
 }

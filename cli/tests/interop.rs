@@ -43,7 +43,8 @@ fn codeassist(home: &Path, client: &str) -> Command {
         .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
-        .env_remove("GOOGLE_CLOUD_LOCATION");
+        .env_remove("GOOGLE_CLOUD_LOCATION")
+        .env_remove("CODEASSIST_CA_FILE");
     command
 }
 

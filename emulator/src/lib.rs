@@ -323,6 +323,12 @@ impl Emulator {
         Server::start(self.clone())
     }
 
+    /// Starts a loopback HTTPS server for this emulator with `tls` (for tests of
+    /// private CAs): its base URL is `https://localhost:{port}`.
+    pub fn serve_tls(&self, tls: Arc<rustls::ServerConfig>) -> std::io::Result<Server> {
+        Server::start_tls(self.clone(), tls)
+    }
+
     /// Starts a loopback HTTP server that keeps connections open between requests, as
     /// Google does; for benchmarks, where a new connection per request would measure
     /// TCP set-up instead of the client.

@@ -20,6 +20,7 @@ pub struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 impl Server {
@@ -35,9 +36,24 @@ impl Server {
         Self::start_with(emulator, true)
     }
 
+    /// Like [`Server::start`], over TLS with `tls` (a test's private CA's server
+    /// certificate, say); the base URL is `https://localhost:{port}`.
+    pub fn start_tls(emulator: Emulator, tls: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        Self::listen(emulator, false, Some(tls))
+    }
+
     fn start_with(emulator: Emulator, keep_alive: bool) -> std::io::Result<Self> {
+        Self::listen(emulator, keep_alive, None)
+    }
+
+    fn listen(
+        emulator: Emulator,
+        keep_alive: bool,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        let is_tls = tls.is_some();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -48,8 +64,19 @@ impl Server {
                     }
                     let Ok(stream) = stream else { continue };
                     let emulator = emulator.clone();
+                    let tls = tls.clone();
                     std::thread::spawn(move || {
-                        let _ = serve_connection(stream, &emulator, keep_alive);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        let _ = stream.set_nodelay(true);
+                        let _ = match tls {
+                            None => serve_connection(stream, &emulator, keep_alive),
+                            Some(tls) => rustls::ServerConnection::new(tls)
+                                .map_err(std::io::Error::other)
+                                .and_then(|connection| {
+                                    let stream = rustls::StreamOwned::new(connection, stream);
+                                    serve_connection(stream, &emulator, keep_alive)
+                                }),
+                        };
                     });
                 }
             })
@@ -58,12 +85,17 @@ impl Server {
             addr,
             stop,
             thread: Some(thread),
+            tls: is_tls,
         })
     }
 
-    /// The base URL, such as `http://127.0.0.1:41234`.
+    /// The base URL, such as `http://127.0.0.1:41234` (`https://localhost:41234`
+    /// over TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            true => format!("https://localhost:{}", self.addr.port()),
+            false => format!("http://{}", self.addr),
+        }
     }
 
     /// The socket address.
@@ -83,15 +115,12 @@ impl Drop for Server {
     }
 }
 
-fn serve_connection(
-    stream: TcpStream,
+fn serve_connection<S: Read + Write>(
+    stream: S,
     emulator: &Emulator,
     keep_alive: bool,
 ) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut stream = stream;
+    let mut reader = BufReader::new(stream);
     loop {
         let Some((request, client_closes)) = read_request(&mut reader)? else {
             return Ok(());
@@ -117,8 +146,8 @@ fn serve_connection(
         // ACKs (Nagle) once the connection is kept open.
         let mut message = head.into_bytes();
         message.extend_from_slice(response.body());
-        stream.write_all(&message)?;
-        stream.flush()?;
+        reader.get_mut().write_all(&message)?;
+        reader.get_mut().flush()?;
         if !stays_open {
             return Ok(());
         }
@@ -127,8 +156,8 @@ fn serve_connection(
 
 /// Reads one request, and whether the client asked to close after it; `None` at the
 /// end of the connection or for a request line that is not HTTP.
-fn read_request(
-    reader: &mut BufReader<TcpStream>,
+fn read_request<S: Read>(
+    reader: &mut BufReader<S>,
 ) -> std::io::Result<Option<(http::Request<Vec<u8>>, bool)>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {

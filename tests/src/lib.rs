@@ -5,6 +5,7 @@
 //!   Gemini API, Vertex AI and metadata-server endpoints), re-exported;
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
+//! - [`tls`]: a private CA made per test, for the emulator over HTTPS;
 //! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
 //!   `cargo test`;
 //! - [`vectors`]: recorded failed responses with the classification each must get,
@@ -16,4 +17,5 @@ pub mod client_scenarios;
 pub mod conformance;
 pub use codeassist_emulator as emulator;
 pub mod fuzzing;
+pub mod tls;
 pub mod vectors;

@@ -23,6 +23,9 @@ pub struct DriverConfig {
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
     pub max_body: usize,
+    /// The certificate authorities trusted; `None`: the system's (Mozilla's where
+    /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
+    pub trust: Option<std::sync::Arc<codeassist_store::TrustRoots>>,
 }
 
 impl Default for DriverConfig {
@@ -32,6 +35,7 @@ impl Default for DriverConfig {
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
+            trust: None,
         }
     }
 }
@@ -45,6 +49,8 @@ impl Default for DriverConfig {
 pub struct BlockingDriver {
     agent: ureq::Agent,
     max_body: usize,
+    /// Why the trusted roots could not be loaded: every request fails with it.
+    trust_error: Option<String>,
 }
 
 /// What opening a streamed request gave.
@@ -59,7 +65,26 @@ impl Default for BlockingDriver {
 impl BlockingDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
+        let trust = config
+            .trust
+            .clone()
+            .map_or_else(codeassist_store::default_trust, Ok);
+        let (roots, trust_error) = match trust {
+            Ok(trust) => (
+                trust
+                    .certificates()
+                    .iter()
+                    .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+                    .collect::<Vec<_>>(),
+                None,
+            ),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(config.connect_timeout))
@@ -72,6 +97,7 @@ impl BlockingDriver {
         Self {
             agent,
             max_body: config.max_body,
+            trust_error,
         }
     }
 
@@ -98,6 +124,7 @@ impl BlockingDriver {
     /// Sends one request and reads the whole (capped) response. A
     /// [`RequestTimeout`] on the request bounds the whole exchange.
     pub fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.check_trust()?;
         let target = format!("{} {}", request.method(), request.uri().path());
         let response = self
             .agent
@@ -111,6 +138,9 @@ impl BlockingDriver {
     /// Sends a streaming request: a 2xx answer's body is kept to be read as it
     /// arrives; anything else is read whole.
     pub(crate) fn open(&self, request: Request) -> Opening {
+        if let Err(failure) = self.check_trust() {
+            return Opening::Answered(Err(failure));
+        }
         let response = match self.agent.run(self.configured(request)) {
             Ok(response) => response,
             Err(error) => return Opening::Answered(Err(transport_error(&error))),
@@ -124,6 +154,14 @@ impl BlockingDriver {
             Opened::new(parts.status, parts.headers),
             ResponseStream::new(Box::new(body)),
         )
+    }
+
+    /// Fails when the trusted roots could not be loaded (a broken CA file).
+    fn check_trust(&self) -> Result<(), TransportError> {
+        match &self.trust_error {
+            Some(error) => Err(TransportError::new(TransportErrorKind::Tls, error.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The request with its own timeout, when its flow set one.

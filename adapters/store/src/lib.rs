@@ -38,6 +38,7 @@ mod login;
 mod path;
 mod session;
 mod sources;
+mod trust;
 
 pub use builder::{ClientBuilder, ClientParts, Runtime, discovery, switch_source};
 pub use client_error::ClientError;
@@ -49,6 +50,7 @@ pub use login::{
 pub use path::{default_path, resolve_default_path};
 pub use session::StoreSession;
 pub use sources::{MemoryCredentialStore, RingKeys, read_credential_file};
+pub use trust::{CA_FILE_VAR, TrustRoots, default_trust};
 
 use std::path::PathBuf;
 use std::time::Duration;

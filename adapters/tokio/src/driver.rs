@@ -11,6 +11,9 @@ use codeassist_core::flow::request::RequestTimeout;
 use codeassist_core::flow::{Flow, Request, Response, Step, TransportError, TransportErrorKind};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use std::sync::Arc;
+
+use codeassist_store::{TrustRoots, default_trust};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -31,6 +34,9 @@ pub struct DriverConfig {
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
     pub max_body: usize,
+    /// The certificate authorities trusted; `None`: the system's (Mozilla's where
+    /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
+    pub trust: Option<Arc<TrustRoots>>,
 }
 
 impl Default for DriverConfig {
@@ -39,6 +45,7 @@ impl Default for DriverConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
+            trust: None,
         }
     }
 }
@@ -46,13 +53,16 @@ impl Default for DriverConfig {
 type Connector = HttpsConnector<HttpConnector<TypedResolver>>;
 
 /// Runs any `codeassist-core` flow on tokio: hyper-util's pooled client with rustls
-/// (ring, webpki roots), `tokio::time::sleep` for waits, the real clock.
+/// (ring; the system's CA store, see [`TrustRoots`]), `tokio::time::sleep` for waits,
+/// the real clock.
 ///
 /// Cheap to clone (clones share the connection pool); `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct AsyncDriver {
     client: HyperClient<Connector, Full<Bytes>>,
     config: DriverConfig,
+    /// Why the trusted roots could not be loaded: every request fails with it.
+    trust_error: Option<String>,
 }
 
 /// What opening a streamed request gave.
@@ -70,13 +80,15 @@ impl AsyncDriver {
         let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
+        let (roots, trust_error) = match config.trust.clone().map_or_else(default_trust, Ok) {
+            Ok(trust) => (trust.root_store(), None),
+            Err(error) => (rustls::RootCertStore::empty(), Some(error)),
+        };
         let tls = rustls::ClientConfig::builder_with_provider(
             rustls::crypto::ring::default_provider().into(),
         )
         .with_safe_default_protocol_versions()
-        .map(|builder| {
-            hyper_rustls::ConfigBuilderExt::with_webpki_roots(builder).with_no_client_auth()
-        })
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
         .expect("ring supports the default protocol versions");
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -84,7 +96,11 @@ impl AsyncDriver {
             .enable_http1()
             .wrap_connector(http);
         let client = HyperClient::builder(TokioExecutor::new()).build(connector);
-        Self { client, config }
+        Self {
+            client,
+            config,
+            trust_error,
+        }
     }
 
     /// Runs `flow` to completion.
@@ -111,6 +127,9 @@ impl AsyncDriver {
     }
 
     async fn exchange(&self, request: Request) -> Result<http::Response<Incoming>, TransportError> {
+        if let Some(error) = &self.trust_error {
+            return Err(TransportError::new(TransportErrorKind::Tls, error.clone()));
+        }
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
         self.client
@@ -241,14 +260,19 @@ fn kind_of(error: &(dyn std::error::Error + 'static)) -> TransportErrorKind {
                 | ErrorKind::UnexpectedEof => Some(TransportErrorKind::Reset),
                 _ => None,
             };
-            // rustls reports certificate failures inside an io::Error.
-            if let Some(inner) = io.get_ref()
-                && inner.is::<rustls::Error>()
-            {
+            // rustls reports certificate failures inside an io::Error, at times
+            // wrapped in another: `io::Error::source` skips the wrapped error itself,
+            // so the walk goes into it.
+            let inner = io.get_ref();
+            if inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
                 return TransportErrorKind::Tls;
             }
             if let Some(by_io) = by_io {
                 return by_io;
+            }
+            if let Some(inner) = inner {
+                current = Some(inner);
+                continue;
             }
         }
         current = cause.source();

@@ -205,6 +205,18 @@ async fn a_token_in_the_window_is_returned_at_once_and_refreshed_in_the_backgrou
     let server = emulator.serve().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path().join("oauth.json"));
+    // A window of 2999 s: fresh for a second or two, then inside the window with
+    // plenty of life left (as a token 4 minutes from its end is with the default).
+    let mut policy = codeassist_core::client::RefreshPolicy::default();
+    policy.window = Duration::from_secs(2999);
+    // The client first (building it loads the trust roots), then the token: the
+    // second of freshness is not spent on set-up.
+    let later = Client::builder(oauth_client(&server.base_url()))
+        .store(store.clone())
+        .env_project(None)
+        .refresh_policy(policy)
+        .build()
+        .unwrap();
     let mut credentials = codeassist_core::oauth::Credentials::new(
         CLIENT_ID,
         Some(Secret::new(CLIENT_SECRET)),
@@ -213,16 +225,6 @@ async fn a_token_in_the_window_is_returned_at_once_and_refreshed_in_the_backgrou
     credentials.access_token = Some(Secret::new("ya29.aging"));
     credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3000);
     store.lock().unwrap().save(&credentials).unwrap();
-    // A window of 2999 s: fresh for a second or two, then inside the window with
-    // plenty of life left (as a token 4 minutes from its end is with the default).
-    let mut policy = codeassist_core::client::RefreshPolicy::default();
-    policy.window = Duration::from_secs(2999);
-    let later = Client::builder(oauth_client(&server.base_url()))
-        .store(store.clone())
-        .env_project(None)
-        .refresh_policy(policy)
-        .build()
-        .unwrap();
     assert_eq!(later.access_token().await.unwrap().expose(), "ya29.aging");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     // A slow token endpoint: the caller must not wait for it.
