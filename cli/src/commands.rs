@@ -208,8 +208,13 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
         Ok(trust) => (trust.sources().to_vec(), None),
         Err(problem) => (Vec::new(), Some(problem)),
     };
+    let proxy_setting = codeassist_store::ProxySetting::Environment;
+    let proxy = proxy_setting.describe();
+    let proxy_problem = proxy_setting.problem();
     if as_json {
         let value = json!({
+            "proxy": proxy,
+            "proxy_problem": proxy_problem,
             "trust_roots": trust_roots,
             "trust_problem": trust_problem,
             "source": summary.as_ref().map(|s| json!({"kind": s.kind, "account": s.account, "origin": s.origin})),
@@ -233,6 +238,11 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
     match &trust_problem {
         Some(problem) => println!("Trust problem: {problem}"),
         None => println!("Trusted CAs: {}", trust_roots.join(" + ")),
+    }
+    match (&proxy_problem, &proxy) {
+        (Some(problem), _) => println!("Proxy problem: {problem}"),
+        (None, Some(proxy)) => println!("Proxy for HTTPS: {proxy} (never for loopback)"),
+        (None, None) => {}
     }
     if let Some(summary) = summary.as_ref().filter(|s| s.kind != "login") {
         println!(

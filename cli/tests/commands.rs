@@ -31,7 +31,15 @@ fn codeassist(home: &Path, base: &str) -> Command {
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
         .env_remove("GOOGLE_CLOUD_LOCATION")
-        .env_remove("CODEASSIST_CA_FILE");
+        .env_remove("CODEASSIST_CA_FILE")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
     command
 }
 
@@ -689,4 +697,59 @@ fn status_names_the_trusted_cas() {
             .contains("CODEASSIST_CA_FILE"),
         "{status}"
     );
+}
+
+/// Proxies from the environment: `status` names the proxy without its password;
+/// `NO_PROXY` sends a host around a (dead) proxy; without it the call goes to the
+/// proxy and fails.
+#[test]
+fn proxies_from_the_environment() {
+    use codeassist_testkit::emulator::API_KEY;
+    let home = tempfile::tempdir().unwrap();
+    let output = run(codeassist(home.path(), "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://alice:s3cret@127.0.0.1:9")
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let proxy = status["proxy"].as_str().unwrap_or("");
+    assert!(
+        proxy.contains("alice:[redacted]@127.0.0.1:9") && proxy.contains("HTTPS_PROXY"),
+        "{status}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("s3cret"));
+
+    let Some(ip) = codeassist_testkit::proxy::non_loopback_address() else {
+        return;
+    };
+    let ca = codeassist_testkit::tls::private_ca_for(&[ip.to_string()]);
+    let emulator = Emulator::new();
+    let server = emulator.serve_tls_on(ca.server.clone(), ip).unwrap();
+    let bundle = home.path().join("ca.pem");
+    std::fs::write(&bundle, &ca.ca_pem).unwrap();
+    let ask = |proxy: &str, no_proxy: Option<&str>| {
+        let mut command = codeassist(home.path(), &server.base_url());
+        command
+            .env("CODEASSIST_CA_FILE", &bundle)
+            .env("GEMINI_API_KEY", API_KEY)
+            .env("HTTPS_PROXY", proxy)
+            .args(["ask", "--model", "gemini-2.5-flash", "hi"]);
+        if let Some(no_proxy) = no_proxy {
+            command.env("NO_PROXY", no_proxy);
+        }
+        run(&mut command)
+    };
+    // A dead proxy, but the host is in NO_PROXY: straight there.
+    let output = ask("http://127.0.0.1:9", Some(&ip.to_string()));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    // A real proxy that wants credentials we do not give: refused at once, no retries.
+    let Some(proxy) = codeassist_testkit::proxy::Tinyproxy::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let output = ask(&proxy.url(None), None);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let output = ask(&proxy.url(Some(("alice", "s3cret"))), None);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!text(&output.stderr).contains("s3cret"));
 }

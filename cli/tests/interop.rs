@@ -44,7 +44,15 @@ fn codeassist(home: &Path, client: &str) -> Command {
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
         .env_remove("GOOGLE_CLOUD_LOCATION")
-        .env_remove("CODEASSIST_CA_FILE");
+        .env_remove("CODEASSIST_CA_FILE")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
     command
 }
 

@@ -329,6 +329,16 @@ impl Emulator {
         Server::start_tls(self.clone(), tls)
     }
 
+    /// Starts an HTTPS server for this emulator on `ip` (a non-loopback address, for
+    /// tests through a proxy).
+    pub fn serve_tls_on(
+        &self,
+        tls: Arc<rustls::ServerConfig>,
+        ip: std::net::IpAddr,
+    ) -> std::io::Result<Server> {
+        Server::start_tls_on(self.clone(), tls, ip)
+    }
+
     /// Starts a loopback HTTP server that keeps connections open between requests, as
     /// Google does; for benchmarks, where a new connection per request would measure
     /// TCP set-up instead of the client.

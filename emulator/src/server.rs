@@ -39,19 +39,31 @@ impl Server {
     /// Like [`Server::start`], over TLS with `tls` (a test's private CA's server
     /// certificate, say); the base URL is `https://localhost:{port}`.
     pub fn start_tls(emulator: Emulator, tls: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        Self::listen(emulator, false, Some(tls))
+        Self::listen(emulator, false, Some(tls), [127, 0, 0, 1].into())
+    }
+
+    /// Like [`Server::start_tls`], bound to `ip` (a non-loopback address of this
+    /// machine, for tests that go through a proxy, which loopback never does); the base
+    /// URL is `https://{ip}:{port}`.
+    pub fn start_tls_on(
+        emulator: Emulator,
+        tls: Arc<rustls::ServerConfig>,
+        ip: std::net::IpAddr,
+    ) -> std::io::Result<Self> {
+        Self::listen(emulator, false, Some(tls), ip)
     }
 
     fn start_with(emulator: Emulator, keep_alive: bool) -> std::io::Result<Self> {
-        Self::listen(emulator, keep_alive, None)
+        Self::listen(emulator, keep_alive, None, [127, 0, 0, 1].into())
     }
 
     fn listen(
         emulator: Emulator,
         keep_alive: bool,
         tls: Option<Arc<rustls::ServerConfig>>,
+        ip: std::net::IpAddr,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0))?;
         let addr = listener.local_addr()?;
         let is_tls = tls.is_some();
         let stop = Arc::new(AtomicBool::new(false));
@@ -92,9 +104,10 @@ impl Server {
     /// The base URL, such as `http://127.0.0.1:41234` (`https://localhost:41234`
     /// over TLS).
     pub fn base_url(&self) -> String {
-        match self.tls {
-            true => format!("https://localhost:{}", self.addr.port()),
-            false => format!("http://{}", self.addr),
+        match (self.tls, self.addr.ip().is_loopback()) {
+            (true, true) => format!("https://localhost:{}", self.addr.port()),
+            (true, false) => format!("https://{}", self.addr),
+            (false, _) => format!("http://{}", self.addr),
         }
     }
 

@@ -6,6 +6,7 @@
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
 //! - [`tls`]: a private CA made per test, for the emulator over HTTPS;
+//! - [`proxy`]: a real CONNECT proxy (tinyproxy) started per test;
 //! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
 //!   `cargo test`;
 //! - [`vectors`]: recorded failed responses with the classification each must get,
@@ -17,5 +18,6 @@ pub mod client_scenarios;
 pub mod conformance;
 pub use codeassist_emulator as emulator;
 pub mod fuzzing;
+pub mod proxy;
 pub mod tls;
 pub mod vectors;

@@ -20,6 +20,12 @@ impl std::fmt::Debug for PrivateCa {
 
 /// Makes a new private CA and a `localhost` server certificate signed by it.
 pub fn private_ca() -> PrivateCa {
+    private_ca_for(&[])
+}
+
+/// [`private_ca`], the server certificate also naming `names` (an address the
+/// emulator is served on).
+pub fn private_ca_for(names: &[String]) -> PrivateCa {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -29,9 +35,9 @@ pub fn private_ca() -> PrivateCa {
     let ca_key = KeyPair::generate().expect("a CA key");
     let ca_cert = ca_params.self_signed(&ca_key).expect("the CA certificate");
     let issuer = Issuer::new(ca_params, ca_key);
-    let server_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("server parameters");
+    let mut alt_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    alt_names.extend(names.iter().cloned());
+    let server_params = CertificateParams::new(alt_names).expect("server parameters");
     let server_key = KeyPair::generate().expect("a server key");
     let server_cert = server_params
         .signed_by(&server_key, &issuer)

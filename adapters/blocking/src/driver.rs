@@ -26,6 +26,9 @@ pub struct DriverConfig {
     /// The certificate authorities trusted; `None`: the system's (Mozilla's where
     /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
     pub trust: Option<std::sync::Arc<codeassist_store::TrustRoots>>,
+    /// The proxy for HTTPS to Google (default: the environment, as curl reads it);
+    /// loopback and the metadata server always go direct.
+    pub proxy: codeassist_store::ProxySetting,
 }
 
 impl Default for DriverConfig {
@@ -36,6 +39,7 @@ impl Default for DriverConfig {
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
             trust: None,
+            proxy: codeassist_store::ProxySetting::Environment,
         }
     }
 }
@@ -47,10 +51,13 @@ impl Default for DriverConfig {
 /// flows never expect one, and a bearer token must not follow a redirect).
 #[derive(Debug, Clone)]
 pub struct BlockingDriver {
+    /// Requests that may go through the proxy (HTTPS to Google).
     agent: ureq::Agent,
+    /// Everything else (loopback, the metadata server): never proxied.
+    direct: ureq::Agent,
     max_body: usize,
-    /// Why the trusted roots could not be loaded: every request fails with it.
-    trust_error: Option<String>,
+    /// Why the trust roots or the proxy cannot be used: every request fails with it.
+    setup_error: Option<String>,
 }
 
 /// What opening a streamed request gave.
@@ -69,7 +76,7 @@ impl BlockingDriver {
             .trust
             .clone()
             .map_or_else(codeassist_store::default_trust, Ok);
-        let (roots, trust_error) = match trust {
+        let (roots, mut setup_error) = match trust {
             Ok(trust) => (
                 trust
                     .certificates()
@@ -83,21 +90,33 @@ impl BlockingDriver {
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
             .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_recv_response(Some(config.read_timeout))
-            .timeout_recv_body(Some(config.read_timeout))
-            .timeout_global(Some(config.request_timeout))
-            .user_agent(codeassist_core::flow::request::USER_AGENT)
-            .build()
-            .new_agent();
+        if let Some(problem) = config.proxy.problem() {
+            setup_error.get_or_insert(problem);
+        }
+        let proxy = match &config.proxy {
+            codeassist_store::ProxySetting::Environment => ureq::Proxy::try_from_env(),
+            codeassist_store::ProxySetting::Url(url) => ureq::Proxy::new(url).ok(),
+            _ => None,
+        };
+        let agent_with = |proxy: Option<ureq::Proxy>| {
+            ureq::Agent::config_builder()
+                .proxy(proxy)
+                .tls_config(tls.clone())
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_connect(Some(config.connect_timeout))
+                .timeout_recv_response(Some(config.read_timeout))
+                .timeout_recv_body(Some(config.read_timeout))
+                .timeout_global(Some(config.request_timeout))
+                .user_agent(codeassist_core::flow::request::USER_AGENT)
+                .build()
+                .new_agent()
+        };
         Self {
-            agent,
+            agent: agent_with(proxy),
+            direct: agent_with(None),
             max_body: config.max_body,
-            trust_error,
+            setup_error,
         }
     }
 
@@ -127,7 +146,7 @@ impl BlockingDriver {
         self.check_trust()?;
         let target = format!("{} {}", request.method(), request.uri().path());
         let response = self
-            .agent
+            .agent_for(&request)
             .run(self.configured(request))
             .map_err(|error| transport_error(&error))?;
         let response = self.read_whole(response)?;
@@ -141,7 +160,7 @@ impl BlockingDriver {
         if let Err(failure) = self.check_trust() {
             return Opening::Answered(Err(failure));
         }
-        let response = match self.agent.run(self.configured(request)) {
+        let response = match self.agent_for(&request).run(self.configured(request)) {
             Ok(response) => response,
             Err(error) => return Opening::Answered(Err(transport_error(&error))),
         };
@@ -156,9 +175,18 @@ impl BlockingDriver {
         )
     }
 
-    /// Fails when the trusted roots could not be loaded (a broken CA file).
+    /// The agent for `request`: the proxied one only where a proxy may be used.
+    fn agent_for(&self, request: &Request) -> &ureq::Agent {
+        match codeassist_store::may_proxy(request.uri()) {
+            true => &self.agent,
+            false => &self.direct,
+        }
+    }
+
+    /// Fails when the trust roots or the proxy cannot be used (a broken CA file, a
+    /// SOCKS proxy).
     fn check_trust(&self) -> Result<(), TransportError> {
-        match &self.trust_error {
+        match &self.setup_error {
             Some(error) => Err(TransportError::new(TransportErrorKind::Tls, error.clone())),
             None => Ok(()),
         }
@@ -200,6 +228,8 @@ pub fn transport_error(error: &ureq::Error) -> TransportError {
         ureq::Error::RequireHttpsOnly(_) => TransportErrorKind::Refused,
         ureq::Error::Protocol(_) => TransportErrorKind::Malformed,
         ureq::Error::BadUri(_) | ureq::Error::InvalidProxyUrl => TransportErrorKind::Refused,
+        // The proxy refused the tunnel (407, 403, …): final, never retried.
+        ureq::Error::ConnectProxyFailed(_) => TransportErrorKind::Refused,
         ureq::Error::BodyStalled => TransportErrorKind::Reset,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportErrorKind::Timeout,

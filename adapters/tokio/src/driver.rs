@@ -13,7 +13,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-use codeassist_store::{TrustRoots, default_trust};
+use codeassist_store::{ProxySetting, TrustRoots, default_trust};
+
+use crate::proxy::{ProxyConnector, ProxyFailure};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -37,6 +39,9 @@ pub struct DriverConfig {
     /// The certificate authorities trusted; `None`: the system's (Mozilla's where
     /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
     pub trust: Option<Arc<TrustRoots>>,
+    /// The proxy for HTTPS to Google (default: the environment, as curl reads it);
+    /// loopback and the metadata server always go direct.
+    pub proxy: ProxySetting,
 }
 
 impl Default for DriverConfig {
@@ -46,11 +51,12 @@ impl Default for DriverConfig {
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
             trust: None,
+            proxy: ProxySetting::Environment,
         }
     }
 }
 
-type Connector = HttpsConnector<HttpConnector<TypedResolver>>;
+type Connector = HttpsConnector<ProxyConnector<TypedResolver>>;
 
 /// Runs any `codeassist-core` flow on tokio: hyper-util's pooled client with rustls
 /// (ring; the system's CA store, see [`TrustRoots`]), `tokio::time::sleep` for waits,
@@ -61,8 +67,8 @@ type Connector = HttpsConnector<HttpConnector<TypedResolver>>;
 pub struct AsyncDriver {
     client: HyperClient<Connector, Full<Bytes>>,
     config: DriverConfig,
-    /// Why the trusted roots could not be loaded: every request fails with it.
-    trust_error: Option<String>,
+    /// Why the trust roots or the proxy cannot be used: every request fails with it.
+    setup_error: Option<String>,
 }
 
 /// What opening a streamed request gave.
@@ -80,10 +86,13 @@ impl AsyncDriver {
         let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
-        let (roots, trust_error) = match config.trust.clone().map_or_else(default_trust, Ok) {
+        let (roots, mut setup_error) = match config.trust.clone().map_or_else(default_trust, Ok) {
             Ok(trust) => (trust.root_store(), None),
             Err(error) => (rustls::RootCertStore::empty(), Some(error)),
         };
+        if let Some(problem) = config.proxy.problem() {
+            setup_error.get_or_insert(problem);
+        }
         let tls = rustls::ClientConfig::builder_with_provider(
             rustls::crypto::ring::default_provider().into(),
         )
@@ -94,12 +103,12 @@ impl AsyncDriver {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(ProxyConnector::new(http, &config.proxy));
         let client = HyperClient::builder(TokioExecutor::new()).build(connector);
         Self {
             client,
             config,
-            trust_error,
+            setup_error,
         }
     }
 
@@ -127,7 +136,7 @@ impl AsyncDriver {
     }
 
     async fn exchange(&self, request: Request) -> Result<http::Response<Incoming>, TransportError> {
-        if let Some(error) = &self.trust_error {
+        if let Some(error) = &self.setup_error {
             return Err(TransportError::new(TransportErrorKind::Tls, error.clone()));
         }
         let (parts, body) = request.into_parts();
@@ -234,6 +243,13 @@ fn kind_of(error: &(dyn std::error::Error + 'static)) -> TransportErrorKind {
         }
         if cause.is::<rustls::Error>() {
             return TransportErrorKind::Tls;
+        }
+        if let Some(proxy) = cause.downcast_ref::<ProxyFailure>() {
+            // The proxy could not be reached: a network failure; it refused: final.
+            return match kind_of(proxy.0.as_ref()) {
+                TransportErrorKind::Other => TransportErrorKind::Refused,
+                reached => reached,
+            };
         }
         if cause.is::<http_body_util::LengthLimitError>() {
             return TransportErrorKind::BodyTooLarge;

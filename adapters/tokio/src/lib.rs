@@ -22,6 +22,7 @@
 mod client;
 mod driver;
 mod listener;
+mod proxy;
 mod stream;
 
 pub use client::Client;

@@ -46,3 +46,59 @@ async fn a_private_ca_is_trusted_only_when_given() {
     assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
     assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
 }
+
+/// Through a real CONNECT proxy (tinyproxy) with the async driver: credentials
+/// accepted, wrong ones refused at once, loopback never proxied, SOCKS refused.
+#[tokio::test]
+async fn https_goes_through_a_real_proxy() {
+    use codeassist_store::ProxySetting;
+    use codeassist_testkit::proxy::{Tinyproxy, non_loopback_address};
+    let Some(ip) = non_loopback_address() else {
+        return;
+    };
+    let Some(proxy) = Tinyproxy::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let ca = codeassist_testkit::tls::private_ca_for(&[ip.to_string()]);
+    let emulator = Emulator::new();
+    let server = emulator.serve_tls_on(ca.server.clone(), ip).unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, &ca.ca_pem).unwrap();
+    let trust = Arc::new(TrustRoots::load(Some(&bundle)).unwrap());
+    let driver = |proxy: ProxySetting| {
+        let mut config = DriverConfig::default();
+        config.trust = Some(trust.clone());
+        config.proxy = proxy;
+        AsyncDriver::new(config)
+    };
+
+    let through = driver(ProxySetting::Url(proxy.url(Some(("alice", "s3cret")))));
+    let error = through.run(Call::new(userinfo(&base))).await.unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
+    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
+
+    let refused = driver(ProxySetting::Url(proxy.url(Some(("alice", "wrong")))));
+    let error = refused.run(Call::new(userinfo(&base))).await.unwrap_err();
+    assert_eq!(
+        error.class(),
+        Some(ErrorClass::TransportPermanent),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("wrong"), "{error}");
+    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
+
+    let loopback = Emulator::new();
+    let local = loopback.serve().unwrap();
+    let dead = driver(ProxySetting::Url("http://127.0.0.1:9".into()));
+    let error = dead
+        .run(Call::new(userinfo(&local.base_url())))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
+
+    let socks = driver(ProxySetting::Url("socks5://bob:pw@127.0.0.1:1080".into()));
+    let error = socks.run(Call::new(userinfo(&base))).await.unwrap_err();
+    assert!(error.to_string().contains("SOCKS"), "{error}");
+}
