@@ -143,6 +143,9 @@ pub struct Answer {
     pub response: Option<http::Response<Vec<u8>>>,
     /// How long a server waits before answering.
     pub delay: Duration,
+    /// For a streamed answer: how long a server waits between its events (a slow
+    /// model); zero sends the answer at once.
+    pub pace: Duration,
 }
 
 #[derive(Debug)]
@@ -166,6 +169,8 @@ struct State {
     operations: HashMap<String, u32>,
     faults: Vec<(String, VecDeque<Fault>)>,
     capacity_mid_stream: bool,
+    /// The pause between a stream's events.
+    stream_pace: Duration,
     counts: BTreeMap<String, usize>,
     bodies: Vec<(String, Vec<u8>)>,
     /// Service accounts whose assertions are accepted: email → RSA public key (DER).
@@ -298,6 +303,11 @@ impl Emulator {
         state.model_faults.clear();
     }
 
+    /// Makes streamed answers pause this long between their events (zero: at once).
+    pub fn pace_streams(&self, pace: Duration) {
+        self.state().stream_pace = pace;
+    }
+
     /// Makes the next streamed answer break off with a capacity 429 after two chunks.
     pub fn capacity_error_mid_stream(&self) {
         self.state().capacity_mid_stream = true;
@@ -404,6 +414,7 @@ fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Answer {
     Answer {
         response: Some(response),
         delay: Duration::ZERO,
+        pace: Duration::ZERO,
     }
 }
 
@@ -485,6 +496,7 @@ fn fault_answer(fault: &Fault) -> Answer {
         Fault::Drop => Answer {
             response: None,
             delay: Duration::ZERO,
+            pace: Duration::ZERO,
         },
         Fault::MalformedJson => respond(200, "application/json", b"{\"currentTier\": {\"id\": ".to_vec()),
         Fault::HugeBody(size) => respond(200, "application/json", vec![b' '; *size]),
@@ -606,6 +618,7 @@ fn authorize(state: &mut State, request: &http::Request<Vec<u8>>) -> Answer {
     Answer {
         response: Some(response),
         delay: Duration::ZERO,
+        pace: Duration::ZERO,
     }
 }
 
@@ -979,7 +992,9 @@ fn model_answer(state: &mut State, model: &str, stream: bool, wrap: bool) -> Ans
         let event = wrapped(json!({"candidates": [candidate], "modelVersion": model}));
         stream.push_str(&format!("data: {event}\r\n\r\n"));
     }
-    respond(200, "text/event-stream", stream.into_bytes())
+    let mut answer = respond(200, "text/event-stream", stream.into_bytes());
+    answer.pace = state.stream_pace;
+    answer
 }
 
 /// The Gemini API (`/v1beta/models…`) and Vertex AI

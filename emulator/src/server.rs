@@ -155,16 +155,40 @@ fn serve_connection<S: Read + Write>(
             response.body().len(),
             if stays_open { "keep-alive" } else { "close" }
         ));
-        // One write: head and body in separate small writes would wait on delayed
-        // ACKs (Nagle) once the connection is kept open.
-        let mut message = head.into_bytes();
-        message.extend_from_slice(response.body());
-        reader.get_mut().write_all(&message)?;
-        reader.get_mut().flush()?;
+        if answer.pace.is_zero() {
+            // One write: head and body in separate small writes would wait on delayed
+            // ACKs (Nagle) once the connection is kept open.
+            let mut message = head.into_bytes();
+            message.extend_from_slice(response.body());
+            reader.get_mut().write_all(&message)?;
+            reader.get_mut().flush()?;
+        } else {
+            // A slow model: the head, then each event after a pause.
+            reader.get_mut().write_all(head.as_bytes())?;
+            reader.get_mut().flush()?;
+            let body = response.body();
+            let mut start = 0;
+            while start < body.len() {
+                let end = find_event_end(&body[start..]).map_or(body.len(), |end| start + end);
+                std::thread::sleep(answer.pace);
+                reader.get_mut().write_all(&body[start..end])?;
+                reader.get_mut().flush()?;
+                start = end;
+            }
+        }
         if !stays_open {
             return Ok(());
         }
     }
+}
+
+/// Where the first server-sent event of `bytes` ends (after its blank line).
+fn find_event_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
+        .or_else(|| bytes.windows(2).position(|w| w == b"\n\n").map(|at| at + 2))
 }
 
 /// Reads one request, and whether the client asked to close after it; `None` at the

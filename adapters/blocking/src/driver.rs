@@ -23,6 +23,9 @@ pub struct DriverConfig {
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
     pub max_body: usize,
+    /// A streamed answer may go this long without a byte; it has no total deadline
+    /// (a long answer is never cut). Its opening is bounded like any request.
+    pub stream_idle_timeout: Duration,
     /// The certificate authorities trusted; `None`: the system's (Mozilla's where
     /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
     pub trust: Option<std::sync::Arc<codeassist_store::TrustRoots>>,
@@ -38,6 +41,7 @@ impl Default for DriverConfig {
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
+            stream_idle_timeout: Duration::from_secs(60),
             trust: None,
             proxy: codeassist_store::ProxySetting::Environment,
         }
@@ -53,6 +57,9 @@ impl Default for DriverConfig {
 pub struct BlockingDriver {
     /// Requests that may go through the proxy (HTTPS to Google).
     agent: ureq::Agent,
+    /// How long an opening may take, and a stream may be silent.
+    request_timeout: Duration,
+    stream_idle_timeout: Duration,
     /// Everything else (loopback, the metadata server): never proxied.
     direct: ureq::Agent,
     max_body: usize,
@@ -114,6 +121,8 @@ impl BlockingDriver {
         };
         Self {
             agent: agent_with(proxy),
+            request_timeout: config.request_timeout,
+            stream_idle_timeout: config.stream_idle_timeout,
             direct: agent_with(None),
             max_body: config.max_body,
             setup_error,
@@ -160,7 +169,7 @@ impl BlockingDriver {
         if let Err(failure) = self.check_trust() {
             return Opening::Answered(Err(failure));
         }
-        let response = match self.agent_for(&request).run(self.configured(request)) {
+        let response = match self.agent_for(&request).run(self.streaming(request)) {
             Ok(response) => response,
             Err(error) => return Opening::Answered(Err(transport_error(&error))),
         };
@@ -190,6 +199,22 @@ impl BlockingDriver {
             Some(error) => Err(TransportError::new(TransportErrorKind::Tls, error.clone())),
             None => Ok(()),
         }
+    }
+
+    /// A streaming request: its opening bounded (the flow's timeout, else the
+    /// driver's), its body with no total deadline but an idle timeout per read.
+    fn streaming(&self, request: Request) -> Request {
+        let opening = request
+            .extensions()
+            .get::<RequestTimeout>()
+            .map_or(self.request_timeout, |RequestTimeout(t)| *t);
+        self.agent_for(&request)
+            .configure_request(request)
+            .timeout_global(None)
+            .timeout_recv_response(Some(opening))
+            .timeout_recv_body(None)
+            .timeout_per_read(Some(self.stream_idle_timeout))
+            .build()
     }
 
     /// The request with its own timeout, when its flow set one.

@@ -56,7 +56,18 @@ impl<R: EventReader> Iterator for ResponseStream<R> {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     self.ended = true;
-                    let failure = TransportError::new(TransportErrorKind::Reset, error.to_string());
+                    // ureq reports its own failures (an idle timeout, say) inside the
+                    // io error: typed as the driver types them.
+                    let failure = match error
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<ureq::Error>())
+                    {
+                        Some(inner) => crate::driver::transport_error(inner),
+                        None if error.kind() == std::io::ErrorKind::TimedOut => {
+                            TransportError::new(TransportErrorKind::Timeout, error.to_string())
+                        }
+                        None => TransportError::new(TransportErrorKind::Reset, error.to_string()),
+                    };
                     return Some(Err(ApiError::from_transport(&failure).into()));
                 }
             }

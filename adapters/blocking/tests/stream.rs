@@ -301,3 +301,40 @@ fn the_openai_compatible_endpoint_passes_through() {
     assert_eq!(error.class(), Some(ErrorClass::InvalidRequest), "{error}");
     assert!(error.to_string().contains("store"), "{error}");
 }
+
+/// A long answer is never cut by a total deadline: a stream slower in total than the
+/// request timeout completes while each event arrives within the idle timeout; a
+/// stream silent for longer than the idle timeout ends with a timeout.
+#[test]
+fn streams_have_an_idle_timeout_not_a_total_deadline() {
+    use codeassist_blocking::DriverConfig;
+    let (emulator, server, _, token) = signed_in();
+    let base = server.base_url();
+    let mut config = DriverConfig::default();
+    config.request_timeout = std::time::Duration::from_millis(800);
+    config.stream_idle_timeout = std::time::Duration::from_millis(700);
+    let driver = BlockingDriver::new(config);
+    let request = || {
+        GenerateRequest::new("gemini-2.5-flash", "proj-1", "p-1", json!({"contents": []}))
+            .to_stream_request(&base, &token, &mut SplitMix64::new(5))
+            .unwrap()
+    };
+    emulator.pace_streams(std::time::Duration::from_millis(300));
+    let items: Vec<_> = driver
+        .stream(request())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(texts(&items), "Hello from the emulator.");
+
+    emulator.pace_streams(std::time::Duration::from_millis(1500));
+    let mut stream = driver.stream(request()).unwrap();
+    let ended = stream
+        .find_map(Result::err)
+        .expect("the silence ends the stream");
+    assert_eq!(
+        ended.transport().map(|t| t.kind()),
+        Some(codeassist_core::flow::TransportErrorKind::Timeout),
+        "{ended}"
+    );
+}

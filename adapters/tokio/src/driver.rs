@@ -36,6 +36,9 @@ pub struct DriverConfig {
     pub request_timeout: Duration,
     /// Response bodies larger than this fail as [`TransportErrorKind::BodyTooLarge`].
     pub max_body: usize,
+    /// A streamed answer may go this long without a byte; it has no total deadline
+    /// (a long answer is never cut). Its opening is bounded like any request.
+    pub stream_idle_timeout: Duration,
     /// The certificate authorities trusted; `None`: the system's (Mozilla's where
     /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
     pub trust: Option<Arc<TrustRoots>>,
@@ -50,6 +53,7 @@ impl Default for DriverConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             max_body: DEFAULT_MAX_BODY,
+            stream_idle_timeout: Duration::from_secs(60),
             trust: None,
             proxy: ProxySetting::Environment,
         }
@@ -182,7 +186,7 @@ impl AsyncDriver {
                 let (parts, body) = response.into_parts();
                 return Ok(Opening::Opened(
                     Opened::new(parts.status, parts.headers),
-                    AsyncResponseStream::new(body),
+                    AsyncResponseStream::new(body, self.config.stream_idle_timeout),
                 ));
             }
             Ok(Opening::Answered(self.read_whole(response).await))

@@ -20,6 +20,8 @@ use crate::driver::Opening;
 #[derive(Debug)]
 pub struct AsyncResponseStream<R: EventReader = StreamReader> {
     body: Incoming,
+    /// The longest wait for the next bytes.
+    idle: std::time::Duration,
     reader: R,
     pending: VecDeque<R::Item>,
     received: usize,
@@ -40,7 +42,18 @@ impl<R: EventReader> AsyncResponseStream<R> {
             if self.ended {
                 return None;
             }
-            match self.body.frame().await {
+            let frame = match tokio::time::timeout(self.idle, self.body.frame()).await {
+                Ok(frame) => frame,
+                Err(_) => {
+                    self.ended = true;
+                    return Some(Err(ApiError::from_transport(&TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!("the stream was silent for {:?}", self.idle),
+                    ))
+                    .into()));
+                }
+            };
+            match frame {
                 None => {
                     self.ended = true;
                     if let Err(truncated) = self.reader.finish() {
@@ -73,9 +86,10 @@ impl<R: EventReader> AsyncResponseStream<R> {
 }
 
 impl AsyncResponseStream {
-    pub(crate) fn new(body: Incoming) -> Self {
+    pub(crate) fn new(body: Incoming, idle: std::time::Duration) -> Self {
         Self {
             body,
+            idle,
             reader: StreamReader::new(),
             pending: VecDeque::new(),
             received: 0,
@@ -89,6 +103,7 @@ impl<R: EventReader> AsyncResponseStream<R> {
     pub fn read_with<R2: EventReader>(self) -> AsyncResponseStream<R2> {
         AsyncResponseStream {
             body: self.body,
+            idle: self.idle,
             reader: R2::default(),
             pending: VecDeque::new(),
             received: self.received,

@@ -274,3 +274,43 @@ async fn the_openai_compatible_endpoint_passes_through() {
     let error = client.openai_stream(&target, with_store).await.unwrap_err();
     assert_eq!(error.class(), Some(ErrorClass::InvalidRequest), "{error}");
 }
+
+/// A long answer is never cut by a total deadline, and a silent stream times out.
+#[tokio::test]
+async fn streams_have_an_idle_timeout_not_a_total_deadline() {
+    use codeassist_tokio::DriverConfig;
+    let (emulator, server, _, token) = signed_in().await;
+    let base = server.base_url();
+    let mut config = DriverConfig::default();
+    config.request_timeout = std::time::Duration::from_millis(800);
+    config.stream_idle_timeout = std::time::Duration::from_millis(700);
+    let driver = AsyncDriver::new(config);
+    let request = || {
+        GenerateRequest::new(
+            "gemini-2.5-flash",
+            "proj-1",
+            "p-1",
+            serde_json::json!({"contents": []}),
+        )
+        .to_stream_request(&base, &token, &mut SplitMix64::new(5))
+        .unwrap()
+    };
+    emulator.pace_streams(std::time::Duration::from_millis(300));
+    let items = collect(&driver, request()).await;
+    assert_eq!(text_of(&items), "Hello from the emulator.");
+
+    emulator.pace_streams(std::time::Duration::from_millis(1500));
+    let mut stream = driver.stream(request()).await.unwrap();
+    let mut ended = None;
+    while let Some(item) = stream.next().await {
+        if let Err(error) = item {
+            ended = Some(error);
+        }
+    }
+    let ended = ended.expect("the silence ends the stream");
+    assert_eq!(
+        ended.transport().map(|t| t.kind()),
+        Some(codeassist_core::flow::TransportErrorKind::Timeout),
+        "{ended}"
+    );
+}
