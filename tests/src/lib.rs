@@ -7,6 +7,7 @@
 //!   reference driver;
 //! - [`tls`]: a private CA made per test, for the emulator over HTTPS;
 //! - [`proxy`]: a real CONNECT proxy (tinyproxy) started per test;
+//! - [`h2`]: the emulator behind HTTP/2 over TLS;
 //! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
 //!   `cargo test`;
 //! - [`vectors`]: recorded failed responses with the classification each must get,
@@ -18,6 +19,7 @@ pub mod client_scenarios;
 pub mod conformance;
 pub use codeassist_emulator as emulator;
 pub mod fuzzing;
+pub mod h2;
 pub mod proxy;
 pub mod tls;
 pub mod vectors;

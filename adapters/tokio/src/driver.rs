@@ -106,9 +106,18 @@ impl AsyncDriver {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
-            .enable_http1()
+            // ALPN offers h2 first, HTTP/1.1 as the fallback: concurrent calls and
+            // streams to one Google host share a connection.
+            .enable_all_versions()
             .wrap_connector(ProxyConnector::new(http, &config.proxy));
-        let client = HyperClient::builder(TokioExecutor::new()).build(connector);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            // Pings keep a long, quiet stream's connection from being dropped by NATs
+            // and proxies, and find a dead one.
+            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
+            .http2_keep_alive_timeout(Duration::from_secs(20))
+            .http2_keep_alive_while_idle(false)
+            .build(connector);
         Self {
             client,
             config,

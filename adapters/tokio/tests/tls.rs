@@ -102,3 +102,63 @@ async fn https_goes_through_a_real_proxy() {
     let error = socks.run(Call::new(userinfo(&base))).await.unwrap_err();
     assert!(error.to_string().contains("SOCKS"), "{error}");
 }
+
+/// HTTP/2 with ALPN: once the driver has a connection to the host, 500 concurrent
+/// streamed answers through it complete, sharing it (at most two connections in all).
+/// Concurrent first calls to a host the driver never reached may each open one:
+/// hyper-util's pool learns that a host speaks HTTP/2 only once ALPN answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_concurrent_streams_share_a_connection() {
+    use codeassist_core::Secret;
+    use codeassist_core::inference::{ModelMethod, StreamItem, Target};
+    use codeassist_testkit::emulator::API_KEY;
+    use codeassist_testkit::h2::H2Server;
+    let ca = private_ca();
+    let emulator = Emulator::new();
+    let server = H2Server::start(emulator.clone(), &ca.server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, &ca.ca_pem).unwrap();
+    let mut config = DriverConfig::default();
+    config.trust = Some(Arc::new(TrustRoots::load(Some(&bundle)).unwrap()));
+    let driver = AsyncDriver::new(config);
+    let target = Target::gemini_api(Some(Secret::new(API_KEY))).under(server.base_url());
+    let body = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    // The first call makes the connection.
+    let warm = target
+        .model_request("gemini-2.5-flash", ModelMethod::Generate, &body, None)
+        .unwrap();
+    driver.send(warm).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..500 {
+        let request = target
+            .model_request("gemini-2.5-flash", ModelMethod::Stream, &body, None)
+            .unwrap();
+        let driver = driver.clone();
+        tasks.spawn(async move {
+            let mut stream = driver.stream(request).await.unwrap();
+            let mut text = String::new();
+            while let Some(item) = stream.next().await {
+                if let StreamItem::Chunk(chunk) = item.unwrap() {
+                    text.push_str(
+                        chunk.response["candidates"][0]["content"]["parts"][0]["text"]
+                            .as_str()
+                            .unwrap_or(""),
+                    );
+                }
+            }
+            text
+        });
+    }
+    let mut done = 0;
+    while let Some(text) = tasks.join_next().await {
+        assert_eq!(text.unwrap(), "Hello from the emulator.");
+        done += 1;
+    }
+    assert_eq!(done, 500);
+    assert!(
+        (1..=2).contains(&server.connections()),
+        "{} connections",
+        server.connections()
+    );
+}
