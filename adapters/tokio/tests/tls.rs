@@ -162,3 +162,59 @@ async fn five_hundred_concurrent_streams_share_a_connection() {
         server.connections()
     );
 }
+
+/// `NO_PROXY` from the environment, in a child process (the environment is the
+/// process's): a dead `HTTPS_PROXY` is not used for a host `NO_PROXY` names, and is
+/// for one it does not (the call then fails to reach the proxy).
+#[test]
+fn no_proxy_from_the_environment_sends_a_host_around_the_proxy() {
+    const CHILD: &str = "CODEASSIST_TEST_CHILD_BASE_URL";
+    if let Ok(base) = std::env::var(CHILD) {
+        // The child: the driver reads HTTPS_PROXY / NO_PROXY / CODEASSIST_CA_FILE.
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let error = runtime
+            .block_on(AsyncDriver::default().run(Call::new(userinfo(&base))))
+            .unwrap_err();
+        println!(
+            "CHILD-CLASS {}",
+            error.class().map(|c| c.to_string()).unwrap_or_default()
+        );
+        return;
+    }
+    let Some(ip) = codeassist_testkit::proxy::non_loopback_address() else {
+        return;
+    };
+    let ca = codeassist_testkit::tls::private_ca_for(&[ip.to_string()]);
+    let emulator = Emulator::new();
+    let server = emulator.serve_tls_on(ca.server.clone(), ip).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, &ca.ca_pem).unwrap();
+    let child = |no_proxy: &str| {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "no_proxy_from_the_environment_sends_a_host_around_the_proxy",
+                "--nocapture",
+            ])
+            .env(CHILD, server.base_url())
+            .env("CODEASSIST_CA_FILE", &bundle)
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", no_proxy)
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("https_proxy")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("CHILD-CLASS ").map(str::to_owned))
+            .unwrap_or_else(|| panic!("no answer from the child: {stdout}"))
+    };
+    // Reached the emulator (401 without a token): the proxy was bypassed.
+    assert_eq!(child(&ip.to_string()), "auth");
+    // Sent to the dead proxy: it cannot be reached.
+    assert_ne!(child("example.com"), "auth");
+}
