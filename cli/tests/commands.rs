@@ -8,38 +8,11 @@ use std::process::{Command, Output, Stdio};
 use codeassist_testkit::emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
 
 fn codeassist(home: &Path, base: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_codeassist"));
+    let mut command =
+        codeassist_testkit::cli::hermetic(env!("CARGO_BIN_EXE_codeassist"), home, base);
     command
-        .env("CODEASSIST_HOME", home)
-        .env("CODEASSIST_GOOGLE_BASE_URL", base)
         .env("CODEASSIST_CLIENT_ID", CLIENT_ID)
-        .env("CODEASSIST_CLIENT_SECRET", CLIENT_SECRET)
-        .env("NO_COLOR", "1")
-        .env_remove("GOOGLE_CLOUD_PROJECT")
-        .env_remove("CODEASSIST_CODE_ASSIST_ENDPOINTS")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        // Discovery never leaves the test: no gcloud file, no injected token, and no
-        // metadata server probe (the real addresses are never contacted).
-        .env("CLOUDSDK_CONFIG", home.join("gcloud"))
-        .env("NO_GCE_CHECK", "true")
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .env_remove("CODEASSIST_ACCESS_TOKEN")
-        .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
-        .env_remove("GCE_METADATA_HOST")
-        .env_remove("GOOGLE_CLOUD_QUOTA_PROJECT")
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("GOOGLE_API_KEY")
-        .env_remove("GOOGLE_CLOUD_LOCATION")
-        .env_remove("CODEASSIST_CA_FILE")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy");
+        .env("CODEASSIST_CLIENT_SECRET", CLIENT_SECRET);
     command
 }
 

@@ -6,6 +6,7 @@
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
 //! - [`tls`]: a private CA made per test, for the emulator over HTTPS;
+//! - [`cli`]: the `codeassist` program run with an environment of the test's own;
 //! - [`proxy`]: a real CONNECT proxy (tinyproxy) started per test;
 //! - [`h2`]: the emulator behind HTTP/2 over TLS;
 //! - [`fuzzing`]: the checks behind the fuzz targets, replayed over the corpora in
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod cli;
 pub mod client_scenarios;
 pub mod conformance;
 pub use codeassist_emulator as emulator;
