@@ -710,8 +710,9 @@ fn proxies_from_the_environment() {
         }
         run(&mut command)
     };
-    // A dead proxy, but the host is in NO_PROXY: straight there.
-    let output = ask("http://127.0.0.1:9", Some(&ip.to_string()));
+    // A dead proxy, but the host is in NO_PROXY (as a CIDR block, as curl allows):
+    // straight there.
+    let output = ask("http://127.0.0.1:9", Some(&format!("example.com,{ip}/24")));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
     // A real proxy that wants credentials we do not give: refused at once, no retries.

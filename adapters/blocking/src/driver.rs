@@ -55,13 +55,12 @@ impl Default for DriverConfig {
 /// flows never expect one, and a bearer token must not follow a redirect).
 #[derive(Debug, Clone)]
 pub struct BlockingDriver {
-    /// Requests that may go through the proxy (HTTPS to Google).
     agent: ureq::Agent,
+    /// Which requests go through which proxy (shared with the tokio runtime).
+    rules: codeassist_store::ProxyRules,
     /// How long an opening may take, and a stream may be silent.
     request_timeout: Duration,
     stream_idle_timeout: Duration,
-    /// Everything else (loopback, the metadata server): never proxied.
-    direct: ureq::Agent,
     max_body: usize,
     /// Why the trust roots or the proxy cannot be used: every request fails with it.
     setup_error: Option<String>,
@@ -100,15 +99,11 @@ impl BlockingDriver {
         if let Some(problem) = config.proxy.problem() {
             setup_error.get_or_insert(problem);
         }
-        let proxy = match &config.proxy {
-            codeassist_store::ProxySetting::Environment => ureq::Proxy::try_from_env(),
-            codeassist_store::ProxySetting::Url(url) => ureq::Proxy::new(url).ok(),
-            _ => None,
-        };
-        let agent_with = |proxy: Option<ureq::Proxy>| {
+        let agent = {
             ureq::Agent::config_builder()
-                .proxy(proxy)
-                .tls_config(tls.clone())
+                // The proxy is chosen per request by the shared rules.
+                .proxy(None)
+                .tls_config(tls)
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .timeout_connect(Some(config.connect_timeout))
@@ -120,10 +115,10 @@ impl BlockingDriver {
                 .new_agent()
         };
         Self {
-            agent: agent_with(proxy),
+            agent,
+            rules: codeassist_store::ProxyRules::new(&config.proxy),
             request_timeout: config.request_timeout,
             stream_idle_timeout: config.stream_idle_timeout,
-            direct: agent_with(None),
             max_body: config.max_body,
             setup_error,
         }
@@ -155,8 +150,8 @@ impl BlockingDriver {
         self.check_trust()?;
         let target = format!("{} {}", request.method(), request.uri().path());
         let response = self
-            .agent_for(&request)
-            .run(self.configured(request))
+            .agent
+            .run(self.prepared(request, false)?)
             .map_err(|error| transport_error(&error))?;
         let response = self.read_whole(response)?;
         tracing::debug!(request = %target, status = response.status().as_u16(), bytes = response.body().len(), "response");
@@ -169,7 +164,11 @@ impl BlockingDriver {
         if let Err(failure) = self.check_trust() {
             return Opening::Answered(Err(failure));
         }
-        let response = match self.agent_for(&request).run(self.streaming(request)) {
+        let prepared = match self.prepared(request, true) {
+            Ok(prepared) => prepared,
+            Err(failure) => return Opening::Answered(Err(failure)),
+        };
+        let response = match self.agent.run(prepared) {
             Ok(response) => response,
             Err(error) => return Opening::Answered(Err(transport_error(&error))),
         };
@@ -184,14 +183,6 @@ impl BlockingDriver {
         )
     }
 
-    /// The agent for `request`: the proxied one only where a proxy may be used.
-    fn agent_for(&self, request: &Request) -> &ureq::Agent {
-        match codeassist_store::may_proxy(request.uri()) {
-            true => &self.agent,
-            false => &self.direct,
-        }
-    }
-
     /// Fails when the trust roots or the proxy cannot be used (a broken CA file, a
     /// SOCKS proxy).
     fn check_trust(&self) -> Result<(), TransportError> {
@@ -201,32 +192,39 @@ impl BlockingDriver {
         }
     }
 
-    /// A streaming request: its opening bounded (the flow's timeout, else the
-    /// driver's), its body with no total deadline but an idle timeout per read.
-    fn streaming(&self, request: Request) -> Request {
-        let opening = request
+    /// The request as it is sent: through the proxy the shared rules choose (if
+    /// any); bounded by the flow's timeout, else the driver's; a streaming request with
+    /// no total deadline but an idle timeout per read.
+    fn prepared(&self, request: Request, streaming: bool) -> Result<Request, TransportError> {
+        let timeout = request
             .extensions()
             .get::<RequestTimeout>()
-            .map_or(self.request_timeout, |RequestTimeout(t)| *t);
-        self.agent_for(&request)
-            .configure_request(request)
-            .timeout_global(None)
-            .timeout_recv_response(Some(opening))
-            .timeout_recv_body(None)
-            .timeout_per_read(Some(self.stream_idle_timeout))
-            .build()
-    }
-
-    /// The request with its own timeout, when its flow set one.
-    fn configured(&self, request: Request) -> Request {
-        match request.extensions().get::<RequestTimeout>().copied() {
-            Some(RequestTimeout(timeout)) => self
-                .agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build(),
-            None => request,
+            .map(|RequestTimeout(t)| *t);
+        // A proxy that applies but cannot be used fails the call: never a silent
+        // direct connection past a proxy the network requires.
+        let proxy = match self.rules.proxy_for(request.uri()) {
+            None => None,
+            Some(route) => Some(ureq_proxy(&route).ok_or_else(|| {
+                TransportError::new(
+                    TransportErrorKind::Refused,
+                    format!(
+                        "the proxy {} cannot be used",
+                        codeassist_store::redact_proxy_url(&route.uri().to_string())
+                    ),
+                )
+            })?),
+        };
+        let mut config = self.agent.configure_request(request).proxy(proxy);
+        if streaming {
+            config = config
+                .timeout_global(None)
+                .timeout_recv_response(Some(timeout.unwrap_or(self.request_timeout)))
+                .timeout_recv_body(None)
+                .timeout_per_read(Some(self.stream_idle_timeout));
+        } else if let Some(timeout) = timeout {
+            config = config.timeout_global(Some(timeout));
         }
+        Ok(config.build())
     }
 
     fn read_whole(&self, response: http::Response<ureq::Body>) -> Result<Response, TransportError> {
@@ -269,4 +267,29 @@ pub fn transport_error(error: &ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, error.to_string())
+}
+
+/// The ureq proxy for a route the shared rules chose: its host, port and credentials
+/// (decoded from the `Basic` value the rules carry).
+fn ureq_proxy(route: &codeassist_store::Intercept) -> Option<ureq::Proxy> {
+    use base64::Engine as _;
+    let uri = route.uri();
+    let https = uri.scheme_str() == Some("https");
+    let protocol = match https {
+        true => ureq::ProxyProtocol::Https,
+        false => ureq::ProxyProtocol::Http,
+    };
+    let mut builder = ureq::Proxy::builder(protocol)
+        .host(uri.host()?)
+        .port(uri.port_u16().unwrap_or(if https { 443 } else { 80 }));
+    if let Some(basic) = route.basic_auth() {
+        let encoded = basic.to_str().ok()?.strip_prefix("Basic ")?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+        builder = builder.username(user).password(password);
+    }
+    builder.build().ok()
 }

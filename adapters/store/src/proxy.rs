@@ -5,6 +5,8 @@
 //! password). Each runtime's HTTP stack tunnels with `CONNECT` (ureq's proxy support,
 //! hyper-util's tunnel connector); SOCKS proxies are refused with a clear error.
 
+pub use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+
 /// Where a runtime's proxy comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -94,6 +96,42 @@ impl ProxySetting {
     pub fn describe(&self) -> Option<String> {
         let (url, from) = self.url()?;
         Some(format!("{} (from {from})", redact_proxy_url(&url)))
+    }
+}
+
+/// The proxy rules of a setting, read once (curl's conventions: host suffixes, `*`,
+/// IPs and CIDRs, through hyper-util's matcher), and [`may_proxy`] on top: the one
+/// decision both runtimes take for every request.
+#[derive(Clone, Default)]
+pub struct ProxyRules(Option<std::sync::Arc<Matcher>>);
+
+impl std::fmt::Debug for ProxyRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyRules")
+            .field("active", &self.0.is_some())
+            .finish()
+    }
+}
+
+impl ProxyRules {
+    /// The rules of `setting` (the environment is read now, for
+    /// [`ProxySetting::Environment`]).
+    pub fn new(setting: &ProxySetting) -> Self {
+        let matcher = match setting {
+            ProxySetting::Environment => Some(Matcher::from_env()),
+            ProxySetting::Url(url) => Some(Matcher::builder().all(url.clone()).build()),
+            ProxySetting::Off => None,
+        };
+        Self(matcher.map(std::sync::Arc::new))
+    }
+
+    /// The proxy a request to `uri` goes through, if any.
+    pub fn proxy_for(&self, uri: &http::Uri) -> Option<Intercept> {
+        let matcher = self.0.as_ref()?;
+        match may_proxy(uri) {
+            true => matcher.intercept(uri),
+            false => None,
+        }
     }
 }
 

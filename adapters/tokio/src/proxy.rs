@@ -5,13 +5,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use codeassist_store::{ProxySetting, may_proxy};
+use codeassist_store::{ProxyRules, ProxySetting};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
@@ -39,28 +37,22 @@ impl std::error::Error for ProxyFailure {
 #[derive(Clone)]
 pub(crate) struct ProxyConnector<R> {
     direct: HttpConnector<R>,
-    matcher: Option<Arc<Matcher>>,
+    rules: ProxyRules,
 }
 
 impl<R> std::fmt::Debug for ProxyConnector<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyConnector")
-            .field("proxied", &self.matcher.is_some())
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
 
 impl<R> ProxyConnector<R> {
     pub(crate) fn new(direct: HttpConnector<R>, setting: &ProxySetting) -> Self {
-        let matcher = match setting {
-            ProxySetting::Off => None,
-            ProxySetting::Environment => Some(Matcher::from_env()),
-            ProxySetting::Url(url) => Some(Matcher::builder().all(url.clone()).build()),
-            _ => None,
-        };
         Self {
             direct,
-            matcher: matcher.map(Arc::new),
+            rules: ProxyRules::new(setting),
         }
     }
 }
@@ -80,11 +72,7 @@ where
     }
 
     fn call(&mut self, dst: http::Uri) -> Self::Future {
-        let intercept = self
-            .matcher
-            .as_ref()
-            .filter(|_| may_proxy(&dst))
-            .and_then(|matcher| matcher.intercept(&dst));
+        let intercept = self.rules.proxy_for(&dst);
         match intercept {
             None => {
                 let connecting = self.direct.call(dst);
