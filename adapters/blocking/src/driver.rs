@@ -84,11 +84,13 @@ impl BlockingDriver {
             .map_or_else(codeassist_store::default_trust, Ok);
         let (roots, mut setup_error) = match trust {
             Ok(trust) => (
-                trust
-                    .certificates()
-                    .iter()
-                    .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-                    .collect::<Vec<_>>(),
+                {
+                    codeassist_store::announce_network(Some(&trust), &config.proxy);
+                    trust.certificates()
+                }
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+                .collect::<Vec<_>>(),
                 None,
             ),
             Err(error) => (Vec::new(), Some(error)),

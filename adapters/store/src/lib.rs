@@ -49,7 +49,9 @@ pub use login::{
     read_pasted_lines,
 };
 pub use path::{default_path, resolve_default_path};
-pub use proxy::{Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, redact_proxy_url};
+pub use proxy::{
+    Intercept, PROXY_VARS, ProxyRules, ProxySetting, announce_network, may_proxy, redact_proxy_url,
+};
 pub use session::StoreSession;
 pub use sources::{MemoryCredentialStore, RingKeys, read_credential_file};
 pub use trust::{CA_FILE_VAR, TrustRoots, default_trust};

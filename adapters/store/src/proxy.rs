@@ -194,3 +194,13 @@ mod tests {
         assert!(ProxySetting::Off.describe().is_none());
     }
 }
+
+/// Says (at `info`, so `-v` shows it) which trust roots and which proxy a runtime's
+/// driver uses; never a password.
+pub fn announce_network(trust: Option<&crate::TrustRoots>, proxy: &ProxySetting) {
+    tracing::info!(
+        trust = %trust.map_or_else(|| "unavailable".to_owned(), |t| t.sources().join(" + ")),
+        proxy = %proxy.describe().unwrap_or_else(|| "none".to_owned()),
+        "network"
+    );
+}

@@ -91,7 +91,10 @@ impl AsyncDriver {
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
         let (roots, mut setup_error) = match config.trust.clone().map_or_else(default_trust, Ok) {
-            Ok(trust) => (trust.root_store(), None),
+            Ok(trust) => {
+                codeassist_store::announce_network(Some(&trust), &config.proxy);
+                (trust.root_store(), None)
+            }
             Err(error) => (rustls::RootCertStore::empty(), Some(error)),
         };
         if let Some(problem) = config.proxy.problem() {
