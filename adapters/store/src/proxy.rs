@@ -152,6 +152,16 @@ pub fn redact_proxy_url(url: &str) -> String {
     }
 }
 
+/// Says (at `info`, so `-v` shows it) which trust roots and which proxy a runtime's
+/// driver uses; never a password.
+pub fn announce_network(trust: Option<&crate::TrustRoots>, proxy: &ProxySetting) {
+    tracing::info!(
+        trust = %trust.map_or_else(|| "unavailable".to_owned(), |t| t.sources().join(" + ")),
+        proxy = %proxy.describe().unwrap_or_else(|| "none".to_owned()),
+        "network"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,14 +203,4 @@ mod tests {
         assert!(ProxySetting::Url("http://h:1".into()).problem().is_none());
         assert!(ProxySetting::Off.describe().is_none());
     }
-}
-
-/// Says (at `info`, so `-v` shows it) which trust roots and which proxy a runtime's
-/// driver uses; never a password.
-pub fn announce_network(trust: Option<&crate::TrustRoots>, proxy: &ProxySetting) {
-    tracing::info!(
-        trust = %trust.map_or_else(|| "unavailable".to_owned(), |t| t.sources().join(" + ")),
-        proxy = %proxy.describe().unwrap_or_else(|| "none".to_owned()),
-        "network"
-    );
 }
