@@ -1,6 +1,8 @@
 //! `codeassist-blocking`: runs every `codeassist-core` flow on a blocking HTTP client.
 //!
-//! - [`BlockingDriver`]: the one driver loop (ureq 3 with rustls): sends each request,
+//! - [`BlockingDriver`]: the one driver loop (ureq 3 with rustls, HTTP/1.1; the
+//!   system's trust roots plus an extra CA bundle; proxies as curl reads them): sends
+//!   each request,
 //!   sleeps for waits, reads the real clock, and maps transport failures (DNS,
 //!   connect, TLS, timeout, reset) into the flow's transport-failure input;
 //! - [`os_random`]: OS randomness for PKCE, `state` and request ids;

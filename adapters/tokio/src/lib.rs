@@ -1,7 +1,9 @@
 //! `codeassist-tokio`: runs every `codeassist-core` flow on hyper 1 and tokio.
 //!
 //! - [`AsyncDriver`]: the one async driver loop (hyper-util's pooled client with
-//!   rustls and webpki roots, `tokio::time::sleep` for waits);
+//!   rustls, HTTP/2 over ALPN with HTTP/1.1 as the fallback, the system's trust roots
+//!   plus an extra CA bundle, proxies as curl reads them; `tokio::time::sleep` for
+//!   waits);
 //! - [`CallbackListener`]: the tokio localhost OAuth callback listener;
 //! - [`AsyncDriver::stream`]: streamed answers, item by item as frames arrive;
 //! - [`Client`]: sign-in, `access_token()`, `project()`, `quota()`; `Send + Sync`, cheap
