@@ -77,6 +77,28 @@ impl Client {
     /// [`SourceKind::Auto`] (see [`codeassist_core::source`]). Reads this process's
     /// environment, the store, credential files, and probes the metadata server
     /// (at most a second; never with `NO_GCE_CHECK=true`).
+    ///
+    /// ```no_run
+    /// use codeassist_blocking::Client;
+    /// use codeassist_core::inference::Target;
+    /// use codeassist_core::oauth::OAuthClient;
+    /// use codeassist_core::source::SourceKind;
+    ///
+    /// let client = Client::builder(OAuthClient::new("id.apps.googleusercontent.com", "")).build()?;
+    /// // Whatever this machine holds: a key file, gcloud's credentials, the metadata server…
+    /// let client = client.with_source(client.discover(SourceKind::Auto)?);
+    /// let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    /// let answered = client.generate_with_fallback(
+    ///     &Target::vertex("my-project", "global"),
+    ///     "gemini-2.5-pro",
+    ///     request,
+    /// )?;
+    /// for switch in &answered.switches {
+    ///     eprintln!("{} → {} ({})", switch.from, switch.to, switch.why);
+    /// }
+    /// println!("{}", answered.output.response);
+    /// # Ok::<(), codeassist_blocking::ClientError>(())
+    /// ```
     pub fn discover(&self, pinned: SourceKind) -> Result<CredentialSource, ClientError> {
         self.run(codeassist_store::discovery(pinned))
     }

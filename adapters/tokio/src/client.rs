@@ -345,6 +345,30 @@ impl Client {
 
     /// [`Client::stream_on`], the opening falling back along the model's chain; once
     /// text flows no switch happens (a later error comes out of the stream).
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), codeassist_tokio::ClientError> {
+    /// use codeassist_core::Secret;
+    /// use codeassist_core::inference::{StreamItem, Target};
+    /// use codeassist_core::oauth::OAuthClient;
+    /// use codeassist_tokio::Client;
+    ///
+    /// let client = Client::builder(OAuthClient::new("", "")).build()?;
+    /// let key = std::env::var("GEMINI_API_KEY").unwrap_or_default();
+    /// let target = Target::gemini_api(Some(Secret::new(key)));
+    /// let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    /// let (answered, mut stream) = client
+    ///     .stream_with_fallback(&target, "gemini-2.5-pro", request)
+    ///     .await?;
+    /// eprintln!("answered by {}", answered.model);
+    /// while let Some(item) = stream.next().await {
+    ///     if let StreamItem::Chunk(chunk) = item? {
+    ///         print!("{}", chunk.response["candidates"][0]["content"]["parts"][0]["text"]);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn stream_with_fallback(
         &self,
         target: &Target,
