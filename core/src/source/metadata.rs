@@ -128,7 +128,7 @@ fn metadata_text(
             let text = std::str::from_utf8(response.body()).unwrap_or("").trim();
             if text.is_empty()
                 || text.len() > 320
-                || text.chars().any(|c| c.is_control() || c == ' ')
+                || text.chars().any(|c| c.is_control() || c.is_whitespace())
             {
                 return Err(Error::InvalidResponse {
                     what,
