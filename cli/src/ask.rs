@@ -47,19 +47,20 @@ fn api_key() -> Option<(Secret, &'static str)> {
 /// other target takes a token from the credential source (`--source`).
 fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
     let key = api_key();
-    let kind = args.target.unwrap_or(match key {
+    let kind = args.target.unwrap_or(match &key {
         Some(_) => TargetKind::GeminiApi,
         None => TargetKind::CodeAssist,
     });
     tracing::info!(target = kind.name(), "inference target");
-    let (target, client) = match kind {
-        TargetKind::GeminiApi if key.is_some() => {
-            let (key, name) = key.unwrap_or_else(|| (Secret::new(""), ""));
+    let (target, client) = match (kind, key) {
+        (TargetKind::GeminiApi, Some((key, name))) => {
             tracing::debug!(variable = name, "Gemini API key from the environment");
             (Target::gemini_api(Some(key)), config.client(false, None)?)
         }
-        TargetKind::GeminiApi => (Target::gemini_api(None), config.calling_client(None, None)?),
-        TargetKind::Vertex => {
+        (TargetKind::GeminiApi, None) => {
+            (Target::gemini_api(None), config.calling_client(None, None)?)
+        }
+        (TargetKind::Vertex, _) => {
             let client = config.calling_client(None, None)?;
             let project = args
                 .project

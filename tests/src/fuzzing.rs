@@ -485,8 +485,8 @@ pub fn check_sse(data: &[u8]) {
     }
 }
 
-/// Any credential file (gcloud's, a service-account key) and any metadata server
-/// answer: never a panic; a refused file names its origin and shows no key material;
+/// Any credential file (gcloud's, a service-account key), any metadata server
+/// answer and any `models.list` page: never a panic; a refused file names its origin and shows no key material;
 /// a metadata answer gives a token or an error, and a one-word email.
 pub fn check_credential_file(data: &[u8]) {
     use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
@@ -515,6 +515,11 @@ pub fn check_credential_file(data: &[u8]) {
     let mut runtime = MemoryRuntime::new(now(), MemoryStore::default());
     if let Ok(token) = runtime.run(Client::new(config).access_token(), |_, _| answer()) {
         assert!(!token.is_empty());
+    }
+    // The same bytes as a page of `models.list`: never a panic, names bounded.
+    if let Ok((models, next)) = codeassist_core::inference::read_models_page(data) {
+        assert!(models.iter().all(|m| m.name.chars().count() <= 128));
+        assert!(next.is_none_or(|page| !page.is_empty() && page.len() <= 1024));
     }
     let mut flow = metadata_email(&server).expect("a metadata request");
     assert!(matches!(flow.poll(now()), Ok(Step::Send(_))));

@@ -78,29 +78,21 @@ impl Default for BlockingDriver {
 impl BlockingDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
-        let trust = config
-            .trust
-            .clone()
-            .map_or_else(codeassist_store::default_trust, Ok);
-        let (roots, mut setup_error) = match trust {
-            Ok(trust) => (
-                {
-                    codeassist_store::announce_network(Some(&trust), &config.proxy);
-                    trust.certificates()
-                }
-                .iter()
-                .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-                .collect::<Vec<_>>(),
-                None,
-            ),
-            Err(error) => (Vec::new(), Some(error)),
-        };
+        let (roots, setup_error) =
+            match codeassist_store::network_setup(config.trust.clone(), &config.proxy) {
+                Ok(trust) => (
+                    trust
+                        .certificates()
+                        .iter()
+                        .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+                        .collect::<Vec<_>>(),
+                    None,
+                ),
+                Err(error) => (Vec::new(), Some(error)),
+            };
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
             .build();
-        if let Some(problem) = config.proxy.problem() {
-            setup_error.get_or_insert(problem);
-        }
         let agent = {
             ureq::Agent::config_builder()
                 // The proxy is chosen per request by the shared rules.
@@ -126,8 +118,9 @@ impl BlockingDriver {
         }
     }
 
-    /// The ureq agent, with this driver's timeouts and settings, for requests of the
-    /// host's own.
+    /// The ureq agent, with this driver's timeouts and trust roots, for requests of the
+    /// host's own. It has no proxy: this driver picks one per request
+    /// (`codeassist_store::ProxyRules`).
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }

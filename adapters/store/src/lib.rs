@@ -50,7 +50,7 @@ pub use login::{
 };
 pub use path::{default_path, resolve_default_path};
 pub use proxy::{
-    Intercept, PROXY_VARS, ProxyRules, ProxySetting, announce_network, may_proxy, redact_proxy_url,
+    Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, network_setup, redact_proxy_url,
 };
 pub use session::StoreSession;
 pub use sources::{MemoryCredentialStore, RingKeys, read_credential_file};

@@ -8,7 +8,7 @@
 pub use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 
 /// Where a runtime's proxy comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ProxySetting {
     /// `HTTPS_PROXY`/`https_proxy`, `ALL_PROXY`/`all_proxy` (`HTTP_PROXY` for plain
@@ -20,6 +20,17 @@ pub enum ProxySetting {
     /// This proxy (`http://[user:password@]host:port`) for every HTTPS destination
     /// that may be proxied; the environment is not read.
     Url(String),
+}
+
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A proxy URL may hold a password.
+        match self {
+            ProxySetting::Environment => f.write_str("Environment"),
+            ProxySetting::Off => f.write_str("Off"),
+            ProxySetting::Url(url) => f.debug_tuple("Url").field(&redact_proxy_url(url)).finish(),
+        }
+    }
 }
 
 /// The variables a proxy is read from, in the order they are reported.
@@ -152,14 +163,24 @@ pub fn redact_proxy_url(url: &str) -> String {
     }
 }
 
-/// Says (at `info`, so `-v` shows it) which trust roots and which proxy a runtime's
-/// driver uses; never a password.
-pub fn announce_network(trust: Option<&crate::TrustRoots>, proxy: &ProxySetting) {
+/// What a runtime's driver needs before its first request, decided once for both:
+/// the trust roots (`trust`, else the default ones) when they load and the proxy
+/// setting is usable, else why every request must fail. Says (at `info`, so `-v`
+/// shows it) which roots and which proxy are used; never a password.
+pub fn network_setup(
+    trust: Option<std::sync::Arc<crate::TrustRoots>>,
+    proxy: &ProxySetting,
+) -> Result<std::sync::Arc<crate::TrustRoots>, String> {
+    let trust = trust.map_or_else(crate::default_trust, Ok)?;
+    if let Some(problem) = proxy.problem() {
+        return Err(problem);
+    }
     tracing::info!(
-        trust = %trust.map_or_else(|| "unavailable".to_owned(), |t| t.sources().join(" + ")),
+        trust = %trust.sources().join(" + "),
         proxy = %proxy.describe().unwrap_or_else(|| "none".to_owned()),
         "network"
     );
+    Ok(trust)
 }
 
 #[cfg(test)]
@@ -202,5 +223,7 @@ mod tests {
         );
         assert!(ProxySetting::Url("http://h:1".into()).problem().is_none());
         assert!(ProxySetting::Off.describe().is_none());
+        let shown = format!("{:?}", ProxySetting::Url("http://alice:s3cret@p:1".into()));
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

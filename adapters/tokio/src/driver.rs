@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-use codeassist_store::{ProxySetting, TrustRoots, default_trust};
+use codeassist_store::{ProxySetting, TrustRoots, network_setup};
 
 use crate::proxy::{ProxyConnector, ProxyFailure};
 use hyper_rustls::HttpsConnector;
@@ -90,16 +90,10 @@ impl AsyncDriver {
         let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
-        let (roots, mut setup_error) = match config.trust.clone().map_or_else(default_trust, Ok) {
-            Ok(trust) => {
-                codeassist_store::announce_network(Some(&trust), &config.proxy);
-                (trust.root_store(), None)
-            }
+        let (roots, setup_error) = match network_setup(config.trust.clone(), &config.proxy) {
+            Ok(trust) => (trust.root_store(), None),
             Err(error) => (rustls::RootCertStore::empty(), Some(error)),
         };
-        if let Some(problem) = config.proxy.problem() {
-            setup_error.get_or_insert(problem);
-        }
         let tls = rustls::ClientConfig::builder_with_provider(
             rustls::crypto::ring::default_provider().into(),
         )
