@@ -3,7 +3,8 @@
 //! A message is one line, at most [`MAX_MESSAGE`] characters, and never holds a bearer
 //! token, an OAuth token or an API key, whatever the body contained.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
 use super::ApiError;
@@ -17,40 +18,37 @@ pub const MAX_EXCERPT: usize = 160;
 /// Builds the human line for a classified error.
 pub(crate) fn human_message(error: &ApiError) -> String {
     let model = error.model();
-    let for_model = model.map(|m| format!(" for {m}")).unwrap_or_default();
+    // The parts below are written only by the lines that use them.
+    let for_model = lazy(|f| match model {
+        Some(model) => write!(f, " for {model}"),
+        None => Ok(()),
+    });
     // What Google said, or failing that, an excerpt of what came back instead.
-    let shown = error
-        .google_message()
-        .map(|m| sanitize(m, 200))
-        .or_else(|| error.excerpt().map(str::to_owned));
-    let said = shown
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
-    let code = error
-        .http_status()
-        .map(|s| format!("HTTP {s}"))
-        .unwrap_or_else(|| "no HTTP response".to_owned());
-    let wait = error.retry_delay().map(format_delay);
-    let project = error
-        .project()
-        .map(|p| format!(" for project {p}"))
-        .unwrap_or_default();
+    let said = lazy(|f| match shown(error) {
+        Some(shown) => write!(f, ": {shown}"),
+        None => Ok(()),
+    });
+    let code = lazy(|f| match error.http_status() {
+        Some(status) => write!(f, "HTTP {status}"),
+        None => f.write_str("no HTTP response"),
+    });
+    let wait = error.retry_delay().map(Delay);
+    let project = lazy(|f| match error.project() {
+        Some(project) => write!(f, " for project {project}"),
+        None => Ok(()),
+    });
 
     let mut line = match error.class() {
         ErrorClass::Capacity => {
-            let mut line = format!(
-                "Gemini capacity exhausted{} (Google-side throttle, not your quota)",
-                model
-                    .map(|m| format!(" for {m}"))
-                    .unwrap_or_else(|| " for this model".to_owned())
-            );
+            let model = model.unwrap_or("this model");
             match &wait {
-                Some(wait) => write!(line, "; retry in {wait} or switch model"),
-                None => write!(line, "; retry shortly or switch model"),
+                Some(wait) => format!(
+                    "Gemini capacity exhausted for {model} (Google-side throttle, not your quota); retry in {wait} or switch model"
+                ),
+                None => format!(
+                    "Gemini capacity exhausted for {model} (Google-side throttle, not your quota); retry shortly or switch model"
+                ),
             }
-            .ok();
-            line
         }
         ErrorClass::RateLimit => match &wait {
             Some(wait) => format!("Gemini rate limit reached{for_model}; retry in {wait}"),
@@ -139,12 +137,34 @@ pub(crate) fn human_message(error: &ApiError) -> String {
     };
     if line.is_empty() {
         // The old raw form: the status and a short excerpt of what came back.
-        line = match &shown {
+        line = match shown(error) {
             Some(shown) => format!("{code}: {shown}"),
             None => format!("{code} with an empty body"),
         };
     }
-    sanitize(&line, MAX_MESSAGE)
+    sanitize_owned(line, MAX_MESSAGE)
+}
+
+/// What Google said (sanitised), or failing that, the excerpt of what came back.
+fn shown(error: &ApiError) -> Option<String> {
+    error
+        .google_message()
+        .map(|message| sanitize(message, 200))
+        .or_else(|| error.excerpt().map(str::to_owned))
+}
+
+/// Text that is built only when a format string writes it.
+struct Lazy<F>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// A [`Lazy`] from a closure (this fixes the closure's signature).
+fn lazy<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(write: F) -> Lazy<F> {
+    Lazy(write)
 }
 
 /// The line for `auth_permanent`: what exactly must be fixed.
@@ -196,55 +216,112 @@ fn location_refused(error: &ApiError) -> bool {
 
 /// Formats a delay the way people read it: `30s`, `1.5s`, `900ms`, `5m 0s`.
 pub fn format_delay(delay: Duration) -> String {
-    let millis = delay.as_millis();
-    if millis < 1000 {
-        format!("{millis}ms")
-    } else if delay.as_secs() < 120 {
-        // Tenths of a second, rounded half up, in integers (no float formatting).
-        let tenths = (millis + 50) / 100;
-        match tenths % 10 {
-            0 => format!("{}s", tenths / 10),
-            fraction => format!("{}.{fraction}s", tenths / 10),
+    Delay(delay).to_string()
+}
+
+/// A delay written the way [`format_delay`] says, straight into a line.
+struct Delay(Duration);
+
+impl fmt::Display for Delay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        // In u64 (u128 division is slow); saturates only past 500 million years.
+        let millis = secs
+            .saturating_mul(1000)
+            .saturating_add(u64::from(self.0.subsec_millis()));
+        if millis < 1000 {
+            write!(f, "{millis}ms")
+        } else if secs < 120 {
+            // Tenths of a second, rounded half up, in integers (no float formatting).
+            let tenths = (millis + 50) / 100;
+            match tenths % 10 {
+                0 => write!(f, "{}s", tenths / 10),
+                fraction => write!(f, "{}.{fraction}s", tenths / 10),
+            }
+        } else if secs < 7200 {
+            write!(f, "{}m {}s", secs / 60, secs % 60)
+        } else {
+            write!(f, "{}h {}m", secs / 3600, secs % 3600 / 60)
         }
-    } else if delay.as_secs() < 7200 {
-        format!("{}m {}s", delay.as_secs() / 60, delay.as_secs() % 60)
-    } else {
-        format!(
-            "{}h {}m",
-            delay.as_secs() / 3600,
-            delay.as_secs() % 3600 / 60
-        )
     }
 }
 
 /// Makes text safe to show: one line, secrets redacted, at most `max_chars` characters
 /// (an ellipsis marks a cut).
 pub fn sanitize(text: &str, max_chars: usize) -> String {
-    let redacted = redact_secrets(text);
+    sanitized(text, max_chars).unwrap_or_else(|| text.to_owned())
+}
+
+/// [`sanitize`] for a line that is already owned: kept as it is when clean.
+fn sanitize_owned(text: String, max_chars: usize) -> String {
+    sanitized(&text, max_chars).unwrap_or(text)
+}
+
+/// True when [`sanitize`] would give the text back unchanged: short enough, visible
+/// ASCII in words separated by single spaces, nothing to redact.
+fn is_clean(text: &str, max_chars: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut last_space = true;
+    for &b in bytes {
+        if b == b' ' {
+            if last_space {
+                return false;
+            }
+            last_space = true;
+        } else if b.is_ascii_graphic() {
+            last_space = false;
+        } else {
+            return false;
+        }
+    }
+    (bytes.is_empty() || !last_space)
+        && bytes.len() <= max_chars
+        && matches!(redacted(text), Cow::Borrowed(_))
+}
+
+/// [`sanitize`]'s result, or `None` when that is the text itself.
+fn sanitized(text: &str, max_chars: usize) -> Option<String> {
+    if is_clean(text, max_chars) {
+        return None;
+    }
+    let redacted = redacted(text);
+    let redacted = redacted.as_ref();
+    let bytes = redacted.as_bytes();
     let mut out = String::with_capacity(redacted.len().min(max_chars.saturating_mul(4)));
     let mut last_space = true;
     let mut chars = 0;
-    for c in redacted.chars() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Runs of visible ASCII, the bulk of any message, are copied whole.
+        if bytes[i].is_ascii_graphic() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_graphic() {
+                i += 1;
+            }
+            out.push_str(&redacted[start..i]);
+            chars += i - start;
+            last_space = false;
+            continue;
+        }
+        let Some(c) = redacted[i..].chars().next() else {
+            break;
+        };
+        i += c.len_utf8();
         // Bidirectional controls can make a line read differently from what it holds.
-        if !c.is_ascii()
-            && matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
         {
             continue;
         }
-        let c = if c.is_control() || c.is_whitespace() {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' {
+        if c.is_control() || c.is_whitespace() {
             if last_space {
                 continue;
             }
             last_space = true;
+            out.push(' ');
         } else {
             last_space = false;
+            out.push(c);
         }
-        out.push(c);
         chars += 1;
     }
     if last_space && out.ends_with(' ') {
@@ -252,12 +329,12 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
         chars -= 1;
     }
     if chars <= max_chars {
-        return out;
+        return Some(out);
     }
     let mut cut: String = out.chars().take(max_chars.saturating_sub(1)).collect();
     cut.truncate(cut.trim_end().len());
     cut.push('…');
-    cut
+    Some(cut)
 }
 
 /// Replaces anything that looks like a credential with `[redacted]`: `Bearer …`,
@@ -265,6 +342,12 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 /// the values of `access_token`, `refresh_token`, `id_token`, `client_secret` and
 /// `code` in JSON or form encoding.
 pub fn redact_secrets(text: &str) -> String {
+    redacted(text).into_owned()
+}
+
+/// [`redact_secrets`], borrowing the text when it holds nothing to redact (as most
+/// messages do).
+fn redacted(text: &str) -> Cow<'_, str> {
     // Token-shaped strings, with the least length that makes them one.
     const MARKERS: [(&str, usize); 6] = [
         ("bearer ", 1),
@@ -284,28 +367,24 @@ pub fn redact_secrets(text: &str) -> String {
         "assertion",
     ];
     let bytes = text.as_bytes();
-    let starts_with = |at: usize, what: &str| {
-        bytes
-            .get(at..at + what.len())
-            .is_some_and(|here| here.eq_ignore_ascii_case(what.as_bytes()))
-    };
-    let mut out = String::with_capacity(text.len());
+    // Built on the first redaction; until then nothing needed changing.
+    let mut out = String::new();
     // Everything before `copied` is in `out` already.
     let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Every marker and key starts with one of these (ASCII, so `i` is on a
-        // character boundary whenever one matches).
-        if !matches!(
-            bytes[i].to_ascii_lowercase(),
-            b'a' | b'b' | b'c' | b'i' | b'r' | b'y' | b'1' | b'4'
-        ) {
-            i += 1;
-            continue;
-        }
-        // `ya29.` is distinctive enough to redact wherever it starts; the others only
-        // at the start of a word.
-        let word_start = at_word_start(bytes, i);
+    let mut from = 0;
+    // The class of the byte before `from` (none at the start: a word starts there).
+    let mut previous = 0;
+    while let Some(i) = next_candidate(bytes, from, previous) {
+        let class = BYTE_CLASSES[usize::from(bytes[i])];
+        let word_start = i == 0 || BYTE_CLASSES[usize::from(bytes[i - 1])] & WORD == 0;
+        // The first byte rules out most patterns before any comparison of the rest.
+        let first = bytes[i].to_ascii_lowercase();
+        let starts_with = |at: usize, what: &str| {
+            what.as_bytes().first() == Some(&first)
+                && bytes
+                    .get(at..at + what.len())
+                    .is_some_and(|here| here.eq_ignore_ascii_case(what.as_bytes()))
+        };
         let marker = MARKERS
             .iter()
             .find(|(m, _)| starts_with(i, m) && (*m == "ya29." || word_start));
@@ -319,7 +398,8 @@ pub fn redact_secrets(text: &str) -> String {
                     out.push_str(&text[i..start]);
                 }
                 out.push_str("[redacted]");
-                i = end;
+                previous = BYTE_CLASSES[usize::from(bytes[end - 1])];
+                from = end;
                 copied = end;
                 continue;
             }
@@ -330,15 +410,20 @@ pub fn redact_secrets(text: &str) -> String {
             if end > value_start {
                 out.push_str(&text[copied..value_start]);
                 out.push_str("[redacted]");
-                i = end;
+                previous = BYTE_CLASSES[usize::from(bytes[end - 1])];
+                from = end;
                 copied = end;
                 continue;
             }
         }
-        i += 1;
+        previous = class;
+        from = i + 1;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
     }
     out.push_str(&text[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Where the value of a `key: value` / `key=value` / `"key": "value"` /
@@ -375,9 +460,48 @@ pub fn redact_known(text: &str, known: &[&str]) -> String {
     out
 }
 
-fn at_word_start(bytes: &[u8], i: usize) -> bool {
-    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+/// The first position at or after `from` where a marker or key may start (`ya29.`
+/// anywhere, the others at the start of a word), given the class of the byte before
+/// `from`. Every marker and key starts with an ASCII byte, so a position found is on a
+/// character boundary.
+fn next_candidate(bytes: &[u8], from: usize, mut previous: u8) -> Option<usize> {
+    let position = bytes.get(from..)?.iter().position(|&b| {
+        let class = BYTE_CLASSES[usize::from(b)];
+        // STARTS_AT_WORD counts only when the byte before is not part of a word.
+        let wanted = STARTS_ANYWHERE | ((!previous & WORD) << 1);
+        previous = class;
+        class & wanted != 0
+    })?;
+    Some(from + position)
 }
+
+/// A byte that belongs to a word (for [`redacted`]: markers and keys count only at
+/// the start of one).
+const WORD: u8 = 1;
+/// A byte a marker or key can start with, at the start of a word.
+const STARTS_AT_WORD: u8 = 2;
+/// A byte a marker can start with anywhere (`ya29.`).
+const STARTS_ANYWHERE: u8 = 4;
+/// The classes of every byte, so the scan reads one table entry per byte.
+const BYTE_CLASSES: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            class |= WORD;
+        }
+        match b.to_ascii_lowercase() {
+            b'a' | b'b' | b'c' | b'i' | b'r' | b'1' | b'4' => class |= STARTS_AT_WORD,
+            b'y' => class |= STARTS_ANYWHERE,
+            _ => {}
+        }
+        classes[byte] = class;
+        byte += 1;
+    }
+    classes
+};
 
 fn token_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
@@ -442,6 +566,112 @@ fn strip_tags(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The plain character-by-character form of [`sanitize`], without its fast path
+    /// for ASCII runs: the two must agree on every input.
+    fn sanitize_by_chars(text: &str, max_chars: usize) -> String {
+        let mut out = String::new();
+        let mut last_space = true;
+        for c in redact_secrets(text).chars() {
+            if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+            {
+                continue;
+            }
+            let c = if c.is_control() || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            };
+            if c == ' ' && last_space {
+                continue;
+            }
+            last_space = c == ' ';
+            out.push(c);
+        }
+        let out = out.trim_end().to_owned();
+        if out.chars().count() <= max_chars {
+            return out;
+        }
+        let mut cut: String = out.chars().take(max_chars - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut + "…"
+    }
+
+    /// The plain form of [`redact_secrets`]: every position tried against every
+    /// pattern, no table, no skipping. The two must agree on every input.
+    fn redact_at_every_position(text: &str) -> String {
+        let markers = [
+            ("bearer ", 1),
+            ("ya29.", 1),
+            ("1//", 8),
+            ("1%2f%2f", 8),
+            ("4/0a", 8),
+            ("aiza", 26),
+        ];
+        let keys = [
+            "access_token",
+            "refresh_token",
+            "id_token",
+            "client_secret",
+            "code_verifier",
+            "api_key",
+            "assertion",
+        ];
+        let bytes = text.as_bytes();
+        let at = |i: usize, what: &str| {
+            bytes
+                .get(i..i + what.len())
+                .is_some_and(|here| here.eq_ignore_ascii_case(what.as_bytes()))
+        };
+        let (mut out, mut copied, mut i) = (String::new(), 0, 0);
+        while i < bytes.len() {
+            let word_start =
+                i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            let marker = markers
+                .iter()
+                .find(|(m, _)| at(i, m) && (*m == "ya29." || word_start));
+            let key = keys.iter().find(|k| word_start && at(i, k));
+            let redact = match (marker, key) {
+                (Some((marker, least)), _) => {
+                    let start = i + marker.len();
+                    let end = token_end(bytes, start);
+                    let keep = if *marker == "bearer " { start } else { i };
+                    (end - start >= *least).then_some((keep, end))
+                }
+                (None, Some(key)) => value_after_key(bytes, i + key.len())
+                    .map(|start| (start, token_end(bytes, start)))
+                    .filter(|(start, end)| end > start),
+                (None, None) => None,
+            };
+            match redact {
+                Some((keep, end)) => {
+                    out.push_str(&text[copied..keep]);
+                    out.push_str("[redacted]");
+                    (copied, i) = (end, end);
+                }
+                None => i += 1,
+            }
+        }
+        out + &text[copied..]
+    }
+
+    proptest! {
+        #[test]
+        fn redaction_agrees_with_the_plain_form(
+            text in "([a-z_ =:\"]|ya29\\.|Bearer |1//|4/0A|AIza|access_token|api_key|x{8}|\\.|é){0,40}",
+        ) {
+            prop_assert_eq!(redact_secrets(&text), redact_at_every_position(&text));
+        }
+
+        #[test]
+        fn sanitize_agrees_with_the_plain_form(
+            text in "([a-z ]|ya29\\.x|Bearer t|\t|\n|\u{00a0}|\u{202e}|é|☃|\u{7f}){0,80}",
+            max_chars in 1usize..60,
+        ) {
+            prop_assert_eq!(sanitize(&text, max_chars), sanitize_by_chars(&text, max_chars));
+        }
+    }
 
     #[test]
     fn redacts_credentials() {

@@ -209,24 +209,33 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
     match detail {
         Detail::ErrorInfo {
             reason, metadata, ..
-        } => DetailSignals {
-            reasons: reason.as_deref().map(ReasonSet::of).unwrap_or_default(),
-            model_in_metadata: metadata
-                .get("model")
-                .or_else(|| metadata.get("modelId"))
-                .is_some_and(|model| names_a_model(model)),
-            zero_limit: metadata
-                .get("quota_limit_value")
-                .or_else(|| metadata.get("quotaLimitValue"))
-                .is_some_and(|value| value.trim() == "0"),
-            reset_delay: metadata
-                .get("quotaResetDelay")
-                .and_then(|delay| super::delay::parse_go_duration(delay)),
-            reset_at: metadata
-                .get("quotaResetTimeStamp")
-                .and_then(|at| crate::code_assist::parse_rfc3339(at)),
-            ..DetailSignals::default()
-        },
+        } => {
+            let mut signals = DetailSignals {
+                reasons: reason.as_deref().map(ReasonSet::of).unwrap_or_default(),
+                ..DetailSignals::default()
+            };
+            // One pass over the metadata; `model` wins over `modelId` and
+            // `quota_limit_value` over `quotaLimitValue`, whatever their order.
+            let (mut model, mut limit) = (None, None);
+            for (key, value) in metadata {
+                match key.as_str() {
+                    "model" => model = Some(value),
+                    "modelId" => model = model.or(Some(value)),
+                    "quota_limit_value" => limit = Some(value),
+                    "quotaLimitValue" => limit = limit.or(Some(value)),
+                    "quotaResetDelay" => {
+                        signals.reset_delay = super::delay::parse_go_duration(value);
+                    }
+                    "quotaResetTimeStamp" => {
+                        signals.reset_at = crate::code_assist::parse_rfc3339(value);
+                    }
+                    _ => {}
+                }
+            }
+            signals.model_in_metadata = model.is_some_and(|model| names_a_model(model));
+            signals.zero_limit = limit.is_some_and(|value| value.trim() == "0");
+            signals
+        }
         Detail::RetryInfo { retry_delay } => DetailSignals {
             retry_info: *retry_delay,
             ..DetailSignals::default()

@@ -67,31 +67,39 @@ pub(crate) fn parse(json: &str) -> Result<ParsedBody, serde_json::Error> {
     }
 }
 
-/// How a detail is read: in one pass ([`WireDetail`]), or kept raw first and read by
-/// its type afterwards (`&RawValue`), which can keep an unknown detail whole.
-trait DetailRead<'de>: Sized {
-    /// The list of details, lenient like every list here.
-    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error>;
-    /// The detail in the model; `None` when this reader cannot keep it (an unknown type
-    /// read in one pass), which sends the body to the raw reader.
-    fn into_detail(self) -> Option<Option<Detail>>;
+/// How details are read: in one pass ([`WireDetail`]), or kept raw first and read by
+/// their type afterwards (`&RawValue`), which can keep an unknown detail whole.
+trait DetailRead<'de> {
+    /// The list of details, lenient like every list here; `None` when it holds a
+    /// detail this reader cannot keep (an unknown type read in one pass), which sends
+    /// the body to the raw reader.
+    fn details<D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Detail>>, D::Error>;
 }
 
-impl<'de: 'a, 'a> DetailRead<'de> for WireDetail<'a> {
-    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error> {
-        objects(d)
-    }
-    fn into_detail(self) -> Option<Option<Detail>> {
-        known_detail(self).ok().map(Some)
+impl<'de> DetailRead<'de> for WireDetail<'de> {
+    fn details<D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Detail>>, D::Error> {
+        // Each detail becomes the model's as soon as it is read.
+        let mut unknown = false;
+        let details = kept_items(d, |item: MaybeObject<WireDetail<'de>>| {
+            match item.0.map(known_detail) {
+                Some(Ok(detail)) => Some(detail),
+                Some(Err(_)) => {
+                    unknown = true;
+                    None
+                }
+                None => None,
+            }
+        })?;
+        Ok((!unknown).then_some(details))
     }
 }
 
-impl<'de: 'a, 'a> DetailRead<'de> for &'a RawValue {
-    fn list<D: Deserializer<'de>>(d: D) -> Result<Vec<Self>, D::Error> {
-        raw_objects(d)
-    }
-    fn into_detail(self) -> Option<Option<Detail>> {
-        Some(raw_detail(self))
+impl<'de> DetailRead<'de> for &'de RawValue {
+    fn details<D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Detail>>, D::Error> {
+        let raw = kept_items(d, |raw: &'de RawValue| {
+            raw.get().starts_with('{').then_some(raw)
+        })?;
+        Ok(Some(raw.into_iter().filter_map(raw_detail).collect()))
     }
 }
 
@@ -142,10 +150,12 @@ struct WireStatus<D> {
     status: Option<String>,
     #[serde(deserialize_with = "text")]
     message: Option<String>,
-    #[serde(deserialize_with = "DetailRead::list")]
-    details: Vec<D>,
+    #[serde(deserialize_with = "D::details")]
+    details: Option<Vec<Detail>>,
     #[serde(deserialize_with = "objects")]
     errors: Vec<Entry>,
+    #[serde(skip)]
+    reader: PhantomData<D>,
 }
 
 impl<D> Default for WireStatus<D> {
@@ -154,8 +164,9 @@ impl<D> Default for WireStatus<D> {
             code: None,
             status: None,
             message: None,
-            details: Vec::new(),
+            details: Some(Vec::new()),
             errors: Vec::new(),
+            reader: PhantomData,
         }
     }
 }
@@ -224,7 +235,7 @@ struct Entry {
     message: Option<String>,
 }
 
-impl<'de, D: DetailRead<'de>> Top<D> {
+impl<D> Top<D> {
     /// What the object holds; `None` when a detail needs the raw reader.
     fn into_parsed(self) -> Option<ParsedBody> {
         Some(match self.error {
@@ -245,17 +256,13 @@ impl<'de, D: DetailRead<'de>> Top<D> {
     }
 }
 
-impl<'de, D: DetailRead<'de>> WireStatus<D> {
+impl<D> WireStatus<D> {
     fn into_envelope(self) -> Option<Envelope> {
-        let mut details = Vec::with_capacity(self.details.len());
-        for detail in self.details {
-            details.extend(detail.into_detail()?);
-        }
         Some(Envelope {
             code: self.code,
             status: self.status,
             message: self.message,
-            details,
+            details: self.details?,
             errors: self
                 .errors
                 .into_iter()
@@ -294,10 +301,7 @@ fn known_detail(wire: WireDetail<'_>) -> Result<Detail, Option<std::borrow::Cow<
     Ok(match short {
         Some("google.rpc.ErrorInfo") => Detail::ErrorInfo {
             reason: wire.reason,
-            domain: wire
-                .domain
-                .map(|d| normalise_domain(&d))
-                .filter(|d| !d.is_empty()),
+            domain: wire.domain.map(normalise_domain).filter(|d| !d.is_empty()),
             metadata: wire.metadata,
         },
         Some("google.rpc.RetryInfo") => Detail::RetryInfo {
@@ -460,27 +464,21 @@ fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T
     kept_items(d, |item: MaybeObject<T>| item.0)
 }
 
-/// A list's objects kept as raw JSON (at most [`MAX_ITEMS`]), for reading by type.
-fn raw_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, D::Error> {
-    kept_items(d, |raw: &'de RawValue| {
-        raw.get().starts_with('{').then_some(raw)
-    })
-}
-
 /// The items of a list that `keep` keeps (at most [`MAX_ITEMS`]; the rest is only
 /// validated); anything that is not a list is an empty one.
-fn kept_items<'de, D, I, T>(d: D, keep: fn(I) -> Option<T>) -> Result<Vec<T>, D::Error>
+fn kept_items<'de, D, I, T, K>(d: D, keep: K) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     I: Deserialize<'de>,
+    K: FnMut(I) -> Option<T>,
 {
-    struct ListVisitor<I, T>(fn(I) -> Option<T>);
-    impl<'de, I: Deserialize<'de>, T> Visitor<'de> for ListVisitor<I, T> {
+    struct ListVisitor<I, K>(K, PhantomData<I>);
+    impl<'de, I: Deserialize<'de>, T, K: FnMut(I) -> Option<T>> Visitor<'de> for ListVisitor<I, K> {
         type Value = Vec<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list")
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Vec<T>, A::Error> {
             let mut kept = Vec::new();
             while kept.len() < MAX_ITEMS {
                 match seq.next_element::<I>()? {
@@ -500,7 +498,7 @@ where
         }
         other_scalars!(Vec<T>, Vec::new());
     }
-    d.deserialize_any(ListVisitor(keep))
+    d.deserialize_any(ListVisitor(keep, PhantomData))
 }
 
 /// A value read as a string when it is a scalar (capped); `None` for null, arrays and
