@@ -297,7 +297,11 @@ fn known_detail(wire: WireDetail<'_>) -> Result<Detail, Option<std::borrow::Cow<
     let short = wire
         .type_url
         .as_deref()
-        .map(|url| url[url.rfind('/').map_or(0, |slash| slash + 1)..].trim());
+        // By bytes from the end: the name is short, a generic search would cost more.
+        .map(|url| {
+            let slash = url.bytes().rposition(|b| b == b'/');
+            url[slash.map_or(0, |slash| slash + 1)..].trim()
+        });
     Ok(match short {
         Some("google.rpc.ErrorInfo") => Detail::ErrorInfo {
             reason: wire.reason,
