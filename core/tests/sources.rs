@@ -285,7 +285,24 @@ fn credential_files_are_strict_about_types_and_name_their_origin() {
             "PEM",
         ),
         (&key_file("http://insecure.test/token"), "token_uri"),
+        (
+            &key_file(GOOGLE_TOKEN_URI).replacen(
+                '{',
+                r#"{"universe_domain": "example-cloud.test", "#,
+                1,
+            ),
+            "universe_domain \"example-cloud.test\" is not supported",
+        ),
     ];
+    // Google's own universe, named or not, is the default.
+    assert!(
+        parse(&key_file(GOOGLE_TOKEN_URI).replacen(
+            '{',
+            r#"{"universe_domain": "googleapis.com", "#,
+            1
+        ))
+        .is_ok()
+    );
     for (file, expected) in cases {
         let error = parse(file).unwrap_err().to_string();
         assert!(error.contains(expected), "{file}: {error}");

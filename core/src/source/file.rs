@@ -1,6 +1,8 @@
 //! Reading credential files: gcloud's user credentials (`authorized_user`) and
 //! service-account keys (`service_account`). Strict about the types of the fields
-//! used, tolerant of fields this crate does not know; never echoes a secret.
+//! used, tolerant of fields this crate does not know; never echoes a secret. A key
+//! for another universe than Google's (`universe_domain` other than
+//! `googleapis.com`) is refused: every target here calls Google's own hosts.
 
 use std::sync::Arc;
 
@@ -94,6 +96,20 @@ pub fn parse_credential_file(
             if !file.client_email.contains('@') {
                 return Err(fail_key("client_email is not an email address".into()));
             }
+            // Another universe (a sovereign cloud) has its own hosts for every API; the
+            // targets here call Google's, where its tokens mean nothing.
+            if let Some(universe) = file
+                .universe_domain
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty() && *d != "googleapis.com")
+            {
+                return Err(fail_key(format!(
+                    "universe_domain {:?} is not supported: only Google's default universe \
+                     (googleapis.com) is",
+                    crate::error::sanitize(universe, 60)
+                )));
+            }
             let token_uri = file
                 .token_uri
                 .filter(|uri| !uri.trim().is_empty())
@@ -111,9 +127,6 @@ pub fn parse_credential_file(
                 private_key_id: file.private_key_id,
                 token_uri,
                 project_id: file.project_id.filter(|p| !p.trim().is_empty()),
-                universe_domain: file
-                    .universe_domain
-                    .filter(|d| !d.trim().is_empty() && d != "googleapis.com"),
                 scopes: vec![CLOUD_PLATFORM_SCOPE.to_owned()],
                 signer: Arc::clone(&signer),
                 origin: origin.clone(),

@@ -297,8 +297,6 @@ pub struct ServiceAccount {
     pub token_uri: String,
     /// The project the key belongs to.
     pub project_id: Option<String>,
-    /// `universe_domain`, when not Google's default.
-    pub universe_domain: Option<String>,
     /// The scopes asked for.
     pub scopes: Vec<String>,
     /// Signs with the private key.
