@@ -183,6 +183,97 @@ fn a_service_account_token_is_kept_in_memory_and_outages_follow_the_rules() {
 }
 
 #[test]
+fn a_source_token_is_cached_in_the_store_only_when_asked_and_only_for_its_own_source() {
+    let cached_client = |file: &str| {
+        let mut client = client(parse(file).unwrap());
+        let mut config = client.config().clone();
+        config.cache_source_tokens = true;
+        client = Client::new(config);
+        client
+    };
+    // Minted once, the token lands in the store without the key or any refresh token.
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(
+            cached_client(&key_file(GOOGLE_TOKEN_URI)).access_token(),
+            |_, _| token_reply(),
+        )
+        .unwrap();
+    let record = runtime
+        .store
+        .credentials
+        .clone()
+        .expect("the token is cached");
+    assert_eq!(
+        record.access_token.as_ref().unwrap().expose(),
+        "ya29.minted"
+    );
+    assert!(record.refresh_token.is_empty());
+    let shown = serde_json::to_string(&record).unwrap();
+    assert!(
+        !shown.contains("PRIVATE KEY") && !shown.contains("MII"),
+        "{shown}"
+    );
+    // A new client (another process) sharing the store uses it: no request.
+    let token = runtime
+        .run(
+            cached_client(&key_file(GOOGLE_TOKEN_URI)).access_token(),
+            |_, _| panic!("a cached token made a request"),
+        )
+        .unwrap();
+    assert_eq!(token.expose(), "ya29.minted");
+    // Another account never takes it.
+    let other = key_file(GOOGLE_TOKEN_URI).replace("robot@", "other-robot@");
+    runtime
+        .run(cached_client(&other).access_token(), |_, _| {
+            reply(
+                200,
+                &[],
+                r#"{"access_token": "ya29.other", "expires_in": 3599}"#,
+            )
+        })
+        .unwrap();
+    assert_eq!(runtime.sent.len(), 2);
+
+    // Two people on gcloud's one client: told apart by their refresh tokens, which
+    // never reach the store.
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(cached_client(&user_file(None)).access_token(), |_, _| {
+            token_reply()
+        })
+        .unwrap();
+    let record = runtime.store.credentials.clone().unwrap();
+    let shown = serde_json::to_string(&record).unwrap();
+    assert!(
+        !shown.contains("gcloud-refresh") && !shown.contains("gcloud-secret"),
+        "{shown}"
+    );
+    let someone_else = user_file(None).replace("1//gcloud-refresh", "1//another-refresh");
+    runtime
+        .run(cached_client(&someone_else).access_token(), |_, _| {
+            reply(
+                200,
+                &[],
+                r#"{"access_token": "ya29.theirs", "expires_in": 3599}"#,
+            )
+        })
+        .unwrap();
+    assert_eq!(runtime.sent.len(), 2, "a cached token crossed accounts");
+
+    // Not asked: the store is never touched.
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    runtime
+        .run(
+            client(parse(&user_file(None)).unwrap()).access_token(),
+            |_, _| token_reply(),
+        )
+        .unwrap();
+    assert_eq!((runtime.store.loads, runtime.store.saves), (0, 0));
+    assert!(runtime.store.credentials.is_none());
+}
+
+#[test]
 fn the_metadata_server_is_asked_with_its_header_and_must_answer_with_it() {
     let mut server = MetadataServer::new("169.254.169.254");
     server.scopes = vec!["https://www.googleapis.com/auth/cloud-platform".into()];

@@ -292,6 +292,17 @@ pub struct ClientConfig {
     pub quota_project: Option<String>,
     /// How models fall back (on by default).
     pub fallback: crate::inference::FallbackPolicy,
+    /// Keep the access tokens of a source other than this library's own sign-in (gcloud
+    /// user credentials, a service account, the metadata server) in the client's
+    /// store, so the processes that share the store share them too. Off by default:
+    /// those tokens live in the client's memory only.
+    ///
+    /// Only the access token, its expiry and scope, and a fingerprint of the source
+    /// (a truncated SHA-256, so a token is never used for another account) are kept;
+    /// never a refresh token, a client secret or a key. Give such a client a store of
+    /// its own (the CLI uses `source-token.json` beside `oauth.json`): a cached token
+    /// replaces whatever the store held. An injected token is never cached.
+    pub cache_source_tokens: bool,
 }
 
 impl ClientConfig {
@@ -307,6 +318,7 @@ impl ClientConfig {
             source: CredentialSource::SignIn,
             quota_project: None,
             fallback: crate::inference::FallbackPolicy::default(),
+            cache_source_tokens: false,
         }
     }
 

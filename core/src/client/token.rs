@@ -7,6 +7,7 @@ use crate::error::ErrorClass;
 use crate::flow::request::RequestTimeout;
 use crate::flow::{Flow, Misuse, Step};
 use crate::oauth::{Credentials, TokenRequest};
+use crate::source::CredentialSource;
 use crate::{Error, Secret};
 
 /// How access tokens are refreshed, and how long an outage may hold a caller.
@@ -133,10 +134,42 @@ impl TokenOp {
         }
     }
 
-    /// True when the source is not this library's own sign-in: its credentials live in
-    /// the client's memory (from the source's seed), never in the store.
+    /// True when the source is not this library's own sign-in and its tokens are not
+    /// cached: its credentials live in the client's memory (from the source's seed),
+    /// never in the store.
     fn in_memory(&self) -> bool {
-        !self.client.config.source.is_sign_in()
+        !self.client.config.source.is_sign_in() && !self.caches_source_tokens()
+    }
+
+    /// True when the host asked for this source's access tokens to be kept in the
+    /// store ([`ClientConfig::cache_source_tokens`](super::ClientConfig)).
+    fn caches_source_tokens(&self) -> bool {
+        let source = &self.client.config.source;
+        self.client.config.cache_source_tokens
+            && !source.is_sign_in()
+            && !matches!(source, CredentialSource::Injected(_))
+    }
+
+    /// For a cached source: the source's own credentials (remembered, else its seed)
+    /// with the stored access token when the store holds one of this source that
+    /// lasts longer. What the store holds of another source, or a refresh token, is
+    /// never taken.
+    fn from_cache(&self, stored: Option<Box<Credentials>>) -> Option<Box<Credentials>> {
+        let mut own = self
+            .client
+            .memory()
+            .clone()
+            .or_else(|| self.client.config.source.seed())?;
+        if let Some(stored) = stored
+            && source_fingerprint(&stored) == Some(cache_fingerprint(&own))
+            && stored.expires_at > own.expires_at
+        {
+            own.access_token = stored.access_token;
+            own.expires_at = stored.expires_at;
+            own.scope = stored.scope;
+            own.token_type = stored.token_type;
+        }
+        Some(Box::new(own))
     }
 
     /// For an in-memory source: the remembered credentials, else the source's seed,
@@ -157,6 +190,10 @@ impl TokenOp {
         locked: bool,
         now: SystemTime,
     ) -> Result<Action<Secret>, Error> {
+        let credentials = match self.caches_source_tokens() {
+            true => self.from_cache(credentials),
+            false => credentials,
+        };
         let Some(credentials) = credentials else {
             self.client.remember(None);
             return match locked {
@@ -225,8 +262,12 @@ impl TokenOp {
                 if self.in_memory() {
                     return self.unlock(Outcome::Token(token));
                 }
+                let saved = match self.caches_source_tokens() {
+                    true => cached_record(&refreshed),
+                    false => refreshed,
+                };
                 self.stage = Stage::Saving(token);
-                return Ok(Action::Store(StoreOp::Save(Box::new(refreshed))));
+                return Ok(Action::Store(StoreOp::Save(Box::new(saved))));
             }
             Err(error) => error,
         };
@@ -311,6 +352,45 @@ impl TokenOp {
             (_, Some(_)) => Err(Misuse("an answer to an action that was not asked for").into()),
         }
     }
+}
+
+/// The key under which a cached record names its source.
+const SOURCE_KEY: &str = "source";
+
+/// What a cached record of another source holds: the access token, its expiry, scope
+/// and type, the account, and the source's fingerprint; no refresh token, no secret.
+fn cached_record(credentials: &Credentials) -> Credentials {
+    let mut record = Credentials::new(credentials.client_id.clone(), None, "");
+    record.access_token = credentials.access_token.clone();
+    record.expires_at = credentials.expires_at;
+    record.scope = credentials.scope.clone();
+    record.token_type = credentials.token_type.clone();
+    record.email = credentials.email.clone();
+    record.extra.insert(
+        SOURCE_KEY.to_owned(),
+        serde_json::Value::String(cache_fingerprint(credentials)),
+    );
+    record
+}
+
+/// The fingerprint a cached record carries.
+fn source_fingerprint(record: &Credentials) -> Option<String> {
+    record.extra.get(SOURCE_KEY)?.as_str().map(str::to_owned)
+}
+
+/// Who the tokens belong to: the client (or account) and the refresh token, hashed
+/// (SHA-256, the first 16 bytes in hex), so two people on one gcloud client never share
+/// a cached token and the refresh token cannot be read back from it.
+fn cache_fingerprint(credentials: &Credentials) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(credentials.client_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(credentials.refresh_token.expose().as_bytes());
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Operation for TokenOp {

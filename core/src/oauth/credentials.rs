@@ -121,8 +121,15 @@ impl Credentials {
 
     /// Checks every token held (see [`check_token`]): what a reader of a credential
     /// file runs before trusting it.
+    ///
+    /// A record without a refresh token is accepted when it holds an access token: it
+    /// is a cached token of another credential source (see
+    /// [`ClientConfig::cache_source_tokens`](crate::client::ClientConfig::cache_source_tokens)).
     pub fn check_tokens(&self) -> Result<(), String> {
-        check_token("refresh_token", self.refresh_token.expose(), MAX_TOKEN_LEN)?;
+        let cached_only = self.refresh_token.is_empty() && self.access_token.is_some();
+        if !cached_only {
+            check_token("refresh_token", self.refresh_token.expose(), MAX_TOKEN_LEN)?;
+        }
         if let Some(access) = &self.access_token {
             check_token("access_token", access.expose(), MAX_TOKEN_LEN)?;
         }
