@@ -154,7 +154,7 @@ impl TokenOp {
     /// with the stored access token when the store holds one of this source that
     /// lasts longer. What the store holds of another source, or a refresh token, is
     /// never taken.
-    fn from_cache(&self, stored: Option<Box<Credentials>>) -> Option<Box<Credentials>> {
+    fn with_cached_token(&self, stored: Option<Box<Credentials>>) -> Option<Box<Credentials>> {
         let mut own = self
             .client
             .memory()
@@ -191,7 +191,7 @@ impl TokenOp {
         now: SystemTime,
     ) -> Result<Action<Secret>, Error> {
         let credentials = match self.caches_source_tokens() {
-            true => self.from_cache(credentials),
+            true => self.with_cached_token(credentials),
             false => credentials,
         };
         let Some(credentials) = credentials else {
