@@ -381,6 +381,38 @@ pub fn service_account<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     );
 }
 
+/// Asked to, a client keeps a service account's token in its store: without the key
+/// or any secret but the token, and another client (another process) sharing the
+/// store uses it without a new grant.
+pub fn cached_source_token<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    emulator.trust_service_account(SERVICE_ACCOUNT_EMAIL, TEST_SERVICE_ACCOUNT_KEY);
+    let source = test_service_account(&format!("{}/token", runtime.base_url()));
+    let cached = |runtime: &mut R| {
+        client_for(runtime).reconfigured(|config| {
+            config.source = source.clone();
+            config.cache_source_tokens = true;
+        })
+    };
+    runtime.put(None);
+    let grants = emulator.count("/token");
+    let client = cached(runtime);
+    let token = runtime.run(client.access_token()).unwrap();
+    assert_eq!(emulator.count("/token"), grants + 1);
+    let record = runtime.stored().expect("the token is kept in the store");
+    assert_eq!(record.access_token.as_ref(), Some(&token));
+    assert!(record.refresh_token.is_empty());
+    let kept = serde_json::to_string(&record).unwrap();
+    assert!(!kept.contains("PRIVATE KEY"), "{kept}");
+    let client = cached(runtime);
+    let again = runtime.run(client.access_token()).unwrap();
+    assert_eq!(again, token);
+    assert_eq!(
+        emulator.count("/token"),
+        grants + 1,
+        "a cached token was minted again"
+    );
+}
+
 /// The metadata server's token works; an impostor without `Metadata-Flavor: Google`
 /// is refused with an error naming the metadata server.
 pub fn metadata_server<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
@@ -582,7 +614,7 @@ type Scenario<R> = fn(&mut R, &Emulator);
 
 /// Every scenario, in order. The emulator is reset to a new free user between them.
 pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
-    let scenarios: [(&str, Scenario<R>); 13] = [
+    let scenarios: [(&str, Scenario<R>); 14] = [
         ("outage_with_a_valid_token", outage_with_a_valid_token),
         ("outage_with_an_expired_token", outage_with_an_expired_token),
         ("sign_in_again", sign_in_again),
@@ -595,6 +627,7 @@ pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
         ("ineligible_tier", ineligible_tier),
         ("logout", logout),
         ("service_account", service_account),
+        ("cached_source_token", cached_source_token),
         ("metadata_server", metadata_server),
         ("injected_token", injected_token),
         ("discovery", discovery),

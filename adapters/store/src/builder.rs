@@ -36,6 +36,7 @@ pub struct ClientParts<D> {
 pub struct ClientBuilder<D> {
     config: ClientConfig,
     store: Option<Arc<dyn CredentialStore + Send + Sync>>,
+    source_token_store: Option<Arc<dyn CredentialStore + Send + Sync>>,
     driver: D,
 }
 
@@ -59,6 +60,7 @@ impl<D: Runtime> ClientBuilder<D> {
         Self {
             config,
             store: None,
+            source_token_store: None,
             driver,
         }
     }
@@ -102,6 +104,29 @@ impl<D: Runtime> ClientBuilder<D> {
         self
     }
 
+    /// Keeps the access tokens of a source other than this library's own sign-in in
+    /// `store`, so processes sharing it share them (see
+    /// [`ClientConfig::cache_source_tokens`] for what is kept: never a refresh token
+    /// or a key). Give it a store of its own, such as
+    /// [`FileStore::source_tokens_beside`] the sign-in's file: never the sign-in's.
+    /// Without this, such tokens live in memory only.
+    ///
+    /// ```no_run
+    /// use codeassist_store::FileStore;
+    /// // `~/.config/codeassist/source-token.json`, beside the sign-in's `oauth.json`:
+    /// // give it to `Client::builder(…).cache_source_tokens(…)` of either runtime.
+    /// let cache = FileStore::at_default_location()?.source_tokens_beside();
+    /// # Ok::<(), codeassist_store::StoreError>(())
+    /// ```
+    pub fn cache_source_tokens(
+        mut self,
+        store: impl CredentialStore + Send + Sync + 'static,
+    ) -> Self {
+        self.config.cache_source_tokens = true;
+        self.source_token_store = Some(Arc::new(store));
+        self
+    }
+
     /// Bills user credentials' calls to this quota project (`x-goog-user-project`);
     /// replaces `GOOGLE_CLOUD_QUOTA_PROJECT` read from the environment.
     pub fn quota_project(mut self, project: Option<String>) -> Self {
@@ -119,8 +144,11 @@ impl<D: Runtime> ClientBuilder<D> {
     pub fn build(self) -> Result<D::Client, ClientError> {
         let store: Arc<dyn CredentialStore + Send + Sync> =
             match (self.store, self.config.source.is_sign_in()) {
-                // Another source never touches the credential file.
-                (_, false) => Arc::new(MemoryCredentialStore::default()),
+                // Another source never touches the credential file: its tokens go to
+                // the store the host gave for them, else nowhere.
+                (_, false) => self
+                    .source_token_store
+                    .unwrap_or_else(|| Arc::new(MemoryCredentialStore::default())),
                 (Some(store), true) => store,
                 (None, true) => Arc::new(FileStore::at_default_location()?),
             };

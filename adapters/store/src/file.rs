@@ -12,6 +12,9 @@ use crate::{CredentialStore, LockedStore, StoreError};
 
 /// The largest credential file read; anything bigger is not ours.
 const MAX_FILE: u64 = 1024 * 1024;
+/// The file name of the store for cached tokens of other credential sources
+/// ([`FileStore::source_tokens_beside`]).
+pub const SOURCE_TOKEN_FILE_NAME: &str = "source-token.json";
 /// How long [`FileStore::lock`] waits for another process by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -34,6 +37,17 @@ impl FileStore {
     /// A store at [`default_path`](crate::default_path).
     pub fn at_default_location() -> Result<Self, StoreError> {
         Ok(Self::new(crate::default_path()?))
+    }
+
+    /// The store for cached tokens of other credential sources, beside this one:
+    /// `source-token.json` in the same directory (see
+    /// [`ClientBuilder::cache_source_tokens`](crate::ClientBuilder::cache_source_tokens)).
+    pub fn source_tokens_beside(&self) -> Self {
+        let path = self.path.with_file_name(SOURCE_TOKEN_FILE_NAME);
+        Self {
+            path,
+            lock_timeout: self.lock_timeout,
+        }
     }
 
     /// The same store with another lock timeout.

@@ -43,7 +43,7 @@ mod trust;
 
 pub use builder::{ClientBuilder, ClientParts, Runtime, discovery, switch_source};
 pub use client_error::ClientError;
-pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore};
+pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore, SOURCE_TOKEN_FILE_NAME};
 pub use login::{
     CallbackWaitError, LoginOptions, MAX_PASTE_LINE, RejectedPasteHook, WaitOptions,
     read_pasted_lines,
