@@ -20,6 +20,8 @@ pub struct Config {
     pub store: FileStore,
     /// `--source`: which credential to use (default: the discovery order).
     pub source: SourceKind,
+    /// `--cache-token`: keep another source's access token beside the sign-in.
+    pub cache_source_tokens: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -56,6 +58,7 @@ impl Config {
             project: var(PROJECT_ENV_VAR),
             store,
             source: SourceKind::Auto,
+            cache_source_tokens: false,
         })
     }
 
@@ -134,9 +137,17 @@ impl Config {
         project: Option<String>,
         scopes: Option<&[String]>,
     ) -> Result<Client, Failure> {
-        let client = self.client(false, project)?;
+        let client = self.client(false, project.clone())?;
         Ok(match self.discover(&client, scopes)? {
             CredentialSource::SignIn => client,
+            other if self.cache_source_tokens => Client::builder(self.oauth(false)?)
+                .store(self.store.clone())
+                .code_assist(self.code_assist())
+                .project(project)
+                .env_project(self.project.clone())
+                .source(other)
+                .cache_source_tokens(self.store.source_tokens_beside())
+                .build()?,
             other => client.with_source(other),
         })
     }

@@ -60,6 +60,11 @@ struct Cli {
     /// GOOGLE_CLOUD_ACCESS_TOKEN).
     #[arg(long, global = true, value_name = "SOURCE", default_value = "auto")]
     source: codeassist_core::source::SourceKind,
+    /// Keep the access token of a credential other than this tool's sign-in (gcloud's,
+    /// a service account's, the metadata server's) in source-token.json beside the
+    /// sign-in, so the next runs reuse it; only the token and its expiry are written.
+    #[arg(long, global = true)]
+    cache_token: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -279,6 +284,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         command => config::Config::from_env().and_then(|mut config| {
             config.source = cli.source;
+            config.cache_source_tokens = cli.cache_token;
             match command {
                 Command::Login {
                     no_browser,

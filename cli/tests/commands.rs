@@ -398,6 +398,31 @@ fn every_credential_source() {
         "another source wrote the credential file"
     );
 
+    // Asked with --cache-token, the token is kept beside the sign-in (the token and
+    // its expiry, not the key) and the next run uses it without a new grant.
+    let cache = home.path().join("source-token.json");
+    let cached_token = || {
+        let output = run(codeassist(home.path(), &base)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+            .args(["token", "--source", "service-account", "--cache-token"]));
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout).trim().to_owned()
+    };
+    let first = cached_token();
+    let grants = emulator.count("/token");
+    let kept = std::fs::read_to_string(&cache).expect("source-token.json is written");
+    assert!(
+        kept.contains(&first) && !kept.contains("PRIVATE KEY"),
+        "{kept}"
+    );
+    assert_eq!(cached_token(), first);
+    assert_eq!(
+        emulator.count("/token"),
+        grants,
+        "the cached token was not used"
+    );
+    assert!(!home.path().join("oauth.json").exists());
+
     // A missing file named by the variable: an error naming it, exit 1.
     let output = run(codeassist(home.path(), &base)
         .env(
