@@ -1,11 +1,12 @@
 //! Configuration from the environment.
 
+use codeassist_blocking::BlockingDriver;
 use codeassist_blocking::Client;
 use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
 use codeassist_core::flow::request::secure_uri;
 use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
 use codeassist_core::source::{CredentialSource, SourceKind};
-use codeassist_store::FileStore;
+use codeassist_store::{ClientBuilder, FileStore};
 
 use crate::Failure;
 
@@ -140,11 +141,8 @@ impl Config {
         let client = self.client(false, project.clone())?;
         Ok(match self.discover(&client, scopes)? {
             CredentialSource::SignIn => client,
-            other if self.cache_source_tokens => Client::builder(self.oauth(false)?)
-                .store(self.store.clone())
-                .code_assist(self.code_assist())
-                .project(project)
-                .env_project(self.project.clone())
+            other if self.cache_source_tokens => self
+                .builder(self.oauth(false)?, project)
                 .source(other)
                 .cache_source_tokens(self.store.source_tokens_beside())
                 .build()?,
@@ -156,18 +154,26 @@ impl Config {
         self.client_for(self.oauth(need_id)?, project)
     }
 
+    /// The builder every client of the CLI starts from: `oauth` with the credential
+    /// file, the Code Assist endpoints and the projects.
+    fn builder(
+        &self,
+        oauth: OAuthClient,
+        project: Option<String>,
+    ) -> ClientBuilder<BlockingDriver> {
+        Client::builder(oauth)
+            .store(self.store.clone())
+            .code_assist(self.code_assist())
+            .project(project)
+            .env_project(self.project.clone())
+    }
+
     /// A client for `oauth` (this library's sign-in, in the credential file).
     pub fn client_for(
         &self,
         oauth: OAuthClient,
         project: Option<String>,
     ) -> Result<Client, Failure> {
-        let client = Client::builder(oauth)
-            .store(self.store.clone())
-            .code_assist(self.code_assist())
-            .project(project)
-            .env_project(self.project.clone())
-            .build()?;
-        Ok(client)
+        Ok(self.builder(oauth, project).build()?)
     }
 }

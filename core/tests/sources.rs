@@ -94,10 +94,15 @@ fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
 }
 
 fn token_reply() -> Reply {
+    minted("ya29.minted")
+}
+
+/// A token endpoint's answer with `token`, valid for an hour.
+fn minted(token: &str) -> Reply {
     reply(
         200,
         &[],
-        r#"{"access_token": "ya29.minted", "expires_in": 3599}"#,
+        &format!(r#"{{"access_token": "{token}", "expires_in": 3599}}"#),
     )
 }
 
@@ -185,11 +190,7 @@ fn a_service_account_token_is_kept_in_memory_and_outages_follow_the_rules() {
 #[test]
 fn a_source_token_is_cached_in_the_store_only_when_asked_and_only_for_its_own_source() {
     let cached_client = |file: &str| {
-        let mut client = client(parse(file).unwrap());
-        let mut config = client.config().clone();
-        config.cache_source_tokens = true;
-        client = Client::new(config);
-        client
+        client(parse(file).unwrap()).reconfigured(|config| config.cache_source_tokens = true)
     };
     // Minted once, the token lands in the store without the key or any refresh token.
     let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
@@ -226,11 +227,7 @@ fn a_source_token_is_cached_in_the_store_only_when_asked_and_only_for_its_own_so
     let other = key_file(GOOGLE_TOKEN_URI).replace("robot@", "other-robot@");
     runtime
         .run(cached_client(&other).access_token(), |_, _| {
-            reply(
-                200,
-                &[],
-                r#"{"access_token": "ya29.other", "expires_in": 3599}"#,
-            )
+            minted("ya29.other")
         })
         .unwrap();
     assert_eq!(runtime.sent.len(), 2);
@@ -252,11 +249,7 @@ fn a_source_token_is_cached_in_the_store_only_when_asked_and_only_for_its_own_so
     let someone_else = user_file(None).replace("1//gcloud-refresh", "1//another-refresh");
     runtime
         .run(cached_client(&someone_else).access_token(), |_, _| {
-            reply(
-                200,
-                &[],
-                r#"{"access_token": "ya29.theirs", "expires_in": 3599}"#,
-            )
+            minted("ya29.theirs")
         })
         .unwrap();
     assert_eq!(runtime.sent.len(), 2, "a cached token crossed accounts");

@@ -485,9 +485,10 @@ pub fn check_sse(data: &[u8]) {
     }
 }
 
-/// Any credential file (gcloud's, a service-account key), any metadata server
-/// answer and any `models.list` page: never a panic; a refused file names its origin and shows no key material;
-/// a metadata answer gives a token or an error, and a one-word email.
+/// Any credential file (gcloud's, a service-account key), any metadata server answer
+/// and any `models.list` page: never a panic; a refused file names its origin and
+/// shows no key material; a metadata answer gives a token or an error, and a one-word
+/// email.
 pub fn check_credential_file(data: &[u8]) {
     use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
     use codeassist_core::source::{

@@ -257,9 +257,9 @@ fn sanitize_owned(text: String, max_chars: usize) -> String {
     sanitized(&text, max_chars).unwrap_or(text)
 }
 
-/// True when [`sanitize`] would give the text back unchanged: short enough, visible
-/// ASCII in words separated by single spaces, nothing to redact.
-fn is_clean(text: &str, max_chars: usize) -> bool {
+/// True when the text is already one bounded line: short enough, visible ASCII in
+/// words separated by single spaces.
+fn is_one_clean_line(text: &str, max_chars: usize) -> bool {
     let bytes = text.as_bytes();
     let mut last_space = true;
     for &b in bytes {
@@ -274,17 +274,15 @@ fn is_clean(text: &str, max_chars: usize) -> bool {
             return false;
         }
     }
-    (bytes.is_empty() || !last_space)
-        && bytes.len() <= max_chars
-        && matches!(redacted(text), Cow::Borrowed(_))
+    (bytes.is_empty() || !last_space) && bytes.len() <= max_chars
 }
 
 /// [`sanitize`]'s result, or `None` when that is the text itself.
 fn sanitized(text: &str, max_chars: usize) -> Option<String> {
-    if is_clean(text, max_chars) {
+    let redacted = redacted(text);
+    if matches!(redacted, Cow::Borrowed(_)) && is_one_clean_line(text, max_chars) {
         return None;
     }
-    let redacted = redacted(text);
     let redacted = redacted.as_ref();
     let bytes = redacted.as_bytes();
     let mut out = String::with_capacity(redacted.len().min(max_chars.saturating_mul(4)));
@@ -345,27 +343,33 @@ pub fn redact_secrets(text: &str) -> String {
     redacted(text).into_owned()
 }
 
+/// Token-shaped strings: the marker, the least token length after it that makes one,
+/// and whether it counts anywhere (`ya29.` is distinctive enough) rather than only at
+/// the start of a word.
+const MARKERS: [(&str, usize, bool); 6] = [
+    ("bearer ", 1, false),
+    ("ya29.", 1, true),
+    ("1//", 8, false),
+    ("1%2f%2f", 8, false),
+    ("4/0a", 8, false),
+    ("aiza", 26, false),
+];
+
+/// Keys whose value (`key: value`, `key=value`, JSON) is a secret, at the start of a
+/// word.
+const KEYS: [&str; 7] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "code_verifier",
+    "api_key",
+    "assertion",
+];
+
 /// [`redact_secrets`], borrowing the text when it holds nothing to redact (as most
 /// messages do).
 fn redacted(text: &str) -> Cow<'_, str> {
-    // Token-shaped strings, with the least length that makes them one.
-    const MARKERS: [(&str, usize); 6] = [
-        ("bearer ", 1),
-        ("ya29.", 1),
-        ("1//", 8),
-        ("1%2f%2f", 8),
-        ("4/0a", 8),
-        ("aiza", 26),
-    ];
-    const KEYS: [&str; 7] = [
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "code_verifier",
-        "api_key",
-        "assertion",
-    ];
     let bytes = text.as_bytes();
     // Built on the first redaction; until then nothing needed changing.
     let mut out = String::new();
@@ -387,9 +391,9 @@ fn redacted(text: &str) -> Cow<'_, str> {
         };
         let marker = MARKERS
             .iter()
-            .find(|(m, _)| starts_with(i, m) && (*m == "ya29." || word_start));
+            .find(|(m, _, anywhere)| starts_with(i, m) && (*anywhere || word_start));
         let key = KEYS.iter().find(|k| word_start && starts_with(i, k));
-        if let Some((marker, least)) = marker {
+        if let Some((marker, least, _)) = marker {
             let start = i + marker.len();
             let end = token_end(bytes, start);
             if end - start >= *least {
@@ -468,7 +472,10 @@ fn next_candidate(bytes: &[u8], from: usize, mut previous: u8) -> Option<usize> 
     let position = bytes.get(from..)?.iter().position(|&b| {
         let class = BYTE_CLASSES[usize::from(b)];
         // STARTS_AT_WORD counts only when the byte before is not part of a word.
-        let wanted = STARTS_ANYWHERE | ((!previous & WORD) << 1);
+        let wanted = match previous & WORD {
+            0 => STARTS_ANYWHERE | STARTS_AT_WORD,
+            _ => STARTS_ANYWHERE,
+        };
         previous = class;
         class & wanted != 0
     })?;
@@ -482,26 +489,43 @@ const WORD: u8 = 1;
 const STARTS_AT_WORD: u8 = 2;
 /// A byte a marker can start with anywhere (`ya29.`).
 const STARTS_ANYWHERE: u8 = 4;
-/// The classes of every byte, so the scan reads one table entry per byte.
+/// The classes of every byte, so the scan reads one table entry per byte; the start
+/// bytes come from [`MARKERS`] and [`KEYS`], in both cases.
 const BYTE_CLASSES: [u8; 256] = {
     let mut classes = [0; 256];
     let mut byte = 0;
     while byte < 256 {
         let b = byte as u8;
-        let mut class = 0;
         if b.is_ascii_alphanumeric() || b == b'_' {
-            class |= WORD;
+            classes[byte] = WORD;
         }
-        match b.to_ascii_lowercase() {
-            b'a' | b'b' | b'c' | b'i' | b'r' | b'1' | b'4' => class |= STARTS_AT_WORD,
-            b'y' => class |= STARTS_ANYWHERE,
-            _ => {}
-        }
-        classes[byte] = class;
         byte += 1;
+    }
+    let mut i = 0;
+    while i < MARKERS.len() {
+        let (marker, _, anywhere) = MARKERS[i];
+        let class = if anywhere {
+            STARTS_ANYWHERE
+        } else {
+            STARTS_AT_WORD
+        };
+        mark_first_byte(&mut classes, marker, class);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < KEYS.len() {
+        mark_first_byte(&mut classes, KEYS[i], STARTS_AT_WORD);
+        i += 1;
     }
     classes
 };
+
+/// Adds `class` to the first byte of `pattern`, in both cases.
+const fn mark_first_byte(classes: &mut [u8; 256], pattern: &str, class: u8) {
+    let first = pattern.as_bytes()[0];
+    classes[first.to_ascii_lowercase() as usize] |= class;
+    classes[first.to_ascii_uppercase() as usize] |= class;
+}
 
 fn token_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
@@ -601,23 +625,6 @@ mod tests {
     /// The plain form of [`redact_secrets`]: every position tried against every
     /// pattern, no table, no skipping. The two must agree on every input.
     fn redact_at_every_position(text: &str) -> String {
-        let markers = [
-            ("bearer ", 1),
-            ("ya29.", 1),
-            ("1//", 8),
-            ("1%2f%2f", 8),
-            ("4/0a", 8),
-            ("aiza", 26),
-        ];
-        let keys = [
-            "access_token",
-            "refresh_token",
-            "id_token",
-            "client_secret",
-            "code_verifier",
-            "api_key",
-            "assertion",
-        ];
         let bytes = text.as_bytes();
         let at = |i: usize, what: &str| {
             bytes
@@ -628,12 +635,12 @@ mod tests {
         while i < bytes.len() {
             let word_start =
                 i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-            let marker = markers
+            let marker = MARKERS
                 .iter()
-                .find(|(m, _)| at(i, m) && (*m == "ya29." || word_start));
-            let key = keys.iter().find(|k| word_start && at(i, k));
+                .find(|(m, _, anywhere)| at(i, m) && (*anywhere || word_start));
+            let key = KEYS.iter().find(|k| word_start && at(i, k));
             let redact = match (marker, key) {
-                (Some((marker, least)), _) => {
+                (Some((marker, least, _)), _) => {
                     let start = i + marker.len();
                     let end = token_end(bytes, start);
                     let keep = if *marker == "bearer " { start } else { i };

@@ -191,14 +191,11 @@ pub(crate) fn lossy_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// Strips the stray punctuation and spaces that sometimes surround a domain (the
 /// string is kept as it is when there are none, as is usual).
 pub(crate) fn normalise_domain(domain: String) -> String {
-    let kept = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
-    let bytes = domain.as_bytes();
-    if bytes.first().is_some_and(kept) && bytes.last().is_some_and(kept) {
-        return domain;
+    let stray = |c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if domain.starts_with(stray) || domain.ends_with(stray) {
+        return domain.trim_matches(stray).to_owned();
     }
     domain
-        .trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_'))
-        .to_owned()
 }
 
 /// A string cut to [`MAX_FIELD`] bytes on a character boundary, as an owned copy.
