@@ -78,7 +78,19 @@ mod strict {
     #[derive(Deserialize)]
     pub struct Borrowed<'a> {
         #[serde(borrow)]
-        pub error: Status<Cow<'a, str>>,
+        pub error: Status<Text<'a>>,
+    }
+
+    /// A string borrowed from the body unless it holds an escape. (A bare `Cow<str>`
+    /// in a generic field is always owned: serde borrows only where `borrow` is
+    /// written on the `Cow` itself.)
+    #[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+    impl AsRef<str> for Text<'_> {
+        fn as_ref(&self) -> &str {
+            &self.0
+        }
     }
 
     #[derive(Deserialize)]

@@ -16,10 +16,14 @@ pub const MAX_MESSAGE: usize = 300;
 pub const MAX_EXCERPT: usize = 160;
 
 /// Builds the human line for a classified error.
+///
+/// Every part that comes from outside (the body, the configuration, a transport
+/// failure) is written through [`Clean`], sanitised where it enters the line; the
+/// line's own words are ours and need no scan. The whole line is then bounded.
 pub(crate) fn human_message(error: &ApiError) -> String {
-    let model = error.model();
+    let model = error.model().map(Clean);
     // The parts below are written only by the lines that use them.
-    let for_model = lazy(|f| match model {
+    let for_model = lazy(|f| match &model {
         Some(model) => write!(f, " for {model}"),
         None => Ok(()),
     });
@@ -34,13 +38,13 @@ pub(crate) fn human_message(error: &ApiError) -> String {
     });
     let wait = error.retry_delay().map(Delay);
     let project = lazy(|f| match error.project() {
-        Some(project) => write!(f, " for project {project}"),
+        Some(project) => write!(f, " for project {}", Clean(project)),
         None => Ok(()),
     });
 
     let mut line = match error.class() {
         ErrorClass::Capacity => {
-            let model = model.unwrap_or("this model");
+            let model = model.unwrap_or(Clean("this model"));
             match &wait {
                 Some(wait) => format!(
                     "Gemini capacity exhausted for {model} (Google-side throttle, not your quota); retry in {wait} or switch model"
@@ -65,7 +69,7 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::Billing => format!("Billing problem{project}{said}"),
         ErrorClass::ModelNotFound => format!(
             "Model {} was not found ({code}); choose another model",
-            model.unwrap_or("(unnamed)")
+            model.unwrap_or(Clean("(unnamed)"))
         ),
         ErrorClass::NotFound => format!("Not found ({code}){said}"),
         ErrorClass::Auth => {
@@ -74,18 +78,19 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::AuthPermanent => auth_permanent(error),
         ErrorClass::Permission => match (error.reason(), error.metadata_link(&["activationUrl", "activation_url"])) {
             (Some(reason), Some(url)) if reason.eq_ignore_ascii_case("SERVICE_DISABLED") => {
-                format!("The API is not enabled{project}: enable it at {url}")
+                format!("The API is not enabled{project}: enable it at {}", Clean(url))
             }
             _ => format!("Google denied permission{project}{said}"),
         },
         ErrorClass::ValidationRequired => match error.validation_url() {
-            Some(url) => format!("Verify your Google account at {url}"),
+            Some(url) => format!("Verify your Google account at {}", Clean(url)),
             None => format!("Google requires you to verify your account{said}"),
         },
         ErrorClass::AccountDisabled => {
             match error.metadata_link(&["appeal_url", "appealUrl"]) {
                 Some(url) => format!(
-                    "Google has disabled this account for this service (TOS_VIOLATION); appeal at {url}"
+                    "Google has disabled this account for this service (TOS_VIOLATION); appeal at {}",
+                    Clean(url)
                 ),
                 None => format!(
                     "Google has disabled this account for this service (TOS_VIOLATION){said}"
@@ -102,7 +107,7 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::Timeout => match error.transport() {
             Some(failure) => format!(
                 "The request timed out before Google answered: {}",
-                failure.detail()
+                Clean(failure.detail())
             ),
             None => format!("The request timed out ({code}){said}"),
         },
@@ -116,21 +121,23 @@ pub(crate) fn human_message(error: &ApiError) -> String {
         ErrorClass::InvalidRequest => match error.oauth() {
             Some(oauth) => format!(
                 "The OAuth server refused the request ({}){}",
-                oauth.error,
-                oauth
-                    .description
-                    .as_deref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
+                Clean(&oauth.error),
+                lazy(|f| match oauth.description.as_deref() {
+                    Some(description) => write!(f, ": {}", Clean(description)),
+                    None => Ok(()),
+                })
             ),
             None => format!("Google rejected the request as invalid ({code}){said}"),
         },
         ErrorClass::Network => match error.transport() {
-            Some(failure) => format!("Could not reach Google: {failure}"),
+            Some(failure) => format!("Could not reach Google: {}", Clean(&failure.to_string())),
             None => "Could not reach Google".to_owned(),
         },
         ErrorClass::TransportPermanent => match error.transport() {
-            Some(failure) => format!("No usable answer (trying again will not help): {failure}"),
+            Some(failure) => format!(
+                "No usable answer (trying again will not help): {}",
+                Clean(&failure.to_string())
+            ),
             None => "No usable answer (trying again will not help)".to_owned(),
         },
         ErrorClass::Unknown => String::new(),
@@ -142,7 +149,20 @@ pub(crate) fn human_message(error: &ApiError) -> String {
             None => format!("{code} with an empty body"),
         };
     }
-    sanitize_owned(line, MAX_MESSAGE)
+    bounded(line, MAX_MESSAGE)
+}
+
+/// Text from outside, sanitised ([`sanitize`]) as it is written into a line: written
+/// as it is when already clean, as most parts are.
+struct Clean<'a>(&'a str);
+
+impl fmt::Display for Clean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match sanitized(self.0, MAX_MESSAGE) {
+            None => f.write_str(self.0),
+            Some(clean) => f.write_str(&clean),
+        }
+    }
 }
 
 /// What Google said (sanitised), or failing that, the excerpt of what came back.
@@ -204,7 +224,7 @@ fn auth_permanent(error: &ApiError) -> String {
         .unwrap_or_default();
     format!(
         "The OAuth server refused the saved sign-in ({}{description}); sign in again",
-        oauth.error
+        Clean(&oauth.error)
     )
 }
 
@@ -252,9 +272,27 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
     sanitized(text, max_chars).unwrap_or_else(|| text.to_owned())
 }
 
-/// [`sanitize`] for a line that is already owned: kept as it is when clean.
-fn sanitize_owned(text: String, max_chars: usize) -> String {
-    sanitized(&text, max_chars).unwrap_or(text)
+/// A line cut to at most `max_chars` characters (an ellipsis marks a cut); kept as it
+/// is when short enough.
+fn bounded(line: String, max_chars: usize) -> String {
+    // Fewer bytes than the bound: fewer characters too, without counting them.
+    if line.len() <= max_chars {
+        return line;
+    }
+    let chars = line.chars().count();
+    if chars <= max_chars {
+        return line;
+    }
+    ellipsized(&line, max_chars)
+}
+
+/// The first `max_chars - 1` characters of a too long text, trailing spaces removed,
+/// and an ellipsis.
+fn ellipsized(text: &str, max_chars: usize) -> String {
+    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }
 
 /// True when the text is already one bounded line: short enough, visible ASCII in
@@ -329,10 +367,7 @@ fn sanitized(text: &str, max_chars: usize) -> Option<String> {
     if chars <= max_chars {
         return Some(out);
     }
-    let mut cut: String = out.chars().take(max_chars.saturating_sub(1)).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    Some(cut)
+    Some(ellipsized(&out, max_chars))
 }
 
 /// Replaces anything that looks like a credential with `[redacted]`: `Bearer …`,
@@ -469,24 +504,27 @@ pub fn redact_known(text: &str, known: &[&str]) -> String {
 /// `from`. Every marker and key starts with an ASCII byte, so a position found is on a
 /// character boundary.
 fn next_candidate(bytes: &[u8], from: usize, mut previous: u8) -> Option<usize> {
-    let position = bytes.get(from..)?.iter().position(|&b| {
-        let class = BYTE_CLASSES[usize::from(b)];
-        // STARTS_AT_WORD counts only when the byte before is not part of a word.
-        let wanted = match previous & WORD {
-            0 => STARTS_ANYWHERE | STARTS_AT_WORD,
-            _ => STARTS_ANYWHERE,
-        };
+    // An index loop: the compiler keeps it tighter than an iterator's `position`.
+    let mut i = from;
+    while i < bytes.len() {
+        let class = BYTE_CLASSES[usize::from(bytes[i])];
+        // STARTS_AT_WORD (the bit above WORD) counts only when the byte before is not
+        // part of a word; written without a branch.
+        if class & (STARTS_ANYWHERE | (((previous & WORD) ^ WORD) << 1)) != 0 {
+            return Some(i);
+        }
         previous = class;
-        class & wanted != 0
-    })?;
-    Some(from + position)
+        i += 1;
+    }
+    None
 }
 
 /// A byte that belongs to a word (for [`redacted`]: markers and keys count only at
 /// the start of one).
 const WORD: u8 = 1;
-/// A byte a marker or key can start with, at the start of a word.
-const STARTS_AT_WORD: u8 = 2;
+/// A byte a marker or key can start with, at the start of a word (the bit just above
+/// [`WORD`]: [`next_candidate`] relies on it).
+const STARTS_AT_WORD: u8 = WORD << 1;
 /// A byte a marker can start with anywhere (`ya29.`).
 const STARTS_ANYWHERE: u8 = 4;
 /// The classes of every byte, so the scan reads one table entry per byte; the start
@@ -663,7 +701,52 @@ mod tests {
         out + &text[copied..]
     }
 
+    /// A body whose every part that reaches a line (message, model, project, links,
+    /// reason) is `part`, for the class that `status` and `reason` lead to.
+    fn hostile_body(reason: &str, part: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"error": {
+            "code": 400,
+            "message": part,
+            "details": [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "metadata": {
+                    "model": part,
+                    "consumer": part,
+                    "activationUrl": format!("https://x.test/{part}"),
+                    "appeal_url": format!("https://x.test/{part}"),
+                    "validation_url": format!("https://x.test/{part}"),
+                },
+            }],
+        }}))
+        .unwrap_or_default()
+    }
+
     proptest! {
+        /// Each outside part is sanitised where it enters a line, not the whole line:
+        /// whatever the parts hold, in every line, the result is still one line within
+        /// the bound, without a planted token or a bidirectional control.
+        #[test]
+        fn every_line_is_clean_whatever_its_parts(
+            part in "([a-z .:=/-]|ya29\\.PLANTED| Bearer PLANTED|\n|\r|\t|\u{202e}|é|models/){0,60}",
+            status in prop::sample::select(vec![
+                400u16, 401, 402, 403, 404, 408, 413, 429, 499, 500, 501, 503,
+            ]),
+            reason in prop::sample::select(vec![
+                "", "SERVICE_DISABLED", "TOS_VIOLATION", "VALIDATION_REQUIRED",
+                "MODEL_CAPACITY_EXHAUSTED", "QUOTA_EXHAUSTED", "BILLING_DISABLED",
+                "API_KEY_INVALID", "SECURITY_POLICY_VIOLATED",
+            ]),
+        ) {
+            let headers = http::HeaderMap::new();
+            let body = hostile_body(reason, &part);
+            let error = ApiError::from_parts(status, &headers, &body, std::time::UNIX_EPOCH);
+            let line = error.message();
+            prop_assert!(line.chars().count() <= MAX_MESSAGE, "{}", line);
+            prop_assert!(!line.contains(['\n', '\r', '\t', '\u{202e}']), "{:?}", line);
+            prop_assert!(!line.contains("PLANTED"), "{}", line);
+        }
+
         #[test]
         fn redaction_agrees_with_the_plain_form(
             text in "([a-z_ =:\"]|ya29\\.|Bearer |1//|4/0A|AIza|access_token|api_key|x{8}|\\.|é){0,40}",
