@@ -6,8 +6,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile_envelope capacity
 //! ```
 //!
-//! Arguments: `capacity` (default) or `quota` for the body, then `floor` to profile
-//! the baseline instead of ours, or `message` to build the human line too.
+//! Arguments: `capacity` (default) or `quota` for the body, then `floor` or `naive`
+//! to profile that baseline instead of ours, or `message` to build the human line too.
 
 use std::hint::black_box;
 use std::time::UNIX_EPOCH;
@@ -24,11 +24,18 @@ fn main() {
         include_bytes!("../data/429-capacity.json")
     };
     let floor = args.iter().any(|a| a == "floor");
+    let naive = args.iter().any(|a| a == "naive");
     let message = args.iter().any(|a| a == "message");
     let headers = http::HeaderMap::new();
     let mut checksum = 0usize;
     for _ in 0..ITERATIONS {
-        checksum += if floor {
+        checksum += if naive {
+            usize::from(
+                codeassist_benches::baselines::naive(black_box(body))
+                    .1
+                    .is_some(),
+            )
+        } else if floor {
             usize::from(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).is_ok())
         } else {
             let error = ApiError::from_parts(429, &headers, black_box(body), UNIX_EPOCH);
