@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::ApiError;
 use super::class::ErrorClass;
+use super::phrases::{Phrase, Said};
 
 /// The longest message, in characters.
 pub const MAX_MESSAGE: usize = 300;
@@ -207,8 +208,10 @@ fn auth_permanent(error: &ApiError) -> String {
         }
         return "The access token lacks a scope this call needs (ACCESS_TOKEN_SCOPE_INSUFFICIENT); sign in again granting it".to_owned();
     }
-    let text = error.google_message().unwrap_or("").to_ascii_lowercase();
-    if reason.eq_ignore_ascii_case("API_KEY_INVALID") || text.contains("api key not valid") {
+    let key_invalid = Said::with(error.google_message().unwrap_or(""), |said| {
+        said.has(Phrase::ApiKeyNotValid)
+    });
+    if reason.eq_ignore_ascii_case("API_KEY_INVALID") || key_invalid {
         return "The API key is not valid (API_KEY_INVALID); check the key configured".to_owned();
     }
     let Some(oauth) = error.oauth() else {
@@ -230,8 +233,9 @@ fn auth_permanent(error: &ApiError) -> String {
 
 /// A 400 saying Gemini does not serve the caller's location.
 fn location_refused(error: &ApiError) -> bool {
-    let text = error.google_message().unwrap_or("").to_ascii_lowercase();
-    text.contains("location is not supported") || text.contains("not available in your country")
+    Said::with(error.google_message().unwrap_or(""), |said| {
+        said.any(&[Phrase::LocationNotSupported, Phrase::NotAvailableInCountry])
+    })
 }
 
 /// Formats a delay the way people read it: `30s`, `1.5s`, `900ms`, `5m 0s`.

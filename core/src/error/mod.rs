@@ -60,6 +60,7 @@ mod delay;
 mod envelope;
 mod message;
 mod model;
+mod phrases;
 mod rules;
 mod signals;
 mod wire;
@@ -86,8 +87,9 @@ use serde::Serialize;
 
 use crate::flow::{Response, TransportError};
 use delay::delay_in_lowered;
+use phrases::{Phrase, Said};
 use rules::Facts;
-use signals::{Signals, with_lowered};
+use signals::Signals;
 
 /// A failed request, parsed and classified: what Google said, what class of failure it
 /// is, how long to wait, and one line for a person.
@@ -418,7 +420,7 @@ fn decide(
     retry_after_header: Option<Duration>,
     now: SystemTime,
 ) -> (ErrorClass, Option<Duration>) {
-    with_lowered(&signals.text, |text| {
+    Said::with(&signals.text, |said| {
         let details = &signals.details;
         let retry_delay = details
             .retry_info
@@ -430,7 +432,7 @@ fn decide(
                     .ok()
                     .filter(|d| *d <= MAX_PLAUSIBLE_DELAY)
             })
-            .or_else(|| delay_in_lowered(text))
+            .or_else(|| delay_in_lowered(said.lowered()))
             .or_else(|| details.quota.per_minute.then_some(PER_MINUTE_WAIT));
         let facts = Facts {
             http_status,
@@ -438,7 +440,7 @@ fn decide(
             oauth_subtype: oauth.and_then(|o| o.subtype.as_deref()),
             transport,
             signals,
-            text,
+            said,
             retry_delay,
         };
         (rules::classify(&facts), retry_delay)
@@ -463,14 +465,12 @@ pub(crate) fn model_name<'a>(envelope: Option<&'a Envelope>, message: &'a str) -
 }
 
 fn model_in_message(message: &str) -> Option<&str> {
-    let lower = message.to_ascii_lowercase();
-    let start = if let Some(at) = lower.find("models/") {
-        at + "models/".len()
-    } else if let Some(at) = lower.find("for model ") {
-        at + "for model ".len()
-    } else {
-        return None;
-    };
+    let start = Said::with(message, |said| match said.first(Phrase::ModelsPath) {
+        Some(at) => Some(at + "models/".len()),
+        None => said
+            .first(Phrase::ForModel)
+            .map(|at| at + "for model ".len()),
+    })?;
     let rest = &message[start..];
     let len = rest
         .bytes()

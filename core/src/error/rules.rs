@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use super::class::{ErrorClass, LONG_WAIT};
+use super::phrases::{Phrase, Said};
 use super::signals::{ReasonSet, Signals};
 use crate::flow::{TransportError, TransportErrorKind};
 
-/// What [`classify`] looks at: the signals of the body, the lower-cased text, and
+/// What [`classify`] looks at: the signals of the body, the phrases of its text, and
 /// what came with the response (or instead of it).
 pub(crate) struct Facts<'a> {
     pub http_status: Option<u16>,
@@ -15,8 +16,8 @@ pub(crate) struct Facts<'a> {
     pub oauth_subtype: Option<&'a str>,
     pub transport: Option<&'a TransportError>,
     pub signals: &'a Signals<'a>,
-    /// [`Signals::text`], lower-cased.
-    pub text: &'a str,
+    /// The phrases of [`Signals::text`].
+    pub said: &'a Said<'a>,
     pub retry_delay: Option<Duration>,
 }
 
@@ -64,10 +65,10 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
     }
     let status = facts.status();
     let grpc = facts.signals.grpc.as_ref();
-    let text = facts.text;
+    let said = facts.said;
 
     if facts.has_reason(ReasonSet::SECURITY_POLICY_VIOLATED)
-        || text.contains("security_policy_violated")
+        || said.has(Phrase::SecurityPolicyViolated)
     {
         return ErrorClass::PolicyBlocked;
     }
@@ -79,20 +80,21 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
     }
     if facts
         .has_reason(ReasonSet::ACCESS_TOKEN_SCOPE_INSUFFICIENT.union(ReasonSet::API_KEY_INVALID))
-        || text.contains("api key not valid")
-        || text.contains("api_key_invalid")
+        || said.any(&[Phrase::ApiKeyNotValid, Phrase::ApiKeyInvalid])
     {
         return ErrorClass::AuthPermanent;
     }
 
     let capacity_signal = facts
         .has_reason(ReasonSet::MODEL_CAPACITY_EXHAUSTED.union(ReasonSet::MODEL_CAPACITY_EXCEEDED))
-        || text.contains("no capacity available")
-        || text.contains("no capacity for")
+        || said.any(&[
+            Phrase::NoCapacityAvailable,
+            Phrase::NoCapacityFor,
+            Phrase::ModelIsOverloaded,
+        ])
         // Said of per-minute quotas too ("… your quota will reset after 0s"): only
         // capacity when the message does not speak of quota.
-        || (text.contains("exhausted your capacity on this model") && !text.contains("quota"))
-        || text.contains("model is overloaded");
+        || (said.has(Phrase::ExhaustedYourCapacity) && !said.has(Phrase::Quota));
     let capacity = capacity_signal
         && !facts.has_reason(
             ReasonSet::RATE_LIMIT_EXCEEDED
@@ -139,7 +141,7 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
         (Some(408 | 504), _) | (_, "DEADLINE_EXCEEDED") => ErrorClass::Timeout,
         (Some(413), _) => ErrorClass::PayloadTooLarge,
         (Some(400), _) | (_, "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE") => {
-            if context_overflow(text) {
+            if context_overflow(said) {
                 ErrorClass::ContextOverflow
             } else {
                 ErrorClass::InvalidRequest
@@ -153,68 +155,31 @@ pub(crate) fn classify(facts: &Facts<'_>) -> ErrorClass {
 }
 
 fn quota_exhausted(facts: &Facts<'_>) -> bool {
-    let text = facts.text;
+    let said = facts.said;
     facts.signals.details.quota.per_day
         || facts.signals.details.zero_limit
-        || text.contains("have a free quota tier")
-        || text.contains("daily")
-        || text.contains("per day")
-        || text.contains("per-day")
+        || said.any(&[
+            Phrase::FreeQuotaTier,
+            Phrase::Daily,
+            Phrase::PerDay,
+            Phrase::PerDayHyphen,
+        ])
         || facts.has_reason(ReasonSet::QUOTA_EXHAUSTED)
-        || limit_is_zero(text)
+        || said.zero_limit()
         || facts.retry_delay.is_some_and(|delay| delay > LONG_WAIT)
-}
-
-/// True when the message says `limit: 0` exactly: `limit: 0`, `limit: 0,` and
-/// `limit: 0.` at the end of a sentence are zero; `limit: 0.5` and `limit: 05` are not.
-fn limit_is_zero(text: &str) -> bool {
-    let mut from = 0;
-    while let Some(found) = text[from..].find("limit:") {
-        let rest = text[from + found + "limit:".len()..]
-            .trim_start()
-            .as_bytes();
-        let zero = rest.first() == Some(&b'0')
-            && match rest.get(1) {
-                None => true,
-                Some(b) if b.is_ascii_digit() => false,
-                Some(b'.') => !rest.get(2).is_some_and(u8::is_ascii_digit),
-                Some(_) => true,
-            };
-        if zero {
-            return true;
-        }
-        from += found + 1;
-    }
-    false
 }
 
 /// A model named in metadata, or the word "model" anywhere in the text (which covers
 /// `models/NAME` and "for model NAME").
 fn names_model(facts: &Facts<'_>) -> bool {
-    facts.signals.details.model_in_metadata || facts.text.contains("model")
+    facts.signals.details.model_in_metadata || facts.said.has(Phrase::Model)
 }
 
-fn context_overflow(text: &str) -> bool {
-    (text.contains("token")
-        && (text.contains("exceed") || text.contains("too long") || text.contains("maximum")))
-        || text.contains("only supports up to")
-        || text.contains("context length")
-        || text.contains("context window")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limit_zero_is_exact() {
-        assert!(limit_is_zero("quota exceeded for metric: x, limit: 0"));
-        assert!(limit_is_zero("limit: 0, model: gemini"));
-        assert!(!limit_is_zero("limit: 0.5"));
-        assert!(limit_is_zero("quota exceeded for metric x, limit: 0."));
-        assert!(limit_is_zero("limit: 0"));
-        assert!(!limit_is_zero("limit: 05"));
-        assert!(!limit_is_zero("limit: 10"));
-        assert!(!limit_is_zero("no limit here"));
-    }
+fn context_overflow(said: &Said<'_>) -> bool {
+    (said.has(Phrase::Token) && said.any(&[Phrase::Exceed, Phrase::TooLong, Phrase::Maximum]))
+        || said.any(&[
+            Phrase::OnlySupportsUpTo,
+            Phrase::ContextLength,
+            Phrase::ContextWindow,
+        ])
 }

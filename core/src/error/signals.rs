@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use super::model::{Detail, Envelope, OAuthError};
+use super::phrases::{Phrase, Said};
 
 /// The names of the ErrorInfo reasons the classifier asks about, one bit each.
 const KNOWN_REASONS: [&str; 13] = [
@@ -85,11 +86,10 @@ pub(crate) struct QuotaPeriod {
 impl QuotaPeriod {
     /// The period one quota id names.
     pub fn of(quota_id: &str) -> Self {
-        Self {
-            per_minute: contains_ignore_case(quota_id, "perminute"),
-            per_day: contains_ignore_case(quota_id, "perday")
-                || contains_ignore_case(quota_id, "daily"),
-        }
+        Said::with(quota_id, |said| Self {
+            per_minute: said.has(Phrase::PerMinuteGlued),
+            per_day: said.any(&[Phrase::PerDayGlued, Phrase::Daily]),
+        })
     }
 
     /// Both periods together.
@@ -99,14 +99,6 @@ impl QuotaPeriod {
             per_day: self.per_day || other.per_day,
         }
     }
-}
-
-/// True when `haystack` holds `needle` (lower-case ASCII) in any case.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// What the details of an envelope contribute to the class and the delay.
@@ -255,21 +247,6 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
     }
 }
 
-/// Calls `use_text` with `text` lower-cased (ASCII letters only): in a small buffer
-/// on the stack when the text is short, as most messages are, else in a `String`.
-pub(crate) fn with_lowered<R>(text: &str, use_text: impl FnOnce(&str) -> R) -> R {
-    const INLINE: usize = 192;
-    if text.len() > INLINE {
-        return use_text(&text.to_ascii_lowercase());
-    }
-    let mut buffer = [0; INLINE];
-    let lowered = &mut buffer[..text.len()];
-    lowered.copy_from_slice(text.as_bytes());
-    lowered.make_ascii_lowercase();
-    // Lower-casing ASCII bytes keeps UTF-8 valid, so this never falls back.
-    use_text(std::str::from_utf8(lowered).unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,18 +273,5 @@ mod tests {
             assert_eq!(ReasonSet::of(&format!(" {} ", name.to_lowercase())), set);
         }
         assert_eq!(ReasonSet::of("SERVICE_DISABLED"), ReasonSet::default());
-    }
-
-    #[test]
-    fn lowered_text_matches_to_ascii_lowercase() {
-        for text in [
-            "",
-            "Retry In 5S",
-            "É Daily ☃",
-            &"AbC".repeat(64),
-            &"AbC".repeat(65),
-        ] {
-            assert_eq!(with_lowered(text, str::to_owned), text.to_ascii_lowercase());
-        }
     }
 }
