@@ -35,19 +35,42 @@ pub fn parse_protobuf_duration(value: &Value) -> Option<Duration> {
 /// Reads a delay written as text: `"3.5s"`, `"900.2ms"`, `"45"` (seconds).
 pub fn parse_delay_text(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let (number, scale) = if let Some(number) = text.strip_suffix("ms") {
-        (number, 1e-3)
-    } else if let Some(number) = text.strip_suffix('s') {
-        (number, 1.0)
+    let (number, millis) = if let Some(number) = text.strip_suffix("ms") {
+        (number, true)
     } else {
-        (text, 1.0)
+        (text.strip_suffix('s').unwrap_or(text), false)
     };
-    let number = number.trim();
-    // Plain decimal only: `f64::from_str` would also accept "inf", "NaN" and "1e9".
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    let (whole, nanos) = decimal(number.trim())?;
+    let delay = if millis {
+        // The whole part in milliseconds, the fraction of one in nanoseconds.
+        Duration::from_millis(whole).checked_add(Duration::from_nanos(u64::from(nanos) / 1000))?
+    } else {
+        Duration::new(whole, nanos)
+    };
+    (delay <= MAX_PLAUSIBLE_DELAY).then_some(delay)
+}
+
+/// A plain decimal number (`3.5`, `0.000500`, `12`, `.5`, `7.`): its whole part and
+/// its fraction in billionths (digits past the ninth are dropped). Exact, unlike a
+/// float, and refuses what `f64::from_str` would also take ("inf", "NaN", "1e9",
+/// "-1").
+fn decimal(number: &str) -> Option<(u64, u32)> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
         return None;
     }
-    seconds(number.parse::<f64>().ok()? * scale)
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |nanos, digit| nanos * 10 + u32::from(digit - b'0'));
+    Some((whole, nanos))
 }
 
 /// Reads a `Retry-After` header value: delta-seconds, or an HTTP-date taken relative
@@ -186,6 +209,15 @@ mod tests {
             (json!("NaNs"), None),
             (json!("infs"), None),
             (json!("1e9s"), None),
+            (json!("1.2.3s"), None),
+            (json!("."), None),
+            (json!("+3s"), None),
+            (json!(".5s"), Some(Duration::from_millis(500))),
+            (json!("7.s"), Some(Duration::from_secs(7))),
+            (json!("41.837485162s"), Some(Duration::new(41, 837_485_162))),
+            (json!("1.0000000019s"), Some(Duration::new(1, 1))),
+            (json!("900.25ms"), Some(Duration::from_micros(900_250))),
+            (json!("99999999999999999999999s"), None),
             (json!("99999999999s"), None),
             (json!("s"), None),
             (json!(""), None),

@@ -89,7 +89,7 @@ use crate::flow::{Response, TransportError};
 use delay::delay_in_lowered;
 use phrases::{Phrase, Said};
 use rules::Facts;
-use signals::Signals;
+use signals::{Signals, bare_model_name};
 
 /// A failed request, parsed and classified: what Google said, what class of failure it
 /// is, how long to wait, and one line for a person.
@@ -457,8 +457,7 @@ pub(crate) fn model_name<'a>(envelope: Option<&'a Envelope>, message: &'a str) -
                 Detail::ErrorInfo { metadata, .. } => metadata
                     .get("model")
                     .or_else(|| metadata.get("modelId"))
-                    .map(|m| m.trim().trim_start_matches("models/"))
-                    .filter(|m| !m.is_empty()),
+                    .and_then(|m| bare_model_name(m)),
                 _ => None,
             });
     from_metadata.or_else(|| model_in_message(message))

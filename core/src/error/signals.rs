@@ -135,14 +135,15 @@ impl DetailSignals {
     }
 }
 
-/// True when an ErrorInfo `model` / `modelId` metadata value names a model.
-pub(crate) fn names_a_model(value: &str) -> bool {
+/// The model an ErrorInfo `model` / `modelId` metadata value names: trimmed, without
+/// `models/` in front; `None` when nothing is left.
+pub(crate) fn bare_model_name(value: &str) -> Option<&str> {
     // `trim_start_matches("models/")`, without building a substring searcher.
     let mut name = value.trim();
     while let Some(rest) = name.strip_prefix("models/") {
         name = rest;
     }
-    !name.is_empty()
+    (!name.is_empty()).then_some(name)
 }
 
 /// Everything the classifier reads from a body, gathered once from the parsed
@@ -224,7 +225,7 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
                     _ => {}
                 }
             }
-            signals.model_in_metadata = model.is_some_and(|model| names_a_model(model));
+            signals.model_in_metadata = model.and_then(|model| bare_model_name(model)).is_some();
             signals.zero_limit = limit.is_some_and(|value| value.trim() == "0");
             signals
         }
