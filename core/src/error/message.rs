@@ -1,7 +1,10 @@
 //! One-line human messages, and the sanitising every shown string goes through.
 //!
 //! A message is one line, at most [`MAX_MESSAGE`] characters, and never holds a bearer
-//! token, an OAuth token or an API key, whatever the body contained.
+//! token, an OAuth token or an API key, whatever the body contained. A line is our
+//! words with parts from outside (Google's message, a model or project name, a link,
+//! an OAuth error, a transport failure): each such part is sanitised as it is written
+//! into the line, and the whole line is then cut to the bound.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -608,15 +611,10 @@ fn strip_tags(html: &str) -> String {
         out.push_str(&rest[..open]);
         out.push(' ');
         let tag = &rest[open..];
-        let lower_tag: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
-        let skip_to = if lower_tag.starts_with("<script") {
-            tag.to_ascii_lowercase()
-                .find("</script>")
-                .map(|at| at + "</script>".len())
-        } else if lower_tag.starts_with("<style") {
-            tag.to_ascii_lowercase()
-                .find("</style>")
-                .map(|at| at + "</style>".len())
+        let skip_to = if starts_with_ignore_case(tag, "<script") {
+            find_ignore_case(tag, "</script>").map(|at| at + "</script>".len())
+        } else if starts_with_ignore_case(tag, "<style") {
+            find_ignore_case(tag, "</style>").map(|at| at + "</style>".len())
         } else {
             tag.find('>').map(|at| at + 1)
         };
@@ -627,6 +625,21 @@ fn strip_tags(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// True when `text` starts with `prefix` (ASCII, any case).
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// Where `needle` (ASCII) first starts in `text`, in any case. Always on a character
+/// boundary: a match starts with the needle's ASCII `<`.
+fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
+    text.as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 #[cfg(test)]
@@ -810,6 +823,11 @@ mod tests {
     fn html_excerpts_lose_their_tags() {
         let html = b"<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>Bad Gateway</h1><script>x()</script></body></html>";
         assert_eq!(excerpt(html).unwrap(), "502 Bad Gateway Bad Gateway");
+        let shouting = b"<HTML><Style>p{}</STYLE><SCRIPT>x()</Script><p>Gone</p></HTML>";
+        assert_eq!(excerpt(shouting).unwrap(), "Gone");
+        // A script never closed hides the rest; a tag never closed ends the text.
+        assert_eq!(excerpt(b"<p>Up</p><script>x() and more").unwrap(), "Up");
+        assert_eq!(excerpt(b"<p>Up</p><a href=").unwrap(), "Up");
         assert_eq!(excerpt(b"   "), None);
     }
 
