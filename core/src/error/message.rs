@@ -756,12 +756,18 @@ mod tests {
             ]),
         ) {
             let headers = http::HeaderMap::new();
-            let body = hostile_body(reason, &part);
-            let error = ApiError::from_parts(status, &headers, &body, std::time::UNIX_EPOCH);
-            let line = error.message();
-            prop_assert!(line.chars().count() <= MAX_MESSAGE, "{}", line);
-            prop_assert!(!line.contains(['\n', '\r', '\t', '\u{202e}']), "{:?}", line);
-            prop_assert!(!line.contains("PLANTED"), "{}", line);
+            // An OAuth token-endpoint error puts its own fields in the line.
+            let oauth = serde_json::to_vec(&serde_json::json!({
+                "error": part, "error_description": part, "error_subtype": part,
+            }))
+            .unwrap_or_default();
+            for body in [hostile_body(reason, &part), oauth] {
+                let error = ApiError::from_parts(status, &headers, &body, std::time::UNIX_EPOCH);
+                let line = error.message();
+                prop_assert!(line.chars().count() <= MAX_MESSAGE, "{}", line);
+                prop_assert!(!line.contains(['\n', '\r', '\t', '\u{202e}']), "{:?}", line);
+                prop_assert!(!line.contains("PLANTED"), "{}", line);
+            }
         }
 
         #[test]
