@@ -69,6 +69,7 @@ pub mod baselines {
             }
         }
 
+        /// `google.rpc.Status`, the routing fields only.
         #[derive(Deserialize)]
         pub struct Status<S: Ord> {
             pub code: u16,
@@ -77,6 +78,7 @@ pub mod baselines {
             pub details: Vec<Detail<S>>,
         }
 
+        /// One detail, with the fields of ErrorInfo and RetryInfo.
         #[derive(Deserialize)]
         pub struct Detail<S: Ord> {
             #[serde(rename = "@type")]

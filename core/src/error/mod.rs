@@ -464,11 +464,9 @@ pub(crate) fn model_name<'a>(envelope: Option<&'a Envelope>, message: &'a str) -
 }
 
 fn model_in_message(message: &str) -> Option<&str> {
-    let start = Said::with(message, |said| match said.first(Phrase::ModelsPath) {
-        Some(at) => Some(at + "models/".len()),
-        None => said
-            .first(Phrase::ForModel)
-            .map(|at| at + "for model ".len()),
+    let start = Said::with(message, |said| {
+        said.after(Phrase::ModelsPath)
+            .or_else(|| said.after(Phrase::ForModel))
     })?;
     let rest = &message[start..];
     let len = rest

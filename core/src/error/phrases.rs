@@ -12,77 +12,52 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-/// A phrase a rule asks about. The discriminant indexes [`PHRASES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phrase {
-    SecurityPolicyViolated,
-    ApiKeyNotValid,
-    ApiKeyInvalid,
-    NoCapacityAvailable,
-    NoCapacityFor,
-    ExhaustedYourCapacity,
-    ModelIsOverloaded,
-    Quota,
-    FreeQuotaTier,
-    Daily,
-    PerDay,
-    PerDayHyphen,
-    /// `perday`, as quota ids write it.
-    PerDayGlued,
-    /// `perminute`, as quota ids write it.
-    PerMinuteGlued,
-    /// `limit:`: [`Found::zero_limit`] reads what follows.
-    Limit,
-    Model,
-    ModelsPath,
-    ForModel,
-    Token,
-    Exceed,
-    TooLong,
-    Maximum,
-    OnlySupportsUpTo,
-    ContextLength,
-    ContextWindow,
-    LocationNotSupported,
-    NotAvailableInCountry,
+/// Declares [`Phrase`] and [`PHRASES`] from one list, so the two cannot drift apart.
+macro_rules! phrases {
+    ($($(#[$doc:meta])* $name:ident => $words:literal,)+) => {
+        /// A phrase a rule asks about. The discriminant indexes [`PHRASES`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Phrase {
+            $($(#[$doc])* $name,)+
+        }
+
+        /// Every phrase's words (lower case), in the order of [`Phrase`].
+        const PHRASES: &[(Phrase, &str)] = &[$((Phrase::$name, $words),)+];
+    };
 }
 
-/// Every phrase's words, in the order of [`Phrase`] (checked by a test).
-const PHRASES: [(Phrase, &str); 27] = [
-    (Phrase::SecurityPolicyViolated, "security_policy_violated"),
-    (Phrase::ApiKeyNotValid, "api key not valid"),
-    (Phrase::ApiKeyInvalid, "api_key_invalid"),
-    (Phrase::NoCapacityAvailable, "no capacity available"),
-    (Phrase::NoCapacityFor, "no capacity for"),
-    (
-        Phrase::ExhaustedYourCapacity,
-        "exhausted your capacity on this model",
-    ),
-    (Phrase::ModelIsOverloaded, "model is overloaded"),
-    (Phrase::Quota, "quota"),
-    (Phrase::FreeQuotaTier, "have a free quota tier"),
-    (Phrase::Daily, "daily"),
-    (Phrase::PerDay, "per day"),
-    (Phrase::PerDayHyphen, "per-day"),
-    (Phrase::PerDayGlued, "perday"),
-    (Phrase::PerMinuteGlued, "perminute"),
-    (Phrase::Limit, "limit:"),
-    (Phrase::Model, "model"),
-    (Phrase::ModelsPath, "models/"),
-    (Phrase::ForModel, "for model "),
-    (Phrase::Token, "token"),
-    (Phrase::Exceed, "exceed"),
-    (Phrase::TooLong, "too long"),
-    (Phrase::Maximum, "maximum"),
-    (Phrase::OnlySupportsUpTo, "only supports up to"),
-    (Phrase::ContextLength, "context length"),
-    (Phrase::ContextWindow, "context window"),
-    (Phrase::LocationNotSupported, "location is not supported"),
-    (
-        Phrase::NotAvailableInCountry,
-        "not available in your country",
-    ),
-];
+phrases! {
+    SecurityPolicyViolated => "security_policy_violated",
+    ApiKeyNotValid => "api key not valid",
+    ApiKeyInvalid => "api_key_invalid",
+    NoCapacityAvailable => "no capacity available",
+    NoCapacityFor => "no capacity for",
+    ExhaustedYourCapacity => "exhausted your capacity on this model",
+    ModelIsOverloaded => "model is overloaded",
+    Quota => "quota",
+    FreeQuotaTier => "have a free quota tier",
+    Daily => "daily",
+    PerDay => "per day",
+    PerDayHyphen => "per-day",
+    /// `perday`, as quota ids write it.
+    PerDayGlued => "perday",
+    /// `perminute`, as quota ids write it.
+    PerMinuteGlued => "perminute",
+    /// `limit:`: [`Said::zero_limit`] reads what follows.
+    Limit => "limit:",
+    Model => "model",
+    ModelsPath => "models/",
+    ForModel => "for model ",
+    Token => "token",
+    Exceed => "exceed",
+    TooLong => "too long",
+    Maximum => "maximum",
+    OnlySupportsUpTo => "only supports up to",
+    ContextLength => "context length",
+    ContextWindow => "context window",
+    LocationNotSupported => "location is not supported",
+    NotAvailableInCountry => "not available in your country",
+}
 
 /// A searcher per phrase, in the order of [`PHRASES`], built on first use.
 static FINDERS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
@@ -135,6 +110,12 @@ impl Said<'_> {
         FINDERS.get(phrase as usize)?.find(self.lowered)
     }
 
+    /// Where the text right after the first `phrase` starts, when the text holds it.
+    pub fn after(&self, phrase: Phrase) -> Option<usize> {
+        let words = PHRASES.get(phrase as usize)?.1;
+        Some(self.first(phrase)? + words.len())
+    }
+
     /// True when the text says `limit: 0` exactly: `limit: 0`, `limit: 0,` and
     /// `limit: 0.` at the end of a sentence are zero; `limit: 0.5` and `limit: 05` are
     /// not.
@@ -166,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_follows_the_enum() {
+    fn the_table_is_in_lower_case_and_in_enum_order() {
         for (index, (phrase, words)) in PHRASES.iter().enumerate() {
             assert_eq!(*phrase as usize, index, "{phrase:?}");
             assert_eq!(words.to_ascii_lowercase(), *words, "{phrase:?}");
@@ -174,8 +155,23 @@ mod tests {
     }
 
     #[test]
+    fn lowered_text_matches_to_ascii_lowercase() {
+        for text in [
+            "",
+            "Retry In 5S",
+            "É Daily ☃",
+            &"AbC".repeat(85),
+            &"AbC".repeat(86),
+        ] {
+            Said::with(text, |said| {
+                assert_eq!(said.lowered(), text.to_ascii_lowercase());
+            });
+        }
+    }
+
+    #[test]
     fn finds_every_phrase_in_any_case_with_its_first_start() {
-        for (phrase, words) in PHRASES {
+        for &(phrase, words) in PHRASES {
             for text in [
                 format!("ab {} cd {}", words.to_ascii_uppercase(), words),
                 // Past the stack buffer: the lower-cased copy is on the heap.
@@ -184,6 +180,7 @@ mod tests {
                 Said::with(&text, |said| {
                     assert!(said.has(phrase), "{words}");
                     assert_eq!(said.first(phrase), Some(3), "{words}");
+                    assert_eq!(said.after(phrase), Some(3 + words.len()), "{words}");
                 });
             }
         }
