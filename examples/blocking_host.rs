@@ -11,7 +11,7 @@ use codeassist_core::Secret;
 use codeassist_core::inference::StreamItem;
 use codeassist_core::oauth::{Credentials, OAuthClient, OAuthEndpoints};
 use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_runtime::{CredentialStore, FileStore};
 
 fn main() -> Result<(), ClientError> {
     let emulator = Emulator::new();

@@ -6,7 +6,7 @@
 use codeassist_core::Secret;
 use codeassist_core::oauth::{Credentials, OAuthClient, OAuthEndpoints};
 use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator};
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_runtime::{CredentialStore, FileStore};
 use codeassist_tokio::{Client, ClientError};
 
 #[tokio::main]

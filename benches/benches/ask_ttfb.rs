@@ -28,7 +28,7 @@ fn setup() -> Setup {
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
     let client = Client::builder(oauth_client(&base))
-        .store(codeassist_store::FileStore::new(
+        .store(codeassist_runtime::FileStore::new(
             dir.path().join("oauth.json"),
         ))
         .build()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use codeassist_core::Secret;
 use codeassist_core::inference::{ModelMethod, StreamItem, Target};
-use codeassist_store::TrustRoots;
+use codeassist_runtime::TrustRoots;
 use codeassist_testkit::emulator::{API_KEY, Emulator};
 use codeassist_testkit::h2::H2Server;
 use codeassist_testkit::tls::private_ca;

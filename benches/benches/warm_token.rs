@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use codeassist_core::Secret;
 use codeassist_core::oauth::{Credentials, OAuthClient, unix_seconds};
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_runtime::{CredentialStore, FileStore};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const WINDOW: Duration = Duration::from_secs(300);

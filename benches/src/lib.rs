@@ -119,7 +119,7 @@ pub mod baselines {
         }
     }
 
-    /// The strict derived reader with owned strings ([`strict`]). Like ours, it checks
+    /// The strict derived reader with owned strings (the `strict` module). Like ours, it checks
     /// the UTF-8 once and reads from `&str` (serde_json's faster path).
     pub fn strict_owned(body: &[u8]) -> usize {
         std::str::from_utf8(body)
@@ -128,7 +128,7 @@ pub mod baselines {
             .map_or(0, |top| top.error.touch())
     }
 
-    /// The strict derived reader with borrowed strings ([`strict`]), from `&str` too.
+    /// The strict derived reader with borrowed strings (the `strict` module), from `&str` too.
     pub fn strict_borrowed(body: &[u8]) -> usize {
         std::str::from_utf8(body)
             .ok()

@@ -7,7 +7,7 @@ use codeassist_core::client::FlowOp;
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::oauth::unix_seconds;
 use codeassist_core::source::CredentialSource;
-use codeassist_store::CredentialStore;
+use codeassist_runtime::CredentialStore;
 use serde_json::json;
 
 use crate::config::Config;
@@ -204,11 +204,11 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
         s.quota_project(client.core().config().quota_project.as_deref())
             .map(str::to_owned)
     });
-    let (trust_roots, trust_problem) = match codeassist_store::default_trust() {
+    let (trust_roots, trust_problem) = match codeassist_runtime::default_trust() {
         Ok(trust) => (trust.sources().to_vec(), None),
         Err(problem) => (Vec::new(), Some(problem)),
     };
-    let proxy_setting = codeassist_store::ProxySetting::Environment;
+    let proxy_setting = codeassist_runtime::ProxySetting::Environment;
     let proxy = proxy_setting.describe();
     let proxy_problem = proxy_setting.problem();
     if as_json {

@@ -6,7 +6,7 @@ use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
 use codeassist_core::flow::request::secure_uri;
 use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
 use codeassist_core::source::{CredentialSource, SourceKind};
-use codeassist_store::{ClientBuilder, FileStore};
+use codeassist_runtime::{ClientBuilder, FileStore};
 
 use crate::Failure;
 

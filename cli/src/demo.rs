@@ -9,7 +9,7 @@ use codeassist_core::flow::Call;
 use codeassist_core::flow::request::bearer_request;
 use codeassist_core::oauth::unix_seconds;
 use codeassist_emulator::{Account, CLIENT_ID, CLIENT_SECRET, Emulator, Fault};
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_runtime::{CredentialStore, FileStore};
 
 use crate::Failure;
 use crate::commands::quota_table;

@@ -239,8 +239,8 @@ impl From<codeassist_blocking::ClientError> for Failure {
     }
 }
 
-impl From<codeassist_store::StoreError> for Failure {
-    fn from(error: codeassist_store::StoreError) -> Self {
+impl From<codeassist_runtime::StoreError> for Failure {
+    fn from(error: codeassist_runtime::StoreError) -> Self {
         Failure::error(error.to_string())
     }
 }
@@ -337,7 +337,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             // The configured client secret never reaches the terminal, even as prose.
             let secret = std::env::var("CODEASSIST_CLIENT_SECRET").unwrap_or_default();
-            let message = codeassist_core::error::redact_known(&failure.message, &[secret.trim()]);
+            let message = codeassist_core::text::redact_known(&failure.message, &[secret.trim()]);
             eprintln!("codeassist: {message}");
             ExitCode::from(failure.code)
         }

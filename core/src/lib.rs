@@ -1,6 +1,7 @@
 //! `codeassist-core`: the sans-IO heart of codeassist.
 //!
-//! This crate knows Google's OAuth and Code Assist protocols and nothing about I/O:
+//! This crate knows Google's protocols (OAuth, every credential source of Application
+//! Default Credentials, Code Assist, the Gemini API, Vertex AI) and nothing about I/O:
 //! it opens no sockets and files, reads no clock, never sleeps and draws no OS
 //! randomness. Every exchange is a [`flow::Flow`], a state machine the caller steps:
 //!
@@ -14,8 +15,8 @@
 //! }
 //! ```
 //!
-//! The adapter crates (`codeassist-blocking`, `codeassist-tokio`) run that loop over a
-//! real network. Here is the whole loop written out by hand, with a closure as the
+//! The runtime crates (`codeassist-blocking`, `codeassist-tokio`, over the shared
+//! `codeassist-runtime`) run that loop over a real network. Here is the whole loop written out by hand, with a closure as the
 //! transport, driving a [`flow::Call`] whose first answer is a Google error:
 //!
 //! ```
@@ -54,7 +55,7 @@
 //! [`flow::drive`] runs the same loop for you on a [`flow::VirtualClock`].
 //!
 //! Modules:
-//! - [`client`]: what both runtimes' clients are: the token lifecycle and the
+//! - [`client`]: what every runtime's client is: the token lifecycle and the
 //!   cross-process refresh protocol, 401 → refresh once → retry, stream opening, the
 //!   project cache, as operations that also ask for store work. A runtime performs
 //!   them; [`client::MemoryRuntime`] performs them on a virtual clock.
@@ -63,10 +64,16 @@
 //! - [`retry`]: the retry policy and the combinator that applies it to any flow.
 //! - [`code_assist`]: loadCodeAssist with fallback endpoints, onboarding with
 //!   operation polling, project resolution, and quota.
-//! - [`inference`]: generateContent requests and an incremental reader of streamed
-//!   answers that classifies errors arriving mid-stream.
+//! - [`inference`]: the targets (Code Assist, the Gemini API, Vertex AI), generate,
+//!   stream, count and list requests, model fallback, and an incremental reader of
+//!   streamed answers that classifies errors arriving mid-stream.
 //! - [`oauth`]: PKCE, the authorization URL, callbacks, token exchange and refresh,
 //!   userinfo, revocation.
+//! - [`source`]: where access tokens come from (this library's sign-in, gcloud's and
+//!   other credential files, service-account keys, the metadata server, an injected
+//!   token) and the order in which they are discovered.
+//! - [`text`] and [`rfc3339`]: leaves every room may use: outside text made safe to
+//!   show (one line, no secret, bounded), and RFC 3339 timestamps.
 //!
 //! Which flows retry by themselves: the Code Assist calls (`resolve_project`,
 //! `retrieve_user_quota`, `generate_content`) come wrapped in their configured
@@ -84,8 +91,10 @@ mod named;
 pub mod oauth;
 mod random;
 pub mod retry;
+pub mod rfc3339;
 mod secret;
 pub mod source;
+pub mod text;
 
 pub use random::SplitMix64;
 pub use secret::Secret;

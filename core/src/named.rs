@@ -22,7 +22,7 @@ pub(crate) fn parse_name<T: Copy>(
             let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
             format!(
                 "unknown {what} {:?}; one of {}",
-                crate::error::sanitize(text, 40),
+                crate::text::sanitize(text, 40),
                 names.join(", ")
             )
         })

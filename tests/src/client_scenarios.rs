@@ -24,7 +24,7 @@ use codeassist_core::source::{
     CredentialFile, CredentialSource, DiscoverOp, Environment, InjectedToken, MetadataServer,
     Origin, SourceKind, parse_credential_file,
 };
-use codeassist_store::{CredentialStore, FileStore, RingKeys};
+use codeassist_runtime::{CredentialStore, FileStore, RingKeys};
 
 use crate::conformance::{code_assist_config, oauth_client};
 use crate::emulator::{

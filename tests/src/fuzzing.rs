@@ -97,7 +97,7 @@ pub fn check_envelope(data: &[u8]) {
     const PLANTED: &str = "PLANTEDsecretTOKEN";
     // (What a message shows is the body sanitised: bidirectional controls dropped, so
     // the check looks at the body the same way.)
-    let shown = codeassist_core::error::sanitize(&String::from_utf8_lossy(body), usize::MAX);
+    let shown = codeassist_core::text::sanitize(&String::from_utf8_lossy(body), usize::MAX);
     if !shown.contains(PLANTED) {
         let mut planted = body.to_vec();
         planted.extend_from_slice(format!(" Authorization: Bearer ya29.{PLANTED} ").as_bytes());
@@ -495,7 +495,7 @@ pub fn check_credential_file(data: &[u8]) {
         CredentialSource, MetadataServer, Origin, metadata_email, parse_credential_file,
     };
     let origin = Origin("fuzzed.json".into());
-    match parse_credential_file(data, &origin, &codeassist_store::RingKeys) {
+    match parse_credential_file(data, &origin, &codeassist_runtime::RingKeys) {
         Ok(_) => {}
         Err(error) => {
             let message = error.to_string();

@@ -14,7 +14,7 @@ use codeassist_core::inference::Chunk;
 use codeassist_core::inference::{ModelInfo, OpenAiPath, OpenAiStreamReader, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::source::{CredentialSource, SourceKind};
-use codeassist_store::{
+use codeassist_runtime::{
     CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
     Runtime, StoreSession,
 };
@@ -100,7 +100,7 @@ impl Client {
     /// # Ok::<(), codeassist_blocking::ClientError>(())
     /// ```
     pub fn discover(&self, pinned: SourceKind) -> Result<CredentialSource, ClientError> {
-        self.run(codeassist_store::discovery(pinned))
+        self.run(codeassist_runtime::discovery(pinned))
     }
 
     /// This client with another model fallback policy (`enabled: false` turns it
@@ -116,7 +116,7 @@ impl Client {
     /// This client taking its tokens from `source` instead (call it on a client built
     /// for this library's own sign-in); the driver is shared.
     pub fn with_source(&self, source: CredentialSource) -> Self {
-        let (core, store) = codeassist_store::switch_source(&self.core, &self.store, source);
+        let (core, store) = codeassist_runtime::switch_source(&self.core, &self.store, source);
         Self {
             core,
             store,
@@ -156,7 +156,7 @@ impl Client {
                     continue;
                 }
                 Action::Store(store_op) => Input::Store(session.perform(store_op)?),
-                Action::Read(path) => Input::Read(codeassist_store::read_credential_file(&path)),
+                Action::Read(path) => Input::Read(codeassist_runtime::read_credential_file(&path)),
                 Action::Send(request) => Input::Response(self.driver.send(request)),
                 Action::Open(request) => match self.driver.open(request) {
                     Opening::Opened(head, stream) => {

@@ -28,10 +28,10 @@ pub struct DriverConfig {
     pub stream_idle_timeout: Duration,
     /// The certificate authorities trusted; `None`: the system's (Mozilla's where
     /// there is no system store) plus `CODEASSIST_CA_FILE` when set.
-    pub trust: Option<std::sync::Arc<codeassist_store::TrustRoots>>,
+    pub trust: Option<std::sync::Arc<codeassist_runtime::TrustRoots>>,
     /// The proxy for HTTPS to Google (default: the environment, as curl reads it);
     /// loopback and the metadata server always go direct.
-    pub proxy: codeassist_store::ProxySetting,
+    pub proxy: codeassist_runtime::ProxySetting,
 }
 
 impl Default for DriverConfig {
@@ -43,7 +43,7 @@ impl Default for DriverConfig {
             max_body: DEFAULT_MAX_BODY,
             stream_idle_timeout: Duration::from_secs(60),
             trust: None,
-            proxy: codeassist_store::ProxySetting::Environment,
+            proxy: codeassist_runtime::ProxySetting::Environment,
         }
     }
 }
@@ -57,7 +57,7 @@ impl Default for DriverConfig {
 pub struct BlockingDriver {
     agent: ureq::Agent,
     /// Which requests go through which proxy (shared with the tokio runtime).
-    rules: codeassist_store::ProxyRules,
+    rules: codeassist_runtime::ProxyRules,
     /// How long an opening may take, and a stream may be silent.
     request_timeout: Duration,
     stream_idle_timeout: Duration,
@@ -79,7 +79,7 @@ impl BlockingDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
         let (roots, setup_error) =
-            match codeassist_store::network_setup(config.trust.clone(), &config.proxy) {
+            match codeassist_runtime::network_setup(config.trust.clone(), &config.proxy) {
                 Ok(trust) => (
                     trust
                         .certificates()
@@ -110,7 +110,7 @@ impl BlockingDriver {
         };
         Self {
             agent,
-            rules: codeassist_store::ProxyRules::new(&config.proxy),
+            rules: codeassist_runtime::ProxyRules::new(&config.proxy),
             request_timeout: config.request_timeout,
             stream_idle_timeout: config.stream_idle_timeout,
             max_body: config.max_body,
@@ -120,7 +120,7 @@ impl BlockingDriver {
 
     /// The ureq agent, with this driver's timeouts and trust roots, for requests of the
     /// host's own. It has no proxy: this driver picks one per request
-    /// (`codeassist_store::ProxyRules`).
+    /// (`codeassist_runtime::ProxyRules`).
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }
@@ -204,7 +204,7 @@ impl BlockingDriver {
                     TransportErrorKind::Refused,
                     format!(
                         "the proxy {} cannot be used",
-                        codeassist_store::redact_proxy_url(&route.uri().to_string())
+                        codeassist_runtime::redact_proxy_url(&route.uri().to_string())
                     ),
                 )
             })?),
@@ -266,7 +266,7 @@ pub fn transport_error(error: &ureq::Error) -> TransportError {
 
 /// The ureq proxy for a route the shared rules chose: its host, port and credentials
 /// (decoded from the `Basic` value the rules carry).
-fn ureq_proxy(route: &codeassist_store::Intercept) -> Option<ureq::Proxy> {
+fn ureq_proxy(route: &codeassist_runtime::Intercept) -> Option<ureq::Proxy> {
     use base64::Engine as _;
     let uri = route.uri();
     let https = uri.scheme_str() == Some("https");

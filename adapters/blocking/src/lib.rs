@@ -31,7 +31,7 @@ mod stream;
 
 pub use client::Client;
 pub use codeassist_core::oauth::Logout;
-pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
+pub use codeassist_runtime::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{BlockingDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM, transport_error};
 pub use listener::{
     CALLBACK_PATH, Callback, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT,

@@ -12,7 +12,7 @@ use codeassist_core::oauth::{
     head_complete, reply_to_head, sign_in_page,
 };
 pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
-pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
+pub use codeassist_runtime::{CallbackWaitError, RejectedPasteHook, WaitOptions};
 
 pub use codeassist_core::oauth::CALLBACK_PATH;
 
@@ -132,7 +132,7 @@ impl CallbackListener {
 /// (which the wait ignores: the browser may still come back).
 fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::Receiver<String> {
     let (sender, receiver) = mpsc::channel();
-    codeassist_store::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
+    codeassist_runtime::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
     receiver
 }
 

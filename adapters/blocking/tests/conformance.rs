@@ -61,7 +61,7 @@ fn bodies_over_the_cap_are_transport_failures() {
 /// The blocking client performing core's operations over a file store.
 struct BlockingClient {
     client: codeassist_blocking::Client,
-    store: codeassist_store::FileStore,
+    store: codeassist_runtime::FileStore,
     base_url: String,
     _dir: tempfile::TempDir,
 }
@@ -69,7 +69,7 @@ struct BlockingClient {
 impl BlockingClient {
     fn new(base_url: String) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = codeassist_store::FileStore::new(dir.path().join("oauth.json"));
+        let store = codeassist_runtime::FileStore::new(dir.path().join("oauth.json"));
         let client = codeassist_blocking::Client::builder(
             codeassist_testkit::conformance::oauth_client(&base_url),
         )
@@ -103,7 +103,7 @@ impl codeassist_testkit::client_scenarios::ClientRuntime for BlockingClient {
     }
 
     fn stored(&mut self) -> Option<codeassist_core::oauth::Credentials> {
-        use codeassist_store::CredentialStore;
+        use codeassist_runtime::CredentialStore;
         self.store.load().unwrap()
     }
 
@@ -149,7 +149,7 @@ fn the_lock_is_free_while_a_refresh_backs_off() {
         Client::new(config)
     };
     {
-        use codeassist_store::CredentialStore;
+        use codeassist_runtime::CredentialStore;
         let expired = credentials_expiring(&emulator, -10);
         store.lock().unwrap().save(&expired).unwrap();
     }

@@ -9,7 +9,7 @@ use codeassist_blocking::{CallbackListener, CallbackWaitError, Client, LoginOpti
 use codeassist_core::Secret;
 use codeassist_core::code_assist::ProjectSource;
 use codeassist_core::oauth::CallbackError;
-use codeassist_store::FileStore;
+use codeassist_runtime::FileStore;
 use codeassist_testkit::browser::preconnect_then_callbacks;
 use codeassist_testkit::conformance::{code_assist_config, oauth_client};
 use codeassist_testkit::emulator::{EMAIL, Emulator};
@@ -229,7 +229,7 @@ fn a_revoked_grant_asks_for_login_and_logout_survives_a_failed_revocation() {
     // Expire the stored token, revoke the grant: the refresh says "log in again".
     credentials.expires_at = Some(0);
     let store = FileStore::new(dir.path().join("oauth.json"));
-    codeassist_store::CredentialStore::lock(&store)
+    codeassist_runtime::CredentialStore::lock(&store)
         .unwrap()
         .save(&credentials)
         .unwrap();

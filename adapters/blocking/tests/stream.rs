@@ -260,7 +260,7 @@ fn the_openai_compatible_endpoint_passes_through() {
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
     let client = codeassist_blocking::Client::builder(oauth_client(&base))
-        .store(codeassist_store::FileStore::new(
+        .store(codeassist_runtime::FileStore::new(
             dir.path().join("oauth.json"),
         ))
         .build()

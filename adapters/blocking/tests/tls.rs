@@ -7,7 +7,7 @@ use std::sync::Arc;
 use codeassist_blocking::{BlockingDriver, DriverConfig};
 use codeassist_core::error::ErrorClass;
 use codeassist_core::flow::Call;
-use codeassist_store::TrustRoots;
+use codeassist_runtime::TrustRoots;
 use codeassist_testkit::emulator::Emulator;
 use codeassist_testkit::tls::private_ca;
 
@@ -81,7 +81,7 @@ fn a_broken_ca_bundle_is_a_clear_error_naming_it() {
 /// retry storm), loopback never proxied, a SOCKS proxy refused with a clear error.
 #[test]
 fn https_goes_through_a_real_proxy() {
-    use codeassist_store::ProxySetting;
+    use codeassist_runtime::ProxySetting;
     use codeassist_testkit::proxy::{Tinyproxy, non_loopback_address};
     let Some(ip) = non_loopback_address() else {
         return;

@@ -16,7 +16,7 @@ use codeassist_core::inference::Chunk;
 use codeassist_core::inference::{ModelInfo, OpenAiPath, OpenAiStreamReader, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::source::{CredentialSource, SourceKind};
-use codeassist_store::{
+use codeassist_runtime::{
     CallbackWaitError, ClientBuilder, ClientError, ClientParts, CredentialStore, LoginOptions,
     Runtime, StoreSession,
 };
@@ -110,7 +110,7 @@ impl Client {
     /// environment, the store, credential files, and probes the metadata server
     /// (at most a second; never with `NO_GCE_CHECK=true`).
     pub async fn discover(&self, pinned: SourceKind) -> Result<CredentialSource, ClientError> {
-        self.run(codeassist_store::discovery(pinned)).await
+        self.run(codeassist_runtime::discovery(pinned)).await
     }
 
     /// This client with another model fallback policy (`enabled: false` turns it
@@ -127,7 +127,7 @@ impl Client {
     /// This client taking its tokens from `source` instead (call it on a client built
     /// for this library's own sign-in); the driver is shared.
     pub fn with_source(&self, source: CredentialSource) -> Self {
-        let (core, store) = codeassist_store::switch_source(&self.core, &self.store, source);
+        let (core, store) = codeassist_runtime::switch_source(&self.core, &self.store, source);
         Self {
             core,
             store,
@@ -163,7 +163,7 @@ impl Client {
                 }
                 Action::Read(path) => Input::Read(
                     tokio::task::spawn_blocking(move || {
-                        codeassist_store::read_credential_file(&path)
+                        codeassist_runtime::read_credential_file(&path)
                     })
                     .await
                     .unwrap_or_else(|_| Err("the file reader stopped".to_owned())),

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-use codeassist_store::{ProxySetting, TrustRoots, network_setup};
+use codeassist_runtime::{ProxySetting, TrustRoots, network_setup};
 
 use crate::proxy::{ProxyConnector, ProxyFailure};
 use hyper_rustls::HttpsConnector;

@@ -29,7 +29,7 @@ mod stream;
 
 pub use client::Client;
 pub use codeassist_core::oauth::Logout;
-pub use codeassist_store::{ClientBuilder, ClientError, LoginOptions};
+pub use codeassist_runtime::{ClientBuilder, ClientError, LoginOptions};
 pub use driver::{AsyncDriver, DEFAULT_MAX_BODY, DriverConfig, MAX_STREAM};
 pub use listener::{
     Callback, CallbackListener, CallbackWaitError, DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT,

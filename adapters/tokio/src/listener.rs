@@ -10,7 +10,7 @@ use codeassist_core::oauth::{
     callback_http_response, head_complete, reply_to_head, sign_in_page,
 };
 pub use codeassist_core::oauth::{DEFAULT_LOGIN_TIMEOUT, DEFAULT_PORT, MAX_CALLBACK_CONNECTIONS};
-pub use codeassist_store::{CallbackWaitError, RejectedPasteHook, WaitOptions};
+pub use codeassist_runtime::{CallbackWaitError, RejectedPasteHook, WaitOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -49,7 +49,7 @@ impl CallbackListener {
     }
 
     /// Waits for the callback carrying `expected_state`, or a usable paste; see
-    /// [`callback_reply`] for what each request gets.
+    /// [`callback_reply`](codeassist_core::oauth::callback_reply) for what each request gets.
     ///
     /// Each connection is served by a task of its own (at most
     /// [`MAX_CALLBACK_CONNECTIONS`] at once), so one that sends nothing (a browser's
@@ -107,7 +107,7 @@ impl CallbackListener {
 /// Pasted lines, read on a thread of their own; the channel closes at end of input.
 fn spawn_line_reader(reader: Box<dyn Read + Send>) -> mpsc::UnboundedReceiver<String> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    codeassist_store::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
+    codeassist_runtime::read_pasted_lines(reader, move |line| sender.send(line).is_ok());
     receiver
 }
 

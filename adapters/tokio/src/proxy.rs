@@ -1,5 +1,5 @@
 //! The connector that sends HTTPS through a proxy when the shared rules say so
-//! ([`codeassist_store::may_proxy`], [`ProxySetting`]): hyper-util's matcher reads the
+//! ([`codeassist_runtime::may_proxy`], [`ProxySetting`]): hyper-util's matcher reads the
 //! environment as curl does and its tunnel connector speaks `CONNECT`; loopback, the
 //! callback listener, the metadata server and plain HTTP always go direct.
 
@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use codeassist_store::{ProxyRules, ProxySetting};
+use codeassist_runtime::{ProxyRules, ProxySetting};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::TokioIo;
@@ -83,7 +83,7 @@ where
                 if let Some(auth) = intercept.basic_auth() {
                     tunnel = tunnel.with_auth(auth.clone());
                 }
-                tracing::debug!(proxy = %codeassist_store::redact_proxy_url(&intercept.uri().to_string()), "through the proxy");
+                tracing::debug!(proxy = %codeassist_runtime::redact_proxy_url(&intercept.uri().to_string()), "through the proxy");
                 let connecting = tunnel.call(dst);
                 Box::pin(async move {
                     connecting

@@ -6,7 +6,7 @@ use std::time::Duration;
 use codeassist_core::Secret;
 use codeassist_core::code_assist::ProjectSource;
 use codeassist_core::oauth::{CallbackError, unix_seconds};
-use codeassist_store::{CredentialStore, FileStore};
+use codeassist_runtime::{CredentialStore, FileStore};
 use codeassist_testkit::browser::preconnect_then_callbacks;
 use codeassist_testkit::conformance::{code_assist_config, oauth_client};
 use codeassist_testkit::emulator::{EMAIL, Emulator};

@@ -82,7 +82,7 @@ fn bodies_over_the_cap_are_transport_failures() {
 struct TokioClient {
     runtime: tokio::runtime::Runtime,
     client: codeassist_tokio::Client,
-    store: codeassist_store::FileStore,
+    store: codeassist_runtime::FileStore,
     base_url: String,
     _dir: tempfile::TempDir,
 }
@@ -110,7 +110,7 @@ impl codeassist_testkit::client_scenarios::ClientRuntime for TokioClient {
     }
 
     fn stored(&mut self) -> Option<codeassist_core::oauth::Credentials> {
-        use codeassist_store::CredentialStore;
+        use codeassist_runtime::CredentialStore;
         self.store.load().unwrap()
     }
 
@@ -139,7 +139,7 @@ fn the_tokio_client_follows_the_client_rules() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = codeassist_store::FileStore::new(dir.path().join("oauth.json"));
+    let store = codeassist_runtime::FileStore::new(dir.path().join("oauth.json"));
     let client = runtime.block_on(async {
         codeassist_tokio::Client::builder(codeassist_testkit::conformance::oauth_client(
             &server.base_url(),

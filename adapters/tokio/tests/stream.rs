@@ -255,7 +255,7 @@ async fn the_openai_compatible_endpoint_passes_through() {
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
     let client = codeassist_tokio::Client::builder(oauth_client(&base))
-        .store(codeassist_store::FileStore::new(
+        .store(codeassist_runtime::FileStore::new(
             dir.path().join("oauth.json"),
         ))
         .build()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use codeassist_core::error::ErrorClass;
 use codeassist_core::flow::Call;
-use codeassist_store::TrustRoots;
+use codeassist_runtime::TrustRoots;
 use codeassist_testkit::emulator::Emulator;
 use codeassist_testkit::tls::private_ca;
 use codeassist_tokio::{AsyncDriver, DriverConfig};
@@ -51,7 +51,7 @@ async fn a_private_ca_is_trusted_only_when_given() {
 /// accepted, wrong ones refused at once, loopback never proxied, SOCKS refused.
 #[tokio::test]
 async fn https_goes_through_a_real_proxy() {
-    use codeassist_store::ProxySetting;
+    use codeassist_runtime::ProxySetting;
     use codeassist_testkit::proxy::{Tinyproxy, non_loopback_address};
     let Some(ip) = non_loopback_address() else {
         return;

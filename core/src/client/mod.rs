@@ -1,4 +1,4 @@
-//! The client both runtimes drive: the token lifecycle, the cross-process refresh
+//! The client every runtime drives: the token lifecycle, the cross-process refresh
 //! protocol, the 401 → refresh → retry rule, stream opening and the project cache,
 //! written once as operations a runtime steps.
 //!

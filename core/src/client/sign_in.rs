@@ -1,5 +1,5 @@
 //! Finishing a sign-in once the browser (or a paste) gave the code: one decision for
-//! both runtimes.
+//! every runtime.
 //!
 //! ```text
 //!  code ─▶ exchange (PKCE verifier, redirect URI) ──no refresh token──▶ error, nothing kept
@@ -102,11 +102,11 @@ impl SignInOp {
 fn code_refused(error: Error) -> Error {
     match error.classified().and_then(|api| api.oauth()) {
         Some(oauth) => Error::CodeRefused {
-            error: crate::error::sanitize(&oauth.error, 80),
+            error: crate::text::sanitize(&oauth.error, 80),
             description: oauth
                 .description
                 .as_deref()
-                .map(|d| crate::error::sanitize(d, 200)),
+                .map(|d| crate::text::sanitize(d, 200)),
         },
         None => error,
     }

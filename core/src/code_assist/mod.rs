@@ -27,12 +27,10 @@
 mod model;
 mod quota;
 mod resolve;
-mod rfc3339;
 
 pub use model::{IneligibleTier, LoadResponse, Tier};
 pub use quota::{Quota, QuotaBucket, RetrieveQuota, retrieve_user_quota};
 pub use resolve::{ProjectContext, ProjectSource, ResolveProject, resolve_project};
-pub use rfc3339::parse_rfc3339;
 
 use std::time::Duration;
 

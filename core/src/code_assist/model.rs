@@ -173,7 +173,7 @@ fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
     object
         .get(key)
         .and_then(Value::as_str)
-        .map(|s| crate::error::sanitize(s, 500))
+        .map(|s| crate::text::sanitize(s, 500))
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{CodeAssistConfig, CodeAssistError, control_request, parse_rfc3339};
+use super::{CodeAssistConfig, CodeAssistError, control_request};
 use crate::flow::{Call, Map, Response};
 use crate::retry::Retry;
+use crate::rfc3339::parse_rfc3339;
 use crate::{Error, Secret, SplitMix64};
 
 /// One model's quota.
@@ -92,7 +93,7 @@ fn bucket_from(value: &Value) -> Option<QuotaBucket> {
         Some(value) => Some(parse_rfc3339(value.as_str()?)?),
     };
     Some(QuotaBucket {
-        model_id: crate::error::sanitize(model_id, 128),
+        model_id: crate::text::sanitize(model_id, 128),
         token_type,
         remaining_fraction,
         reset_time,
@@ -126,7 +127,7 @@ pub fn retrieve_user_quota<R: rand_core::Rng + ?Sized>(
     let flow = Map::new(Call::new(request), |response: Response, _now| {
         Quota::parse(response.body()).map_err(|detail| Error::InvalidResponse {
             what: "retrieveUserQuota",
-            detail: crate::error::sanitize(&detail, 200),
+            detail: crate::text::sanitize(&detail, 200),
         })
     });
     Ok(Retry::new(flow, config.retry.clone(), &mut ids))

@@ -303,7 +303,7 @@ impl ResolveProject {
 fn invalid(what: &'static str, detail: String) -> Error {
     Error::InvalidResponse {
         what,
-        detail: crate::error::sanitize(&detail, 200),
+        detail: crate::text::sanitize(&detail, 200),
     }
 }
 

@@ -72,7 +72,7 @@ pub use delay::{
     MAX_PLAUSIBLE_DELAY, delay_in_message, parse_delay_text, parse_go_duration,
     parse_protobuf_duration, parse_retry_after,
 };
-pub use message::{MAX_MESSAGE, format_delay, redact_known, redact_secrets, sanitize};
+pub use message::{MAX_MESSAGE, format_delay};
 pub use model::{
     Detail, Envelope, FieldViolation, HelpLink, LegacyError, MAX_PARSED_BODY, OAuthError,
     PreconditionViolation, QuotaViolation,
@@ -86,6 +86,7 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::flow::{Response, TransportError};
+use crate::text::sanitize;
 use delay::delay_in_lowered;
 use phrases::{Phrase, Said};
 use rules::Facts;

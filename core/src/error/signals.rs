@@ -220,7 +220,7 @@ fn detail_signals(detail: &Detail) -> DetailSignals {
                         signals.reset_delay = super::delay::parse_go_duration(value);
                     }
                     "quotaResetTimeStamp" => {
-                        signals.reset_at = crate::code_assist::parse_rfc3339(value);
+                        signals.reset_at = crate::rfc3339::parse_rfc3339(value);
                     }
                     _ => {}
                 }

@@ -31,12 +31,12 @@ pub struct RequestTimeout(pub std::time::Duration);
 pub fn secure_uri(url: &str) -> Result<Uri, Error> {
     let uri: Uri = url
         .parse()
-        .map_err(|_| Error::Config(format!("not a URL: {}", crate::error::sanitize(url, 120))))?;
+        .map_err(|_| Error::Config(format!("not a URL: {}", crate::text::sanitize(url, 120))))?;
     let host = uri.host().unwrap_or("");
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(uri),
         Some("http") if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") => Ok(uri),
-        _ => Err(Error::InsecureEndpoint(crate::error::sanitize(url, 120))),
+        _ => Err(Error::InsecureEndpoint(crate::text::sanitize(url, 120))),
     }
 }
 

@@ -1,7 +1,10 @@
-//! Inference through Code Assist: `generateContent` and `streamGenerateContent`
-//! requests, and reading their answers, streamed errors included.
+//! Inference on every target: where a request goes ([`Target`]: Code Assist, the
+//! Gemini API, Vertex AI), the `generateContent`, `streamGenerateContent`,
+//! `countTokens` and `models.list` requests, reading their answers (streamed errors
+//! included), model fallback as a pure policy ([`FallbackPolicy`]), the Gemini API's
+//! OpenAI-compatible endpoint as a pass-through, and the SSE decoder under all streams.
 //!
-//! Code Assist wraps a Gemini request as `{model, project, user_prompt_id, request}`
+//! The caller's Gemini request stays JSON: it is not re-modelled here. Code Assist wraps a Gemini request as `{model, project, user_prompt_id, request}`
 //! and its answers as `{response: …}`. The caller's Gemini request stays JSON: it is
 //! not re-modelled here.
 //!
@@ -41,9 +44,10 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::code_assist::control_request;
-use crate::error::{ApiError, sanitize};
+use crate::error::ApiError;
 use crate::flow::{Call, Map, Request};
 use crate::retry::{Retry, RetryPolicy};
+use crate::text::sanitize;
 use crate::{Error, Secret, SplitMix64};
 
 /// One piece of a streamed answer.

@@ -10,8 +10,9 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::{EventReader, SseDecoder, SseEvent, Target};
-use crate::error::{ApiError, sanitize};
+use crate::error::ApiError;
 use crate::flow::{Call, Map, Request, Response};
+use crate::text::sanitize;
 use crate::{Error, Secret};
 
 /// Which OpenAI-compatible path.

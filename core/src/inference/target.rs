@@ -3,23 +3,14 @@
 //! AI (`{location}-aiplatform.googleapis.com`, a project and a location). One request
 //! and response model for all three: the caller's Gemini `GenerateContentRequest` as
 //! JSON in, [`Chunk`]s out, the same stream reader and error classification.
-//!
-//! | target | generate | auth |
-//! |---|---|---|
-//! | Code Assist | `POST …/v1internal:generateContent` (wrapped with the project) | Bearer |
-//! | Gemini API | `POST {base}/models/{m}:generateContent` | `x-goog-api-key`, or Bearer (+ quota project) |
-//! | Vertex AI | `POST https://{loc}-aiplatform…/v1/projects/{p}/locations/{loc}/publishers/google/models/{m}:generateContent` | Bearer |
-//!
-//! Streams add `:streamGenerateContent?alt=sse`; `:countTokens` counts. An API key goes
-//! in a header marked sensitive, never in the URL.
 
 use serde_json::Value;
 
 use super::Chunk;
-use crate::error::sanitize;
 use crate::flow::request::{USER_AGENT, secure_uri};
 use crate::flow::{Call, Map, Request, Response};
 use crate::retry::{Retry, RetryPolicy};
+use crate::text::sanitize;
 use crate::{Error, Secret};
 
 /// The Gemini API's base URL.
@@ -74,7 +65,16 @@ impl std::str::FromStr for TargetKind {
     }
 }
 
-/// Where a model call goes (see the [module docs](self)).
+/// Where a model call goes.
+///
+/// | target | generate | auth |
+/// |---|---|---|
+/// | Code Assist | `POST …/v1internal:generateContent` (wrapped with the project) | Bearer |
+/// | Gemini API | `POST {base}/models/{m}:generateContent` | `x-goog-api-key`, or Bearer (+ quota project) |
+/// | Vertex AI | `POST https://{loc}-aiplatform…/v1/projects/{p}/locations/{loc}/publishers/google/models/{m}:generateContent` | Bearer |
+///
+/// Streams add `:streamGenerateContent?alt=sse`; `:countTokens` counts. An API key goes
+/// in a header marked sensitive, never in the URL.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Target {

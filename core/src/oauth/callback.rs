@@ -124,7 +124,7 @@ fn from_query(
             .iter()
             .any(|accepted| accepted == issuer.trim_end_matches('/') || accepted == &issuer)
     {
-        return Err(CallbackError::WrongIssuer(crate::error::sanitize(
+        return Err(CallbackError::WrongIssuer(crate::text::sanitize(
             &issuer, 100,
         )));
     }
@@ -132,8 +132,8 @@ fn from_query(
         return Err(match error.as_str() {
             "access_denied" => CallbackError::AccessDenied,
             _ => CallbackError::Refused {
-                error: crate::error::sanitize(&error, 100),
-                description: description.map(|d| crate::error::sanitize(&d, 200)),
+                error: crate::text::sanitize(&error, 100),
+                description: description.map(|d| crate::text::sanitize(&d, 200)),
             },
         });
     }
@@ -199,7 +199,7 @@ pub fn sign_in_page(outcome: Result<(), &str>) -> Vec<u8> {
                 "Sign-in failed",
                 &format!(
                     "{}. Return to the terminal for details.",
-                    crate::error::sanitize(reason, 300)
+                    crate::text::sanitize(reason, 300)
                 ),
             ),
             outcome: None,

@@ -228,8 +228,8 @@ impl TokenResponse {
             access_token: Secret::new(access_token),
             expires_in,
             refresh_token: refresh_token.map(Secret::new),
-            scope: text("scope").map(|s| crate::error::sanitize(&s, 2048)),
-            token_type: text("token_type").map(|s| crate::error::sanitize(&s, 64)),
+            scope: text("scope").map(|s| crate::text::sanitize(&s, 2048)),
+            token_type: text("token_type").map(|s| crate::text::sanitize(&s, 64)),
             id_token: id_token.map(Secret::new),
         })
     }

@@ -7,10 +7,10 @@ use serde_json::Value;
 use super::config::OAuthClient;
 use super::credentials::{Credentials, TokenResponse};
 use crate::Error;
-use crate::error::sanitize;
 use crate::flow::request::{bearer_request, form_post};
 use crate::flow::{Call, Map, Response};
 use crate::secret::Secret;
+use crate::text::sanitize;
 
 /// One request to the token endpoint (a code exchange or a refresh). Output: the new
 /// or updated [`Credentials`].

@@ -53,7 +53,7 @@ pub fn id_token_email(
     if !issuers.iter().any(|accepted| accepted == &issuer) {
         return Err(format!(
             "the ID token comes from an issuer this client does not accept ({})",
-            crate::error::sanitize(&issuer, 80)
+            crate::text::sanitize(&issuer, 80)
         ));
     }
     let for_us = match &claims.aud {
@@ -69,7 +69,7 @@ pub fn id_token_email(
     Ok(claims
         .email
         .filter(|email| verified && !email.is_empty() && email.len() <= MAX_EMAIL)
-        .map(|email| crate::error::sanitize(&email, MAX_EMAIL)))
+        .map(|email| crate::text::sanitize(&email, MAX_EMAIL)))
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub fn parse_credential_file(
                 return Err(fail_key(format!(
                     "universe_domain {:?} is not supported: only Google's default universe \
                      (googleapis.com) is",
-                    crate::error::sanitize(universe, 60)
+                    crate::text::sanitize(universe, 60)
                 )));
             }
             let token_uri = file
@@ -142,7 +142,7 @@ pub fn parse_credential_file(
         )),
         Some(other) => Err(fail(format!(
             "unsupported credential type {:?}",
-            crate::error::sanitize(other, 60)
+            crate::text::sanitize(other, 60)
         ))),
         None => Err(fail(
             "no \"type\" field: not a Google credential file".into(),

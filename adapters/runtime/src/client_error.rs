@@ -1,4 +1,4 @@
-//! The one error type of the blocking and tokio clients.
+//! The one error type of every runtime's client.
 
 use crate::{CallbackWaitError, StoreError};
 use codeassist_core::error::{ApiError, ErrorClass};

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps, as quota reset times arrive.
+//! RFC 3339 timestamps, as quota reset times and error metadata carry them. A leaf:
+//! it depends on no other room of the crate.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

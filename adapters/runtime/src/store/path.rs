@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::StoreError;
+use super::StoreError;
 
 /// The file name inside the configuration directory.
 pub const FILE_NAME: &str = "oauth.json";

@@ -1,4 +1,6 @@
-//! `codeassist-store`: the credential file that never loses a token.
+//! Where credentials live: the [`CredentialStore`] seam, the [`FileStore`] that never
+//! loses a token, the in-memory store, and the [`StoreSession`] that performs the store
+//! operations core's client asks for.
 //!
 //! [`CredentialStore`] is the small seam a host can fill with a keychain or a shared
 //! store: load; lock, re-read, save. [`FileStore`] is the default, a JSON file that is
@@ -15,46 +17,16 @@
 //! needed; save; release) is decided in `codeassist_core::client`; [`StoreSession`]
 //! performs the store operations it asks for, holding the lock guard between them.
 //! Eight processes asking at once near expiry make one refresh and all get its token.
-//!
-//! [`ClientError`] is the one error type of the blocking and tokio clients.
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use codeassist_core::client::StoreOp;
-//! use codeassist_store::{FileStore, StoreSession};
-//!
-//! let mut session = StoreSession::new(Arc::new(FileStore::at_default_location()?));
-//! session.perform(StoreOp::Lock)?;
-//! let stored = session.perform(StoreOp::Load)?;
-//! session.perform(StoreOp::Unlock)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-#![forbid(unsafe_code)]
 
-mod builder;
-mod client_error;
 mod file;
-mod login;
+mod memory;
 mod path;
-mod proxy;
 mod session;
-mod sources;
-mod trust;
 
-pub use builder::{ClientBuilder, ClientParts, Runtime, discovery, switch_source};
-pub use client_error::ClientError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, FileStore, SOURCE_TOKEN_FILE_NAME};
-pub use login::{
-    CallbackWaitError, LoginOptions, MAX_PASTE_LINE, RejectedPasteHook, WaitOptions,
-    read_pasted_lines,
-};
+pub use memory::MemoryCredentialStore;
 pub use path::{default_path, resolve_default_path};
-pub use proxy::{
-    Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, network_setup, redact_proxy_url,
-};
 pub use session::StoreSession;
-pub use sources::{MemoryCredentialStore, RingKeys, read_credential_file};
-pub use trust::{CA_FILE_VAR, TrustRoots, default_trust};
 
 use std::path::PathBuf;
 use std::time::Duration;

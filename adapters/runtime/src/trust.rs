@@ -1,4 +1,4 @@
-//! Which certificate authorities both runtimes trust, decided once: the operating
+//! Which certificate authorities every runtime trusts, decided once: the operating
 //! system's store (through `rustls-native-certs`, which also honours `SSL_CERT_FILE`
 //! and `SSL_CERT_DIR`), else Mozilla's bundled roots where no system store exists,
 //! plus an extra CA bundle (a corporate root for a TLS-inspecting gateway) from a

@@ -1,4 +1,4 @@
-//! The one client builder both runtimes share.
+//! The one client builder every runtime shares.
 
 use std::sync::Arc;
 
@@ -112,11 +112,11 @@ impl<D: Runtime> ClientBuilder<D> {
     /// Without this, such tokens live in memory only.
     ///
     /// ```no_run
-    /// use codeassist_store::FileStore;
+    /// use codeassist_runtime::FileStore;
     /// // `~/.config/codeassist/source-token.json`, beside the sign-in's `oauth.json`:
     /// // give it to `Client::builder(…).cache_source_tokens(…)` of either runtime.
     /// let cache = FileStore::at_default_location()?.source_tokens_beside();
-    /// # Ok::<(), codeassist_store::StoreError>(())
+    /// # Ok::<(), codeassist_runtime::StoreError>(())
     /// ```
     pub fn cache_source_tokens(
         mut self,

@@ -12,7 +12,7 @@ use codeassist_core::client::{Action, Client, ClientConfig, Input, Operation};
 use codeassist_core::flow::Response;
 use codeassist_core::oauth::{Credentials, OAuthClient, unix_seconds};
 use codeassist_core::{Error, Secret};
-use codeassist_store::{ClientError, CredentialStore, FileStore, StoreError, StoreSession};
+use codeassist_runtime::{ClientError, CredentialStore, FileStore, StoreError, StoreSession};
 
 /// Core's token operation performed over `store` at time `now`, with `token_endpoint`
 /// answering refreshes: the protocol the clients run, without a network.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use codeassist_core::client::{StoreOp, StoreReply};
 
-use crate::{CredentialStore, LockedStore, StoreError};
+use super::{CredentialStore, LockedStore, StoreError};
 
 /// A store and, while core's client holds it, its lock guard: performs each
 /// [`StoreOp`] and answers with the [`StoreReply`] core expects.

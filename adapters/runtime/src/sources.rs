@@ -1,18 +1,14 @@
-//! What the credential sources need from a runtime, written once for both: RSA
-//! signing for service-account keys (`ring`, already in the tree through rustls), a
-//! bounded reader for credential files, and the in-memory store that holds the tokens
-//! of every source but this library's own sign-in.
+//! What the credential sources need from a runtime, written once for every runtime:
+//! RSA signing for service-account keys (`ring`, already in the tree through rustls)
+//! and a bounded reader for credential files.
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use codeassist_core::oauth::Credentials;
 use codeassist_core::source::{MAX_CREDENTIAL_FILE, Rs256Signer, RsaKeys};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
-
-use crate::{CredentialStore, LockedStore, StoreError};
 
 /// Loads service-account keys with `ring` (RSASSA-PKCS1-v1_5, SHA-256).
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,53 +62,4 @@ pub fn read_credential_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
         .read_to_end(&mut bytes)
         .map_err(|error| format!("cannot be read: {error}"))?;
     Ok(Some(bytes))
-}
-
-/// Credentials held in memory only: the store of every source but this library's own
-/// sign-in (nothing is written to files this library does not own). Its lock is a
-/// no-op: it is not shared with other processes.
-#[derive(Debug, Default, Clone)]
-pub struct MemoryCredentialStore {
-    credentials: Arc<Mutex<Option<Credentials>>>,
-}
-
-impl MemoryCredentialStore {
-    /// A store holding `credentials`.
-    pub fn new(credentials: Option<Credentials>) -> Self {
-        Self {
-            credentials: Arc::new(Mutex::new(credentials)),
-        }
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Credentials>> {
-        self.credentials
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl CredentialStore for MemoryCredentialStore {
-    fn load(&self) -> Result<Option<Credentials>, StoreError> {
-        Ok(self.slot().clone())
-    }
-
-    fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError> {
-        Ok(Box::new(self.clone()))
-    }
-}
-
-impl LockedStore for MemoryCredentialStore {
-    fn load(&mut self) -> Result<Option<Credentials>, StoreError> {
-        Ok(self.slot().clone())
-    }
-
-    fn save(&mut self, credentials: &Credentials) -> Result<(), StoreError> {
-        *self.slot() = Some(credentials.clone());
-        Ok(())
-    }
-
-    fn delete(&mut self) -> Result<(), StoreError> {
-        *self.slot() = None;
-        Ok(())
-    }
 }

@@ -1,4 +1,4 @@
-//! Proxies for both runtimes, decided once: which destinations may go through a
+//! Proxies for every runtime, decided once: which destinations may go through a
 //! proxy at all (HTTPS to a non-loopback host; never the callback listener, loopback
 //! or the metadata server), where the proxy comes from (the environment as curl reads
 //! it, a URL the host sets, or none), and what `status` may say of it (never a

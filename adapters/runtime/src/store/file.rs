@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use codeassist_core::oauth::Credentials;
 
-use crate::{CredentialStore, LockedStore, StoreError};
+use super::{CredentialStore, LockedStore, StoreError};
 
 /// The largest credential file read; anything bigger is not ours.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -34,9 +34,9 @@ impl FileStore {
         }
     }
 
-    /// A store at [`default_path`](crate::default_path).
+    /// A store at [`default_path`](super::default_path).
     pub fn at_default_location() -> Result<Self, StoreError> {
-        Ok(Self::new(crate::default_path()?))
+        Ok(Self::new(super::default_path()?))
     }
 
     /// The store for cached tokens of other credential sources, beside this one:
@@ -227,7 +227,7 @@ fn io(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {
 fn corrupt(path: &Path, detail: &str) -> StoreError {
     StoreError::Corrupt {
         path: path.to_path_buf(),
-        detail: codeassist_core::error::sanitize(detail, 160),
+        detail: codeassist_core::text::sanitize(detail, 160),
     }
 }
 

@@ -1,4 +1,4 @@
-//! What a client's `login` takes, in both runtimes, and the one reader of pasted lines.
+//! What a client's `login` takes, in every runtime, and the one reader of pasted lines.
 
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
