@@ -109,7 +109,10 @@ impl Config {
         let mut source = client.discover(self.source).map_err(|error| {
             if error.needs_sign_in() {
                 Failure::login_needed(format!(
-                    "no credentials found (--source {}): run `codeassist login`, or provide                      Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,                      `gcloud auth application-default login`) or an access token                      (CODEASSIST_ACCESS_TOKEN)",
+                    "no credentials found (--source {}): run `codeassist login`, or provide \
+                     Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, \
+                     `gcloud auth application-default login`) or an access token \
+                     (CODEASSIST_ACCESS_TOKEN)",
                     self.source.name()
                 ))
             } else {

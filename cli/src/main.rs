@@ -255,7 +255,8 @@ pub fn say(message: &str) {
     eprintln!("{message}");
 }
 
-/// Logs to stderr: `RUST_LOG` when set, else warnings, `-v` information, `-vv` all.
+/// Logs to stderr: `RUST_LOG` when set, else warnings, `-v` information, `-vv` all;
+/// coloured only on a terminal without `NO_COLOR`.
 fn install_logging(verbose: u8) {
     // Retry waits are worth a line even without -v: a person sees why nothing moves.
     let default = match verbose {
@@ -268,6 +269,7 @@ fn install_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ui::colour_on_stderr())
         .with_target(false)
         .try_init();
 }
