@@ -350,60 +350,73 @@ fn logs_on_demand_hold_no_secret_and_a_refused_revocation_exits_1() {
 
 /// Log lines are plain text unless a person reads them on a terminal: no colour codes
 /// in a file or a pipe, none with `NO_COLOR` even on a terminal (a pseudo-terminal
-/// made by `script`), colour otherwise; and the "no credentials" advice reads as one
-/// sentence (no runs of spaces from a broken line continuation).
+/// made by `script`), colour otherwise (`codeassist -v ask`, as a person runs it); and
+/// the "no credentials" advice reads as one sentence (no runs of spaces from a broken
+/// line continuation).
 #[test]
 fn log_lines_are_coloured_only_on_a_terminal_without_no_color() {
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
     let home = tempfile::tempdir().unwrap();
-    let base = "http://127.0.0.1:9";
-    let mut piped = codeassist(home.path(), base);
-    piped
-        .env_remove("NO_COLOR")
-        .args(["-vv", "token", "--source", "auto"]);
-    let output = run(&mut piped);
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let ask = |no_color: Option<&str>| {
+        let mut command = codeassist(home.path(), &base);
+        command
+            .env_remove("NO_COLOR")
+            .env("GEMINI_API_KEY", API_KEY);
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        command
+    };
+    let args = ["-v", "ask", "--model", "gemini-2.5-flash", "hi"];
+    let output = run(ask(None).args(args));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     let logs = text(&output.stderr);
     assert!(logs.contains(" INFO "), "no log line: {logs}");
     assert!(!logs.contains('\x1b'), "colour codes in a pipe: {logs:?}");
+
+    let output =
+        run(codeassist(home.path(), "http://127.0.0.1:9").args(["token", "--source", "auto"]));
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let advice = text(&output.stderr);
     assert!(
-        logs.contains("no credentials found (--source auto): run `codeassist login`, or provide Application Default Credentials"),
-        "{logs}"
+        advice.contains("no credentials found (--source auto): run `codeassist login`, or provide Application Default Credentials"),
+        "{advice}"
     );
-    let advice = logs
-        .lines()
-        .find(|line| line.starts_with("codeassist:"))
-        .unwrap();
     assert!(!advice.contains("  "), "a run of spaces: {advice:?}");
 
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipped the terminal half: `script` (util-linux) is not installed");
         return;
     }
+    // `script` runs the command on a pseudo-terminal and copies what it wrote.
     let on_terminal = |no_color: Option<&str>| {
-        let mut command = codeassist(home.path(), base);
-        command.env_remove("NO_COLOR");
-        if let Some(value) = no_color {
-            command.env("NO_COLOR", value);
-        }
-        let program = env!("CARGO_BIN_EXE_codeassist");
-        // `script` runs the command on a pseudo-terminal and copies what it wrote.
-        command.env("CODEASSIST_PROGRAM", program);
-        let mut script = Command::new("script");
-        script
+        let mut command = ask(no_color);
+        command
+            .env("CODEASSIST_PROGRAM", env!("CARGO_BIN_EXE_codeassist"))
             .args([
                 "-qec",
-                "\"$CODEASSIST_PROGRAM\" -vv token --source auto",
+                &format!("\"$CODEASSIST_PROGRAM\" {}", args.join(" ")),
                 "/dev/null",
-            ])
-            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-            .env_remove("NO_COLOR");
-        if let Some(value) = no_color {
-            script.env("NO_COLOR", value);
+            ]);
+        let mut script = Command::new("script");
+        script.args(command.get_args());
+        script.env_clear();
+        for (name, value) in command.get_envs() {
+            if let Some(value) = value {
+                script.env(name, value);
+            }
         }
+        script.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         text(&run(&mut script).stdout)
     };
     let coloured = on_terminal(None);
-    assert!(coloured.contains(" INFO"), "{coloured:?}");
+    assert!(
+        coloured.contains("Hello from the emulator."),
+        "{coloured:?}"
+    );
     assert!(
         coloured.contains("\x1b["),
         "no colour on a terminal: {coloured:?}"

@@ -55,15 +55,42 @@ impl Default for DriverConfig {
 /// flows never expect one, and a bearer token must not follow a redirect).
 #[derive(Debug, Clone)]
 pub struct BlockingDriver {
-    agent: ureq::Agent,
+    /// The ureq agent over the trust roots, set up by the first request.
+    network: codeassist_runtime::LazyNetwork<ureq::Agent>,
     /// Which requests go through which proxy (shared with the tokio runtime).
     rules: codeassist_runtime::ProxyRules,
     /// How long an opening may take, and a stream may be silent.
     request_timeout: Duration,
     stream_idle_timeout: Duration,
     max_body: usize,
-    /// Why the trust roots or the proxy cannot be used: every request fails with it.
-    setup_error: Option<String>,
+}
+
+/// The ureq agent with `config`'s timeouts, trusting `trust` (nothing when the roots
+/// could not be used).
+fn agent(config: &DriverConfig, trust: Option<&codeassist_runtime::TrustRoots>) -> ureq::Agent {
+    let roots = trust.map_or_else(Vec::new, |trust| {
+        trust
+            .certificates()
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+            .collect::<Vec<_>>()
+    });
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+        .build();
+    ureq::Agent::config_builder()
+        // The proxy is chosen per request by the shared rules.
+        .proxy(None)
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_recv_response(Some(config.read_timeout))
+        .timeout_recv_body(Some(config.read_timeout))
+        .timeout_global(Some(config.request_timeout))
+        .user_agent(codeassist_core::flow::request::USER_AGENT)
+        .build()
+        .new_agent()
 }
 
 /// What opening a streamed request gave.
@@ -78,43 +105,20 @@ impl Default for BlockingDriver {
 impl BlockingDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
-        let (roots, setup_error) =
-            match codeassist_runtime::network_setup(config.trust.clone(), &config.proxy) {
-                Ok(trust) => (
-                    trust
-                        .certificates()
-                        .iter()
-                        .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-                        .collect::<Vec<_>>(),
-                    None,
-                ),
-                Err(error) => (Vec::new(), Some(error)),
-            };
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
-            .build();
-        let agent = {
-            ureq::Agent::config_builder()
-                // The proxy is chosen per request by the shared rules.
-                .proxy(None)
-                .tls_config(tls)
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .timeout_connect(Some(config.connect_timeout))
-                .timeout_recv_response(Some(config.read_timeout))
-                .timeout_recv_body(Some(config.read_timeout))
-                .timeout_global(Some(config.request_timeout))
-                .user_agent(codeassist_core::flow::request::USER_AGENT)
-                .build()
-                .new_agent()
-        };
+        let timeouts = config.clone();
+        // The trust roots are loaded by the first request, not here: a warm token
+        // read from the store opens no certificate file.
+        let network = codeassist_runtime::LazyNetwork::new(
+            config.trust.clone(),
+            config.proxy.clone(),
+            move |trust| agent(&timeouts, trust),
+        );
         Self {
-            agent,
+            network,
             rules: codeassist_runtime::ProxyRules::new(&config.proxy),
             request_timeout: config.request_timeout,
             stream_idle_timeout: config.stream_idle_timeout,
             max_body: config.max_body,
-            setup_error,
         }
     }
 
@@ -122,7 +126,7 @@ impl BlockingDriver {
     /// host's own. It has no proxy: this driver picks one per request
     /// (`codeassist_runtime::ProxyRules`).
     pub fn agent(&self) -> &ureq::Agent {
-        &self.agent
+        self.network.get().0
     }
 
     /// Runs `flow` to completion.
@@ -142,11 +146,10 @@ impl BlockingDriver {
     /// Sends one request and reads the whole (capped) response. A
     /// [`RequestTimeout`] on the request bounds the whole exchange.
     pub fn send(&self, request: Request) -> Result<Response, TransportError> {
-        self.check_trust()?;
+        let agent = self.set_up()?;
         let target = format!("{} {}", request.method(), request.uri().path());
-        let response = self
-            .agent
-            .run(self.prepared(request, false)?)
+        let response = agent
+            .run(self.prepared(agent, request, false)?)
             .map_err(|error| transport_error(&error))?;
         let response = self.read_whole(response)?;
         tracing::debug!(request = %target, status = response.status().as_u16(), bytes = response.body().len(), "response");
@@ -156,14 +159,15 @@ impl BlockingDriver {
     /// Sends a streaming request: a 2xx answer's body is kept to be read as it
     /// arrives; anything else is read whole.
     pub(crate) fn open(&self, request: Request) -> Opening {
-        if let Err(failure) = self.check_trust() {
-            return Opening::Answered(Err(failure));
-        }
-        let prepared = match self.prepared(request, true) {
+        let agent = match self.set_up() {
+            Ok(agent) => agent,
+            Err(failure) => return Opening::Answered(Err(failure)),
+        };
+        let prepared = match self.prepared(agent, request, true) {
             Ok(prepared) => prepared,
             Err(failure) => return Opening::Answered(Err(failure)),
         };
-        let response = match self.agent.run(prepared) {
+        let response = match agent.run(prepared) {
             Ok(response) => response,
             Err(error) => return Opening::Answered(Err(transport_error(&error))),
         };
@@ -178,19 +182,27 @@ impl BlockingDriver {
         )
     }
 
-    /// Fails when the trust roots or the proxy cannot be used (a broken CA file, a
-    /// SOCKS proxy).
-    fn check_trust(&self) -> Result<(), TransportError> {
-        match &self.setup_error {
-            Some(error) => Err(TransportError::new(TransportErrorKind::Tls, error.clone())),
-            None => Ok(()),
+    /// The agent, set up on first use; fails when the trust roots or the proxy cannot
+    /// be used (a broken CA file, a SOCKS proxy).
+    fn set_up(&self) -> Result<&ureq::Agent, TransportError> {
+        match self.network.get() {
+            (agent, None) => Ok(agent),
+            (_, Some(problem)) => Err(TransportError::new(
+                TransportErrorKind::Tls,
+                problem.to_owned(),
+            )),
         }
     }
 
     /// The request as it is sent: through the proxy the shared rules choose (if
     /// any); bounded by the flow's timeout, else the driver's; a streaming request with
     /// no total deadline but an idle timeout per read.
-    fn prepared(&self, request: Request, streaming: bool) -> Result<Request, TransportError> {
+    fn prepared(
+        &self,
+        agent: &ureq::Agent,
+        request: Request,
+        streaming: bool,
+    ) -> Result<Request, TransportError> {
         let timeout = request
             .extensions()
             .get::<RequestTimeout>()
@@ -209,7 +221,7 @@ impl BlockingDriver {
                 )
             })?),
         };
-        let mut config = self.agent.configure_request(request).proxy(proxy);
+        let mut config = agent.configure_request(request).proxy(proxy);
         if streaming {
             config = config
                 .timeout_global(None)

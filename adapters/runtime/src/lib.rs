@@ -13,8 +13,9 @@
 //!   runtime, the same methods in each, and [`ClientError`], their one error type;
 //! - **sign-in** ([`LoginOptions`], [`WaitOptions`], [`read_pasted_lines`]): what a
 //!   login asks of the host, and the bounded reader of a pasted callback URL;
-//! - **the network setup** ([`ProxyRules`], [`TrustRoots`], [`network_setup`]): the
-//!   proxy rule as curl reads it and the trust roots, decided once for every runtime;
+//! - **the network setup** ([`ProxyRules`], [`TrustRoots`], [`LazyNetwork`]): the
+//!   proxy rule as curl reads it and the trust roots, decided once for every runtime
+//!   and loaded when the first connection is made;
 //! - **credential sources' I/O** ([`RingKeys`], [`read_credential_file`]): RSA signing
 //!   of service-account assertions and the bounded reader of credential files.
 //!
@@ -34,6 +35,7 @@
 mod builder;
 mod client_error;
 mod login;
+mod network;
 mod proxy;
 mod sources;
 mod store;
@@ -45,9 +47,8 @@ pub use login::{
     CallbackWaitError, LoginOptions, MAX_PASTE_LINE, RejectedPasteHook, WaitOptions,
     read_pasted_lines,
 };
-pub use proxy::{
-    Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, network_setup, redact_proxy_url,
-};
+pub use network::{LazyNetwork, network_setup};
+pub use proxy::{Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, redact_proxy_url};
 pub use sources::{RingKeys, read_credential_file};
 pub use store::{
     CredentialStore, DEFAULT_LOCK_TIMEOUT, FileStore, LockedStore, MemoryCredentialStore,

@@ -163,26 +163,6 @@ pub fn redact_proxy_url(url: &str) -> String {
     }
 }
 
-/// What a runtime's driver needs before its first request, decided once for both:
-/// the trust roots (`trust`, else the default ones) when they load and the proxy
-/// setting is usable, else why every request must fail. Says (at `info`, so `-v`
-/// shows it) which roots and which proxy are used; never a password.
-pub fn network_setup(
-    trust: Option<std::sync::Arc<crate::TrustRoots>>,
-    proxy: &ProxySetting,
-) -> Result<std::sync::Arc<crate::TrustRoots>, String> {
-    let trust = trust.map_or_else(crate::default_trust, Ok)?;
-    if let Some(problem) = proxy.problem() {
-        return Err(problem);
-    }
-    tracing::info!(
-        trust = %trust.sources().join(" + "),
-        proxy = %proxy.describe().unwrap_or_else(|| "none".to_owned()),
-        "network"
-    );
-    Ok(trust)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

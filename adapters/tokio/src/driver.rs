@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-use codeassist_runtime::{ProxySetting, TrustRoots, network_setup};
+use codeassist_runtime::{LazyNetwork, ProxySetting, TrustRoots};
 
 use crate::proxy::{ProxyConnector, ProxyFailure};
 use hyper_rustls::HttpsConnector;
@@ -69,10 +69,9 @@ type Connector = HttpsConnector<ProxyConnector<TypedResolver>>;
 /// Cheap to clone (clones share the connection pool); `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct AsyncDriver {
-    client: HyperClient<Connector, Full<Bytes>>,
+    /// The pooled client over the trust roots, set up by the first request.
+    network: LazyNetwork<HyperClient<Connector, Full<Bytes>>>,
     config: DriverConfig,
-    /// Why the trust roots or the proxy cannot be used: every request fails with it.
-    setup_error: Option<String>,
 }
 
 /// What opening a streamed request gave.
@@ -87,39 +86,13 @@ impl Default for AsyncDriver {
 impl AsyncDriver {
     /// A driver with these timeouts and limits.
     pub fn new(config: DriverConfig) -> Self {
-        let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        let (roots, setup_error) = match network_setup(config.trust.clone(), &config.proxy) {
-            Ok(trust) => (trust.root_store(), None),
-            Err(error) => (rustls::RootCertStore::empty(), Some(error)),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
-        .expect("ring supports the default protocol versions");
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            // ALPN offers h2 first, HTTP/1.1 as the fallback: concurrent calls and
-            // streams to one Google host share a connection.
-            .enable_all_versions()
-            .wrap_connector(ProxyConnector::new(http, &config.proxy));
-        let client = HyperClient::builder(TokioExecutor::new())
-            .timer(hyper_util::rt::TokioTimer::new())
-            // Pings keep a long, quiet stream's connection from being dropped by NATs
-            // and proxies, and find a dead one.
-            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
-            .http2_keep_alive_timeout(Duration::from_secs(20))
-            .http2_keep_alive_while_idle(false)
-            .build(connector);
-        Self {
-            client,
-            config,
-            setup_error,
-        }
+        let settings = config.clone();
+        // The trust roots are loaded by the first request, not here: a warm token
+        // read from the store opens no certificate file.
+        let network = LazyNetwork::new(config.trust.clone(), config.proxy.clone(), move |trust| {
+            hyper_client(&settings, trust)
+        });
+        Self { network, config }
     }
 
     /// Runs `flow` to completion.
@@ -146,12 +119,18 @@ impl AsyncDriver {
     }
 
     async fn exchange(&self, request: Request) -> Result<http::Response<Incoming>, TransportError> {
-        if let Some(error) = &self.setup_error {
-            return Err(TransportError::new(TransportErrorKind::Tls, error.clone()));
-        }
+        let client = match self.network.get() {
+            (client, None) => client,
+            (_, Some(problem)) => {
+                return Err(TransportError::new(
+                    TransportErrorKind::Tls,
+                    problem.to_owned(),
+                ));
+            }
+        };
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        self.client
+        client
             .request(request)
             .await
             .map_err(|error| transport_error(&error))
@@ -203,6 +182,39 @@ impl AsyncDriver {
             Err(_) => Opening::Answered(Err(timed_out(timeout))),
         }
     }
+}
+
+/// hyper-util's pooled client with `config`'s limits, trusting `trust` (nothing when
+/// the roots could not be used).
+fn hyper_client(
+    config: &DriverConfig,
+    trust: Option<&TrustRoots>,
+) -> HyperClient<Connector, Full<Bytes>> {
+    let mut http = HttpConnector::new_with_resolver(TypedResolver(GaiResolver::new()));
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(config.connect_timeout));
+    let roots = trust.map_or_else(rustls::RootCertStore::empty, TrustRoots::root_store);
+    let tls = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+    .expect("ring supports the default protocol versions");
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        // ALPN offers h2 first, HTTP/1.1 as the fallback: concurrent calls and
+        // streams to one Google host share a connection.
+        .enable_all_versions()
+        .wrap_connector(ProxyConnector::new(http, &config.proxy));
+    HyperClient::builder(TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
+        // Pings keep a long, quiet stream's connection from being dropped by NATs
+        // and proxies, and find a dead one.
+        .http2_keep_alive_interval(Some(Duration::from_secs(30)))
+        .http2_keep_alive_timeout(Duration::from_secs(20))
+        .http2_keep_alive_while_idle(false)
+        .build(connector)
 }
 
 fn timed_out(timeout: Duration) -> TransportError {
