@@ -5,6 +5,9 @@
 //!   Gemini API, Vertex AI and metadata-server endpoints), re-exported;
 //! - [`conformance`]: the scenarios every driver must pass, and the in-memory
 //!   reference driver;
+//! - [`client_scenarios`]: the rules of core's client, run on every runtime;
+//! - [`runtime_suite`](mod@runtime_suite): every scenario of a runtime (driver, client, listener),
+//!   written once and run on each runtime through [`runtime_suite!`];
 //! - [`tls`]: a private CA made per test, for the emulator over HTTPS;
 //! - [`cli`]: the `codeassist` program run with an environment of the test's own;
 //! - [`proxy`]: a real CONNECT proxy (tinyproxy) started per test;
@@ -23,5 +26,6 @@ pub use codeassist_emulator as emulator;
 pub mod fuzzing;
 pub mod h2;
 pub mod proxy;
+pub mod runtime_suite;
 pub mod tls;
 pub mod vectors;

@@ -65,7 +65,10 @@ impl CallbackListener {
         // The connections being read, oldest first, to close when the slots are full.
         let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =
             std::collections::VecDeque::new();
-        let wait = async {
+        let timeout = options.timeout;
+        // Owns the options (never borrows them across an await), so the future is
+        // `Send` and a login can be spawned as a task.
+        let wait = async move {
             loop {
                 tokio::select! {
                     accepted = self.listener.accept() => {
@@ -98,9 +101,9 @@ impl CallbackListener {
                 }
             }
         };
-        tokio::time::timeout(options.timeout, wait)
+        tokio::time::timeout(timeout, wait)
             .await
-            .unwrap_or(Err(CallbackWaitError::TimedOut(options.timeout)))
+            .unwrap_or(Err(CallbackWaitError::TimedOut(timeout)))
     }
 }
 

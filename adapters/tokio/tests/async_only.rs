@@ -1,14 +1,26 @@
-//! A private CA over the async driver: the emulator over HTTPS with a certificate
-//! from a CA made by the test, refused without the CA and accepted with it.
+//! What only the async runtime does, beyond the runtime suite (`suite.rs`): refresh
+//! ahead in a background task, HTTP/2 with many streams on one connection, and the
+//! environment's `NO_PROXY` through hyper-util's matcher.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use codeassist_core::error::ErrorClass;
+use codeassist_core::Secret;
 use codeassist_core::flow::Call;
-use codeassist_runtime::TrustRoots;
+use codeassist_core::oauth::unix_seconds;
+use codeassist_runtime::{CredentialStore, FileStore, TrustRoots};
+use codeassist_testkit::conformance::oauth_client;
 use codeassist_testkit::emulator::Emulator;
 use codeassist_testkit::tls::private_ca;
-use codeassist_tokio::{AsyncDriver, DriverConfig};
+use codeassist_tokio::{AsyncDriver, Client, DriverConfig};
+
+fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+#[test]
+fn the_client_and_driver_are_send_sync_and_clone() {
+    assert_send_sync_clone::<Client>();
+    assert_send_sync_clone::<AsyncDriver>();
+}
 
 fn userinfo(base: &str) -> codeassist_core::flow::Request {
     http::Request::get(format!("{base}/oauth2/v2/userinfo"))
@@ -16,91 +28,59 @@ fn userinfo(base: &str) -> codeassist_core::flow::Request {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_private_ca_is_trusted_only_when_given() {
-    let ca = private_ca();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_window_is_returned_at_once_and_refreshed_in_the_background() {
+    use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET, Fault};
     let emulator = Emulator::new();
-    let server = emulator.serve_tls(ca.server.clone()).unwrap();
-    let base = server.base_url();
-
-    let error = AsyncDriver::default()
-        .run(Call::new(userinfo(&base)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error.class(),
-        Some(ErrorClass::TransportPermanent),
-        "{error}"
-    );
-    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 0);
-
+    let server = emulator.serve().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("corporate-ca.pem");
-    std::fs::write(&bundle, &ca.ca_pem).unwrap();
-    let mut config = DriverConfig::default();
-    config.trust = Some(Arc::new(TrustRoots::load(Some(&bundle)).unwrap()));
-    let error = AsyncDriver::new(config)
-        .run(Call::new(userinfo(&base)))
-        .await
-        .unwrap_err();
-    assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
-    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
-}
-
-/// Through a real CONNECT proxy (tinyproxy) with the async driver: credentials
-/// accepted, wrong ones refused at once, loopback never proxied, SOCKS refused.
-#[tokio::test]
-async fn https_goes_through_a_real_proxy() {
-    use codeassist_runtime::ProxySetting;
-    use codeassist_testkit::proxy::{Tinyproxy, non_loopback_address};
-    let Some(ip) = non_loopback_address() else {
-        return;
-    };
-    let Some(proxy) = Tinyproxy::start(Some(("alice", "s3cret"))) else {
-        return;
-    };
-    let ca = codeassist_testkit::tls::private_ca_for(&[ip.to_string()]);
-    let emulator = Emulator::new();
-    let server = emulator.serve_tls_on(ca.server.clone(), ip).unwrap();
-    let base = server.base_url();
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("ca.pem");
-    std::fs::write(&bundle, &ca.ca_pem).unwrap();
-    let trust = Arc::new(TrustRoots::load(Some(&bundle)).unwrap());
-    let driver = |proxy: ProxySetting| {
-        let mut config = DriverConfig::default();
-        config.trust = Some(trust.clone());
-        config.proxy = proxy;
-        AsyncDriver::new(config)
-    };
-
-    let through = driver(ProxySetting::Url(proxy.url(Some(("alice", "s3cret")))));
-    let error = through.run(Call::new(userinfo(&base))).await.unwrap_err();
-    assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
-    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
-
-    let refused = driver(ProxySetting::Url(proxy.url(Some(("alice", "wrong")))));
-    let error = refused.run(Call::new(userinfo(&base))).await.unwrap_err();
-    assert_eq!(
-        error.class(),
-        Some(ErrorClass::TransportPermanent),
-        "{error}"
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    // A window of 2999 s: fresh for a second or two, then inside the window with
+    // plenty of life left (as a token 4 minutes from its end is with the default).
+    let mut policy = codeassist_core::client::RefreshPolicy::default();
+    policy.window = Duration::from_secs(2999);
+    // The client first (building it loads the trust roots), then the token: the
+    // second of freshness is not spent on set-up.
+    let later = Client::builder(oauth_client(&server.base_url()))
+        .store(store.clone())
+        .env_project(None)
+        .refresh_policy(policy)
+        .build()
+        .unwrap();
+    let mut credentials = codeassist_core::oauth::Credentials::new(
+        CLIENT_ID,
+        Some(Secret::new(CLIENT_SECRET)),
+        emulator.issue_refresh_token(),
     );
-    assert!(!error.to_string().contains("wrong"), "{error}");
-    assert_eq!(emulator.count("/oauth2/v2/userinfo"), 1);
-
-    let loopback = Emulator::new();
-    let local = loopback.serve().unwrap();
-    let dead = driver(ProxySetting::Url("http://127.0.0.1:9".into()));
-    let error = dead
-        .run(Call::new(userinfo(&local.base_url())))
-        .await
-        .unwrap_err();
-    assert_eq!(error.class(), Some(ErrorClass::Auth), "{error}");
-
-    let socks = driver(ProxySetting::Url("socks5://bob:pw@127.0.0.1:1080".into()));
-    let error = socks.run(Call::new(userinfo(&base))).await.unwrap_err();
-    assert!(error.to_string().contains("SOCKS"), "{error}");
+    credentials.access_token = Some(Secret::new("ya29.aging"));
+    credentials.expires_at = Some(unix_seconds(std::time::SystemTime::now()) + 3000);
+    store.lock().unwrap().save(&credentials).unwrap();
+    assert_eq!(later.access_token().await.unwrap().expose(), "ya29.aging");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // A slow token endpoint: the caller must not wait for it.
+    emulator.inject("/token", Fault::Slow(Duration::from_millis(600)), 1);
+    let started = std::time::Instant::now();
+    let token = later.access_token().await.unwrap();
+    assert_eq!(token.expose(), "ya29.aging");
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    // The background refresh lands in the file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stored = store.load().unwrap().unwrap();
+        if stored.access_token.as_ref().map(Secret::expose) != Some("ya29.aging") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(emulator.count("/token"), 1, "one refresh");
 }
 
 /// HTTP/2 with ALPN: once the driver has a connection to the host, 500 concurrent
