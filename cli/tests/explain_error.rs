@@ -127,3 +127,31 @@ fn hostile_inputs_get_clear_answers() {
     assert!(!stdout.contains("PLANTED"), "{stdout}");
     assert!(!stdout.contains('\u{202e}'), "{stdout}");
 }
+
+/// Google's error bodies that echo secrets: a 2026 API key (in the message and in a
+/// `?key=` URL), a client secret (in the message and as a `reason`), URL-encoded
+/// access and refresh tokens and an encoded authorization code. None reaches the
+/// plain line or the JSON summary.
+#[test]
+fn secrets_in_a_body_reach_neither_the_line_nor_the_json() {
+    let body = br#"{"error": {"code": 400, "status": "INVALID_ARGUMENT",
+        "message": "Request failed for key AQ.Ab8RN6LmNopQrStUvWxYz0123 at https://generativelanguage.googleapis.com/v1beta/models?key=AQ.Ab8RN6LmNopQrStUvWxYz0123 with client GOCSPX-abcdefgh12345678, ya29%2Ea0AfH6SMBxyz, refresh_token%3D1%2F%2F0gAbCdEfGhIj and code=4%2F0AQlEd8xyzABCDEFG",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                     "reason": "GOCSPX-abcdefgh12345678", "domain": "googleapis.com"}]}}"#;
+    for json in [false, true] {
+        let mut args = vec!["explain-error", "--status", "400"];
+        if json {
+            args.push("--json");
+        }
+        let output = run(&args, body);
+        assert!(output.status.success(), "{output:?}");
+        let shown = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        for leaked in ["Ab8RN6", "abcdefgh", "a0AfH6", "0gAbCd", "0AQlEd"] {
+            assert!(
+                !shown.contains(leaked),
+                "{leaked} shown (json: {json}): {shown}"
+            );
+        }
+    }
+}

@@ -274,3 +274,59 @@ fn secrets_never_go_to_plain_http_hosts() {
     ));
     assert!(fetch_email(&token, "http://127.0.0.1:9/userinfo").is_ok());
 }
+
+/// A token endpoint that echoes what it was sent, without the keys that would mark
+/// the values as secrets (the client secret in prose, the code form-encoded): none of
+/// it reaches the error's line, its `Display` or its summary.
+#[test]
+fn what_was_sent_never_comes_back_in_the_error() {
+    let credentials = Credentials::new(
+        "id",
+        Some(Secret::new("hunter2-client-words")),
+        "opaque-refresh-value",
+    );
+    let flow = refresh_token(&credentials, "https://oauth2.googleapis.com/token").unwrap();
+    let error = drive(flow, &mut VirtualClock::new(now()), |_, _| {
+        Ok(http::Response::builder()
+            .status(503)
+            .body(
+                br#"{"error": "temporarily_unavailable", "error_description": "client hunter2-client-words with opaque-refresh-value: try later"}"#
+                    .to_vec(),
+            )
+            .unwrap())
+    })
+    .unwrap_err();
+    let api = error.api().unwrap();
+    let shown = format!(
+        "{error} | {} | {:?} | {:?}",
+        api.message(),
+        api.summary(),
+        api
+    );
+    for secret in ["hunter2-client-words", "opaque-refresh-value"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("[redacted]"), "{shown}");
+
+    let client = OAuthClient::new("id", "hunter2-client-words");
+    let flow = exchange_code(
+        &client,
+        &Secret::new("4/0AQlEd8-the-code"),
+        &Secret::new("verifier-value-0123456789"),
+        "http://127.0.0.1:1/oauth2callback",
+    )
+    .unwrap();
+    let error = drive(flow, &mut VirtualClock::new(now()), |request, _| {
+        // The form echoed back as it was sent: form-encoded.
+        let echoed = String::from_utf8_lossy(request.body()).into_owned();
+        Ok(http::Response::builder()
+            .status(500)
+            .body(format!("internal error handling {echoed}").into_bytes())
+            .unwrap())
+    })
+    .unwrap_err();
+    let shown = format!("{error}");
+    for leaked in ["hunter2", "0AQlEd8", "verifier-value"] {
+        assert!(!shown.contains(leaked), "{leaked} in {shown}");
+    }
+}

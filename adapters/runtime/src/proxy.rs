@@ -146,7 +146,8 @@ impl ProxyRules {
     }
 }
 
-/// A proxy URL with any password replaced.
+/// A proxy URL with its credentials hidden: the password of `user:password`, or the
+/// whole user part when no password follows (a token as the user).
 pub fn redact_proxy_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return redact_proxy_url(&format!("http://{url}"))
@@ -155,10 +156,12 @@ pub fn redact_proxy_url(url: &str) -> String {
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:[redacted]@{host}{path}")
-        }
+        // `user:password`: the password goes. A user alone is often a token (a proxy
+        // that takes `https://TOKEN@proxy`): it goes whole.
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}{path}"),
+            None => format!("{scheme}://[redacted]@{host}{path}"),
+        },
         None => url.to_owned(),
     }
 }
@@ -195,6 +198,10 @@ mod tests {
             "alice:[redacted]@proxy:1"
         );
         assert_eq!(redact_proxy_url("http://proxy:1"), "http://proxy:1");
+        assert_eq!(
+            redact_proxy_url("http://TOKEN-abc123@proxy.corp:3128"),
+            "http://[redacted]@proxy.corp:3128"
+        );
         let socks = ProxySetting::Url("socks5://bob:pw@h:1080".into());
         let problem = socks.problem().unwrap();
         assert!(
