@@ -833,3 +833,36 @@ fn proxies_from_the_environment() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(!text(&output.stderr).contains("s3cret"));
 }
+
+/// A project id from Google is printed only when it is one: an answer holding
+/// terminal escapes, a bell, a carriage return, a bidi override or a newline is a
+/// clear error, and nothing reaches stdout (where `$(codeassist project)` would take
+/// it).
+#[test]
+fn a_project_that_is_not_a_project_id_is_refused_not_printed() {
+    for hostile in [
+        "evil\u{1b}]0;pwned\u{7}proj",
+        "proj-1\nexport X=1",
+        "proj\r-ok",
+        "proj\u{202e}1-abc",
+        "proj\u{9b}31m-abc",
+    ] {
+        let emulator = Emulator::new();
+        emulator.set_account(Account::Standard {
+            project: Some(hostile.to_owned()),
+        });
+        let server = emulator.serve().unwrap();
+        let base = server.base_url();
+        let home = tempfile::tempdir().unwrap();
+        assert!(login(home.path(), &base).status.success());
+        let output = run(codeassist(home.path(), &base).arg("project"));
+        assert_ne!(output.status.code(), Some(0), "{hostile:?} accepted");
+        assert!(output.stdout.is_empty(), "{:?}", text(&output.stdout));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("not a project id"), "{stderr}");
+        assert!(
+            !stderr.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}', '\u{9b}']),
+            "{stderr:?}"
+        );
+    }
+}

@@ -447,7 +447,7 @@ fn production_failing_falls_back_to_the_sandbox() {
             raw(500, "<html>still down</html>"),
             reply(
                 200,
-                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "p-1"}),
+                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "proj-1"}),
             ),
         ],
     );
@@ -504,7 +504,7 @@ fn a_429_with_retry_info_waits_and_continues() {
             raw(429, rate_limited),
             reply(
                 200,
-                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "p"}),
+                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "proj-p1"}),
             ),
         ],
     );
@@ -548,7 +548,7 @@ fn transport_failures_are_retried_then_fall_back() {
             Err(TransportError::new(TransportErrorKind::Dns, "no such host")),
             reply(
                 200,
-                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "p"}),
+                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "proj-p1"}),
             ),
         ],
     );
@@ -613,7 +613,7 @@ fn malformed_json_at_each_step() {
             raw(200, "]]"),
             reply(
                 200,
-                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "p"}),
+                json!({"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "proj-p1"}),
             ),
         ],
     );
@@ -694,7 +694,7 @@ fn quota_buckets_tolerate_odd_shapes() {
     let body = json!({"buckets": [
         {"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.25, "resetTime": "2023-11-15T00:00:00Z"},
         {"modelId": "gemini-2.5-flash"},
-        {"modelId": "gemini-2.0-flash", "remainingFraction": "0.5"},
+        {"modelId": "gemini-2.0-flash", "remainingFraction": "0.5", "tokenType": "REQ\u{1b}]0;x\u{7}\nUESTS\u{202e}"},
         {"modelId": "bad-fraction", "remainingFraction": 7},
         {"modelId": "bad-time", "resetTime": "tomorrow"},
         {"tokenType": "REQUESTS"},
@@ -732,6 +732,11 @@ fn quota_buckets_tolerate_odd_shapes() {
     );
     assert_eq!(quota.buckets[1].remaining_fraction, None);
     assert_eq!(quota.buckets[2].remaining_fraction, Some(0.5));
+    // The token type is shown in the quota table: one clean line.
+    assert_eq!(
+        quota.buckets[2].token_type.as_deref(),
+        Some("REQ ]0;x UESTS")
+    );
 
     let flow = retrieve_user_quota(&config(), &Secret::new("t"), "p", &mut Seq(0)).unwrap();
     let quota = drive(flow, &mut VirtualClock::new(start()), |_, _| {

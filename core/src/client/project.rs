@@ -194,6 +194,8 @@ impl ResolveProjectOp {
             .projects
             .iter()
             .find(|entry| entry.requested == requested && entry.endpoint == endpoint)
+            // The file is outside input: a cached id that is not one is not used.
+            .filter(|entry| crate::code_assist::is_project_id(&entry.project.project_id))
             .map(|entry| entry.project.clone())
     }
 

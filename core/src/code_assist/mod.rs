@@ -28,7 +28,7 @@ mod model;
 mod quota;
 mod resolve;
 
-pub use model::{IneligibleTier, LoadResponse, Tier};
+pub use model::{IneligibleTier, LoadResponse, Tier, is_project_id};
 pub use quota::{Quota, QuotaBucket, RetrieveQuota, retrieve_user_quota};
 pub use resolve::{ProjectContext, ProjectSource, ResolveProject, resolve_project};
 

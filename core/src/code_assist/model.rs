@@ -63,7 +63,7 @@ impl LoadResponse {
                     validation_url: text(t, "validationUrl"),
                 })
                 .collect(),
-            project: object.get("cloudaicompanionProject").and_then(project_id),
+            project: project_id(object.get("cloudaicompanionProject"))?,
         })
     }
 
@@ -127,25 +127,74 @@ impl Operation {
         Ok(Self {
             name: text(object, "name").filter(|n| !n.is_empty()),
             done: object.get("done").and_then(Value::as_bool).unwrap_or(false),
-            project: object
-                .get("response")
-                .and_then(Value::as_object)
-                .and_then(|r| r.get("cloudaicompanionProject"))
-                .and_then(project_id),
+            project: project_id(
+                object
+                    .get("response")
+                    .and_then(Value::as_object)
+                    .and_then(|r| r.get("cloudaicompanionProject")),
+            )?,
             error,
         })
     }
 }
 
-/// A project as Google writes it: a plain string, or an object with `id`.
-fn project_id(value: &Value) -> Option<String> {
+/// A project as Google writes it: a plain string, or an object with `id`; `None`
+/// when there is none, an error when what is there is not a project id (it would be
+/// printed, cached and put in URLs).
+fn project_id(value: Option<&Value>) -> Result<Option<String>, String> {
     let id = match value {
-        Value::String(id) => id.as_str(),
-        Value::Object(object) => object.get("id")?.as_str()?,
-        _ => return None,
+        Some(Value::String(id)) => id.as_str(),
+        Some(Value::Object(object)) => match object.get("id") {
+            Some(Value::String(id)) => id.as_str(),
+            None | Some(Value::Null) => return Ok(None),
+            Some(_) => return Err("cloudaicompanionProject.id is not a string".to_owned()),
+        },
+        None | Some(Value::Null) => return Ok(None),
+        Some(_) => return Err("cloudaicompanionProject is not a project".to_owned()),
     };
-    let id = id.trim();
-    (!id.is_empty() && id.len() <= 128).then(|| id.to_owned())
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if !is_project_id(id) {
+        return Err(format!(
+            "cloudaicompanionProject {:?} is not a project id",
+            crate::text::sanitize(id, 60)
+        ));
+    }
+    Ok(Some(id.to_owned()))
+}
+
+/// True for a Google Cloud project id: 6 to 30 characters, lower-case letters, digits
+/// and hyphens, starting with a letter and not ending with a hyphen
+/// (`[a-z][a-z0-9-]{4,28}[a-z0-9]`); or a legacy domain-scoped id,
+/// `domain:project` (`example.com:my-project`).
+pub fn is_project_id(text: &str) -> bool {
+    fn plain(id: &str) -> bool {
+        let bytes = id.as_bytes();
+        (6..=30).contains(&bytes.len())
+            && bytes[0].is_ascii_lowercase()
+            && bytes[bytes.len() - 1] != b'-'
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    }
+    fn domain(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    }
+    match text.split_once(':') {
+        Some((scope, id)) => domain(scope) && plain(id),
+        None => plain(text),
+    }
 }
 
 fn tier(value: &Value) -> Option<Tier> {
@@ -181,6 +230,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn project_ids_are_checked_before_they_are_shown() {
+        for id in ["my-project", "proj-1", "example.com:my-project", "a23456789012345678901234567890"] {
+            assert!(is_project_id(id), "{id}");
+        }
+        for id in [
+            "p-2", "My-Project", "project-", "1project", "proj\u{1b}[31m", "proj-1\nrm -rf",
+            "proj\u{202e}1", "proj\r1", "a234567890123456789012345678901", ":my-project",
+            "example..com:my-project", "proj\u{7}ect", "proj\u{0}ect", "proj\u{85}ect",
+        ] {
+            assert!(!is_project_id(id), "{id:?}");
+            let body = serde_json::json!({"currentTier": {"id": "standard-tier"}, "cloudaicompanionProject": id});
+            let error = LoadResponse::parse(body.to_string().as_bytes()).unwrap_err();
+            assert!(error.contains("not a project id"), "{error}");
+            assert!(!error.contains(['\u{1b}', '\n', '\r', '\u{202e}', '\u{7}']), "{error:?}");
+        }
+    }
+
+    #[test]
     fn load_response_fields_and_tier_choice() {
         let parsed = LoadResponse::parse(
             br#"{"currentTier": {"id": "standard-tier", "name": "Standard"}, "paidTier": {"id": "g1-pro-tier"},
@@ -208,10 +275,10 @@ mod tests {
 
     #[test]
     fn operations() {
-        let op = Operation::parse(br#"{"name": "operations/1", "done": true, "response": {"cloudaicompanionProject": "p-2"}}"#).unwrap();
+        let op = Operation::parse(br#"{"name": "operations/1", "done": true, "response": {"cloudaicompanionProject": "proj-2"}}"#).unwrap();
         assert_eq!(
             (op.name.as_deref(), op.done, op.project.as_deref()),
-            (Some("operations/1"), true, Some("p-2"))
+            (Some("operations/1"), true, Some("proj-2"))
         );
         let failed = Operation::parse(br#"{"done": true, "error": {"code": 403, "message": "no", "status": "PERMISSION_DENIED"}}"#).unwrap();
         assert_eq!(failed.error.as_ref().unwrap().0, 403);

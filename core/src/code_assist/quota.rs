@@ -75,7 +75,8 @@ fn bucket_from(value: &Value) -> Option<QuotaBucket> {
     let model_id = object.get("modelId")?.as_str().filter(|m| !m.is_empty())?;
     let token_type = match object.get("tokenType") {
         None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_str()?.to_owned()),
+        // Shown in the quota table: one clean line, like the model id.
+        Some(value) => Some(crate::text::sanitize(value.as_str()?, 64)),
     };
     let remaining_fraction = match object.get("remainingFraction") {
         None | Some(Value::Null) => None,
