@@ -87,8 +87,7 @@ pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
         };
         i += c.len_utf8();
         // Bidirectional controls can make a line read differently from what it holds.
-        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-        {
+        if is_bidi_control(c) {
             continue;
         }
         if c.is_control() || c.is_whitespace() {
@@ -111,6 +110,31 @@ pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
         return Some(out);
     }
     Some(ellipsized(&out, max_chars))
+}
+
+/// True for the characters that change the direction text is shown in: a line holding
+/// them can read differently from what it holds.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// True when `text` is one word a terminal shows as it is: not empty, and without
+/// control characters (C0, DEL, C1), whitespace of any kind, or bidirectional controls.
+pub fn is_one_word(text: &str) -> bool {
+    !text.is_empty()
+        && !text
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || is_bidi_control(c))
+}
+
+/// True for an email address fit to keep and show: one word ([`is_one_word`]) of at
+/// most 320 bytes with an `@` that is neither first nor last.
+pub fn is_email(text: &str) -> bool {
+    text.len() <= 320
+        && is_one_word(text)
+        && text
+            .rfind('@')
+            .is_some_and(|at| at > 0 && at + 1 < text.len())
 }
 
 /// Replaces anything that looks like a credential with `[redacted]`: `Bearer …`,

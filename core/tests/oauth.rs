@@ -330,3 +330,33 @@ fn what_was_sent_never_comes_back_in_the_error() {
         assert!(!shown.contains(leaked), "{leaked} in {shown}");
     }
 }
+
+/// An email is kept and shown only when it is one: UserInfo's answer holding terminal
+/// controls or a bidi override is refused, and such an email in a credential file
+/// counts as unknown.
+#[test]
+fn emails_with_controls_are_neither_kept_nor_shown() {
+    let token = Secret::new("ya29.t");
+    for hostile in [
+        "person@example.com\u{1b}[2J",
+        "person@exa\u{202e}moc.elpmaxe",
+        "person@example.com\nroot",
+        "no-at-sign",
+    ] {
+        let body = serde_json::json!({"email": hostile}).to_string();
+        let error = drive(
+            fetch_email(&token, "https://www.googleapis.com/oauth2/v2/userinfo").unwrap(),
+            &mut VirtualClock::new(now()),
+            |_, _| Ok(ok(&body)),
+        )
+        .unwrap_err();
+        let shown = error.to_string();
+        assert!(shown.contains("not an email address"), "{shown}");
+        assert!(!shown.contains(['\u{1b}', '\u{202e}', '\n']), "{shown:?}");
+
+        let file =
+            serde_json::json!({"client_id": "id", "refresh_token": "1//r", "email": hostile});
+        let credentials: Credentials = serde_json::from_value(file).unwrap();
+        assert_eq!(credentials.email, None, "{hostile:?}");
+    }
+}

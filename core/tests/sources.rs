@@ -491,3 +491,30 @@ proptest! {
         }
     }
 }
+
+/// The metadata server's account email is one word: a bidirectional override (which
+/// would make it read backwards on a terminal) is refused like a control character.
+#[test]
+fn a_metadata_email_with_a_bidi_override_is_refused() {
+    use codeassist_core::flow::{VirtualClock, drive};
+    let server = MetadataServer::new("169.254.169.254");
+    for (body, accepted) in [
+        ("sa@project.iam.gserviceaccount.com", true),
+        ("sa@project\u{202e}moc.liame", false),
+        ("sa@project\u{2066}x", false),
+        ("sa@pro\u{85}ject", false),
+    ] {
+        let outcome = drive(
+            codeassist_core::source::metadata_email(&server).unwrap(),
+            &mut VirtualClock::new(start()),
+            |_, _| {
+                Ok(http::Response::builder()
+                    .status(200)
+                    .header("metadata-flavor", "Google")
+                    .body(body.as_bytes().to_vec())
+                    .unwrap())
+            },
+        );
+        assert_eq!(outcome.is_ok(), accepted, "{body:?}: {outcome:?}");
+    }
+}

@@ -231,19 +231,38 @@ mod tests {
 
     #[test]
     fn project_ids_are_checked_before_they_are_shown() {
-        for id in ["my-project", "proj-1", "example.com:my-project", "a23456789012345678901234567890"] {
+        for id in [
+            "my-project",
+            "proj-1",
+            "example.com:my-project",
+            "a23456789012345678901234567890",
+        ] {
             assert!(is_project_id(id), "{id}");
         }
         for id in [
-            "p-2", "My-Project", "project-", "1project", "proj\u{1b}[31m", "proj-1\nrm -rf",
-            "proj\u{202e}1", "proj\r1", "a234567890123456789012345678901", ":my-project",
-            "example..com:my-project", "proj\u{7}ect", "proj\u{0}ect", "proj\u{85}ect",
+            "p-2",
+            "My-Project",
+            "project-",
+            "1project",
+            "proj\u{1b}[31m",
+            "proj-1\nrm -rf",
+            "proj\u{202e}1",
+            "proj\r1",
+            "a234567890123456789012345678901",
+            ":my-project",
+            "example..com:my-project",
+            "proj\u{7}ect",
+            "proj\u{0}ect",
+            "proj\u{85}ect",
         ] {
             assert!(!is_project_id(id), "{id:?}");
             let body = serde_json::json!({"currentTier": {"id": "standard-tier"}, "cloudaicompanionProject": id});
             let error = LoadResponse::parse(body.to_string().as_bytes()).unwrap_err();
             assert!(error.contains("not a project id"), "{error}");
-            assert!(!error.contains(['\u{1b}', '\n', '\r', '\u{202e}', '\u{7}']), "{error:?}");
+            assert!(
+                !error.contains(['\u{1b}', '\n', '\r', '\u{202e}', '\u{7}']),
+                "{error:?}"
+            );
         }
     }
 

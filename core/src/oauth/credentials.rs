@@ -63,8 +63,13 @@ pub struct Credentials {
     /// When the access token expires, in Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// The signed-in person's email, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The signed-in person's email, when known (read from a file, an email that is
+    /// not one, such as one holding terminal controls, counts as unknown).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "clean_email"
+    )]
     pub email: Option<String>,
     /// The scopes granted, space separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +84,14 @@ pub struct Credentials {
     /// Fields written by other versions, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// An email read from a file, kept only when it is one ([`crate::text::is_email`]).
+fn clean_email<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let email = <Option<String> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(email.filter(|email| crate::text::is_email(email)))
 }
 
 impl std::fmt::Debug for Credentials {

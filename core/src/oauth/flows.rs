@@ -128,9 +128,14 @@ pub fn fetch_email(access_token: &Secret, userinfo_endpoint: &str) -> Result<Fet
         value
             .get("email")
             .and_then(Value::as_str)
-            .filter(|email| !email.is_empty() && email.len() <= 320)
-            .map(str::to_owned)
             .ok_or_else(|| invalid("userinfo", "no email in the answer"))
+            .and_then(|email| match crate::text::is_email(email) {
+                true => Ok(email.to_owned()),
+                false => Err(invalid(
+                    "userinfo",
+                    format!("{:?} is not an email address", sanitize(email, 60)),
+                )),
+            })
     }))
 }
 

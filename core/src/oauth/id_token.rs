@@ -68,8 +68,7 @@ pub fn id_token_email(
         && !matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "false");
     Ok(claims
         .email
-        .filter(|email| verified && !email.is_empty() && email.len() <= MAX_EMAIL)
-        .map(|email| crate::text::sanitize(&email, MAX_EMAIL)))
+        .filter(|email| verified && email.len() <= MAX_EMAIL && crate::text::is_email(email)))
 }
 
 #[cfg(test)]

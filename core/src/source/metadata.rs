@@ -126,10 +126,9 @@ fn metadata_text(
         move |response: Response, _now| {
             check_flavor(&response, &host)?;
             let text = std::str::from_utf8(response.body()).unwrap_or("").trim();
-            if text.is_empty()
-                || text.len() > 320
-                || text.chars().any(|c| c.is_control() || c.is_whitespace())
-            {
+            // One word: no control, whitespace or bidirectional control (a U+202E in
+            // an account's email would make it read backwards on a terminal).
+            if text.len() > 320 || !crate::text::is_one_word(text) {
                 return Err(Error::InvalidResponse {
                     what,
                     detail: "not a single value".into(),
