@@ -866,3 +866,110 @@ fn a_project_that_is_not_a_project_id_is_refused_not_printed() {
         );
     }
 }
+
+/// Files named from outside that are not files: a FIFO as `GOOGLE_APPLICATION_CREDENTIALS`,
+/// as gcloud's ADC file, as `CODEASSIST_CA_FILE` or as `oauth.json`, and `/dev/zero` as
+/// `CODEASSIST_CA_FILE` or `SSL_CERT_FILE`. Each is a clear error naming the file, at
+/// once (no hang, no unbounded read, no abort), with an exit code the README lists.
+#[cfg(unix)]
+#[test]
+fn files_that_are_not_files_are_clear_errors_at_once() {
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    if !Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|status| status.success())
+    {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let gcloud_home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(gcloud_home.path().join("gcloud")).unwrap();
+    Command::new("mkfifo")
+        .arg(
+            gcloud_home
+                .path()
+                .join("gcloud/application_default_credentials.json"),
+        )
+        .status()
+        .unwrap();
+    let store_home = tempfile::tempdir().unwrap();
+    Command::new("mkfifo")
+        .arg(store_home.path().join("oauth.json"))
+        .status()
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let fifo = fifo.to_str().unwrap();
+    let ask = ["ask", "--model", "gemini-2.5-flash", "hi"];
+    let cases: Vec<(&Path, Vec<(&str, &str)>, &[&str], &str)> = vec![
+        (
+            home.path(),
+            vec![("GOOGLE_APPLICATION_CREDENTIALS", fifo)],
+            &["token", "--source", "adc"],
+            "not a regular file",
+        ),
+        (
+            gcloud_home.path(),
+            vec![],
+            &["token", "--source", "adc"],
+            "not a regular file",
+        ),
+        (
+            home.path(),
+            vec![("CODEASSIST_CA_FILE", fifo), ("GEMINI_API_KEY", API_KEY)],
+            &ask,
+            "not a regular file",
+        ),
+        (
+            home.path(),
+            vec![
+                ("CODEASSIST_CA_FILE", "/dev/zero"),
+                ("GEMINI_API_KEY", API_KEY),
+            ],
+            &ask,
+            "/dev/zero",
+        ),
+        (
+            home.path(),
+            vec![("SSL_CERT_FILE", "/dev/zero"), ("GEMINI_API_KEY", API_KEY)],
+            &ask,
+            "SSL_CERT_FILE",
+        ),
+        (store_home.path(), vec![], &["token"], "not a regular file"),
+    ];
+    for (home, vars, args, says) in cases {
+        // `timeout` bounds a hang the test would otherwise become.
+        let mut command = Command::new("timeout");
+        command
+            .arg("20")
+            .arg(env!("CARGO_BIN_EXE_codeassist"))
+            .args(args);
+        let hermetic = codeassist(home, &base);
+        for (name, value) in hermetic.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        for (name, value) in &vars {
+            command.env(name, value);
+        }
+        let output = run(&mut command);
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(1..=3)),
+            "{args:?} with {vars:?}: exit {code:?} (124 is a hang): {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains(says),
+            "{args:?} with {vars:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}

@@ -17,7 +17,9 @@
 //!   proxy rule as curl reads it and the trust roots, decided once for every runtime
 //!   and loaded when the first connection is made;
 //! - **credential sources' I/O** ([`RingKeys`], [`read_credential_file`]): RSA signing
-//!   of service-account assertions and the bounded reader of credential files.
+//!   of service-account assertions and the bounded reader of credential files;
+//! - **files named from outside** ([`read_regular_file`]): regular files only, opened
+//!   without blocking, read up to a cap.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,6 +36,7 @@
 
 mod builder;
 mod client_error;
+mod files;
 mod login;
 mod network;
 mod proxy;
@@ -43,6 +46,7 @@ mod trust;
 
 pub use builder::{ClientBuilder, ClientParts, Runtime, discovery, switch_source};
 pub use client_error::ClientError;
+pub use files::{open_regular_file, read_capped, read_regular_file};
 pub use login::{
     CallbackWaitError, LoginOptions, MAX_PASTE_LINE, RejectedPasteHook, WaitOptions,
     read_pasted_lines,

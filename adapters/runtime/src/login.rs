@@ -131,12 +131,13 @@ pub fn read_pasted_lines(
             match read {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
-                    // A line over the cap: drop the rest of it.
-                    if line.len() > MAX_PASTE_LINE && !line.ends_with(b"\n") {
-                        let mut rest = Vec::new();
-                        if lines.read_until(b'\n', &mut rest).is_err() {
-                            return;
-                        }
+                    // A line over the cap: drop the rest of it as it is read, never
+                    // holding more than the reader's buffer.
+                    if line.len() > MAX_PASTE_LINE
+                        && !line.ends_with(b"\n")
+                        && skip_line(&mut lines).is_err()
+                    {
+                        return;
                     }
                     line.truncate(MAX_PASTE_LINE);
                     if !deliver(String::from_utf8_lossy(&line).into_owned()) {
@@ -148,9 +149,76 @@ pub fn read_pasted_lines(
     });
 }
 
+/// Reads and drops the rest of the current line (through its `\n`, or to the end of
+/// the input), a buffer at a time.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pasted line of `len` bytes of `x`, made as it is read (never held whole).
+    struct LongLine {
+        left: usize,
+        then: std::io::Cursor<&'static [u8]>,
+    }
+
+    impl Read for LongLine {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return self.then.read(buf);
+            }
+            let n = buf.len().min(self.left);
+            buf[..n].fill(b'x');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    /// The peak resident memory of this process, in KiB (Linux).
+    fn peak_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    #[test]
+    fn a_huge_pasted_line_is_dropped_as_it_is_read() {
+        let before = peak_kib();
+        let input = LongLine {
+            left: 256 * 1024 * 1024,
+            then: std::io::Cursor::new(b"\n4/good-code\n"),
+        };
+        let (sender, receiver) = std::sync::mpsc::channel();
+        read_pasted_lines(Box::new(input), move |line| sender.send(line).is_ok());
+        let first = receiver.recv().unwrap();
+        assert_eq!(first.len(), MAX_PASTE_LINE);
+        assert_eq!(receiver.recv().unwrap(), "4/good-code\n");
+        if let (Some(before), Some(after)) = (before, peak_kib()) {
+            assert!(
+                after.saturating_sub(before) < 64 * 1024,
+                "the reader held {} KiB more",
+                after - before
+            );
+        }
+    }
 
     #[test]
     fn bad_bytes_do_not_stop_the_reader() {

@@ -49,13 +49,14 @@ impl RsaKeys for RingKeys {
     }
 }
 
-/// Reads a credential file for `Action::Read`: `None` when it does not exist; at
-/// most [`MAX_CREDENTIAL_FILE`] + 1 bytes (core refuses anything larger).
+/// Reads a credential file for `Action::Read`: `None` when it does not exist; only a
+/// regular file (a FIFO or a device is an error at once, never a hang); at most
+/// [`MAX_CREDENTIAL_FILE`] + 1 bytes (core refuses anything larger).
 pub fn read_credential_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("cannot be read: {error}")),
+    let file =
+        crate::open_regular_file(path, true).map_err(|error| format!("cannot be read: {error}"))?;
+    let Some(file) = file else {
+        return Ok(None);
     };
     let mut bytes = Vec::new();
     file.take(MAX_CREDENTIAL_FILE as u64 + 1)

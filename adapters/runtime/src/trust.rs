@@ -10,6 +10,9 @@ use std::sync::{Arc, OnceLock};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+/// The largest CA bundle read: Mozilla's whole store is about 200 KiB.
+const MAX_CA_FILE: u64 = 16 * 1024 * 1024;
+
 /// The variable naming an extra CA bundle (PEM) to trust beside the system's.
 pub const CA_FILE_VAR: &str = "CODEASSIST_CA_FILE";
 
@@ -34,9 +37,26 @@ impl TrustRoots {
     /// certificates of `extra_ca_file` when given. An unreadable or empty extra file
     /// is an error naming it.
     pub fn load(extra_ca_file: Option<&Path>) -> Result<Self, String> {
-        let mut roots = system_roots().clone();
+        Self::load_named(extra_ca_file, None)
+    }
+
+    /// [`TrustRoots::load`] with the file named by `CODEASSIST_CA_FILE`, if set.
+    pub fn from_env() -> Result<Self, String> {
+        let extra = std::env::var_os(CA_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Self::load_named(extra.as_deref(), Some(CA_FILE_VAR))
+    }
+
+    /// [`TrustRoots::load`]; a problem with the extra file names `variable` when it
+    /// came from one.
+    fn load_named(extra_ca_file: Option<&Path>, variable: Option<&str>) -> Result<Self, String> {
+        let mut roots = system_roots()?.clone();
         if let Some(path) = extra_ca_file {
-            let extra = read_ca_file(path)?;
+            let extra = read_ca_file(path).map_err(|error| match variable {
+                Some(variable) => format!("{variable}: {error}"),
+                None => error,
+            })?;
             roots.sources.push(format!(
                 "{} ({} certificate{})",
                 path.display(),
@@ -46,14 +66,6 @@ impl TrustRoots {
             roots.certs.extend(extra);
         }
         Ok(roots)
-    }
-
-    /// [`TrustRoots::load`] with the file named by `CODEASSIST_CA_FILE`, if set.
-    pub fn from_env() -> Result<Self, String> {
-        let extra = std::env::var_os(CA_FILE_VAR)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        Self::load(extra.as_deref()).map_err(|e| format!("{CA_FILE_VAR}: {e}"))
     }
 
     /// The certificates, DER.
@@ -84,33 +96,52 @@ pub fn default_trust() -> Result<Arc<TrustRoots>, String> {
         .clone()
 }
 
-fn system_roots() -> &'static TrustRoots {
-    static SYSTEM: OnceLock<TrustRoots> = OnceLock::new();
-    SYSTEM.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        for error in loaded.errors.iter().take(3) {
-            tracing::debug!(error = %error, "a system certificate could not be loaded");
-        }
-        if loaded.certs.is_empty() {
-            TrustRoots {
-                certs: webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec(),
-                sources: vec!["bundled Mozilla roots (no system store found)".to_owned()],
+fn system_roots() -> Result<&'static TrustRoots, String> {
+    static SYSTEM: OnceLock<Result<TrustRoots, String>> = OnceLock::new();
+    SYSTEM
+        .get_or_init(|| {
+            // rustls-native-certs reads `SSL_CERT_FILE` whole and blocks on a FIFO:
+            // the file is checked first, as every file named from outside is.
+            if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+                let path = PathBuf::from(file);
+                let check = crate::open_regular_file(&path, true).and_then(|file| {
+                    let size = file
+                        .as_ref()
+                        .map_or(Ok(0), |f| f.metadata().map(|m| m.len()))?;
+                    match size > MAX_CA_FILE {
+                        true => Err(std::io::Error::other("too large for a CA bundle")),
+                        false => Ok(()),
+                    }
+                });
+                if let Err(error) = check {
+                    return Err(format!("SSL_CERT_FILE: {}: {error}", path.display()));
+                }
             }
-        } else {
-            let count = loaded.certs.len();
-            TrustRoots {
-                certs: loaded.certs,
-                sources: vec![format!("the system's store ({count} certificates)")],
+            let loaded = rustls_native_certs::load_native_certs();
+            for error in loaded.errors.iter().take(3) {
+                tracing::debug!(error = %error, "a system certificate could not be loaded");
             }
-        }
-    })
+            if loaded.certs.is_empty() {
+                Ok(TrustRoots {
+                    certs: webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec(),
+                    sources: vec!["bundled Mozilla roots (no system store found)".to_owned()],
+                })
+            } else {
+                let count = loaded.certs.len();
+                Ok(TrustRoots {
+                    certs: loaded.certs,
+                    sources: vec![format!("the system's store ({count} certificates)")],
+                })
+            }
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() > 16 * 1024 * 1024 {
-        return Err(format!("{}: too large for a CA bundle", path.display()));
-    }
+    let bytes = crate::read_regular_file(path, MAX_CA_FILE)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .ok_or_else(|| format!("{}: no such file", path.display()))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|_| format!("{}: not a PEM certificate bundle", path.display()))?;

@@ -365,3 +365,46 @@ fn a_read_only_home_is_found_before_sign_in() {
     }
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
+
+/// A process killed mid-write leaves `.oauth.json.tmp-*` files (holding a refresh
+/// token); the next one to take the lock removes them, so a save, a refresh or a
+/// logout (`delete`) leaves none behind. Other files in the directory stay.
+#[test]
+fn stale_temporary_files_are_removed_under_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    save(&store, &credentials("ya29.a", 2_000_000_000));
+    for leftover in [".oauth.json.tmp-4242-0", ".oauth.json.tmp-4243-7"] {
+        std::fs::write(dir.path().join(leftover), r#"{"refresh_token": "1//left"}"#).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let mut locked = store.lock().unwrap();
+    locked.delete().unwrap();
+    drop(locked);
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["notes.txt", "oauth.json.lock"]);
+}
+
+/// A FIFO, a device or a directory where the credential file should be is an error at
+/// once, never a hang.
+#[cfg(unix)]
+#[test]
+fn a_credential_file_that_is_not_a_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("oauth.json");
+    if !Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|status| status.success())
+    {
+        return;
+    }
+    let error = FileStore::new(&fifo).load().unwrap_err();
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+    let error = codeassist_runtime::read_credential_file(&fifo).unwrap_err();
+    assert!(error.contains("not a regular file"), "{error}");
+}

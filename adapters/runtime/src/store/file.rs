@@ -67,16 +67,10 @@ impl FileStore {
     }
 
     fn read(&self) -> Result<Option<Credentials>, StoreError> {
-        let mut options = OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(libc::O_NOFOLLOW);
-        }
-        let file = match options.open(&self.path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        // Never through a symbolic link; a FIFO or a device is refused at once.
+        let file = match crate::open_regular_file(&self.path, false) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Ok(None),
             Err(source) => return Err(io("open", &self.path, source)),
         };
         check_private(&file, &self.path)?;
@@ -184,10 +178,47 @@ impl CredentialStore for FileStore {
                 Err(fs::TryLockError::Error(source)) => return Err(io("lock", &lock_path, source)),
             }
         }
+        // Temporary files are only written under the lock: any found now were left by
+        // a process that died mid-write (they may hold a refresh token).
+        self.remove_stale_temporaries();
         Ok(Box::new(LockedFile {
             store: self.clone(),
             _lock: lock_file,
         }))
+    }
+}
+
+impl FileStore {
+    /// Removes the temporary files of this store (`.oauth.json.tmp-*`) left behind by
+    /// a process killed while it wrote; called with the lock held.
+    fn remove_stale_temporaries(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".tmp-");
+        let prefix = prefix.as_encoded_bytes().to_vec();
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().as_encoded_bytes().starts_with(&prefix) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        tracing::debug!(file = %entry.path().display(), "removed a stale temporary file")
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "a stale temporary file could not be removed")
+                    }
+                }
+            }
+        }
     }
 }
 
