@@ -906,7 +906,9 @@ fn files_that_are_not_files_are_clear_errors_at_once() {
     let home = tempfile::tempdir().unwrap();
     let fifo = fifo.to_str().unwrap();
     let ask = ["ask", "--model", "gemini-2.5-flash", "hi"];
-    let cases: Vec<(&Path, Vec<(&str, &str)>, &[&str], &str)> = vec![
+    /// The home, the environment, the arguments, and what the error must say.
+    type Case<'a> = (&'a Path, Vec<(&'a str, &'a str)>, &'a [&'a str], &'a str);
+    let cases: Vec<Case> = vec![
         (
             home.path(),
             vec![("GOOGLE_APPLICATION_CREDENTIALS", fifo)],
