@@ -149,13 +149,40 @@ fn a_service_account_sends_a_jwt_bearer_grant_with_the_right_claims() {
     assert_eq!(iat, unix_seconds(start()));
     assert_eq!(claims["exp"].as_i64().unwrap() - iat, 3600);
     assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), b"signature");
-    // A file naming another endpoint keeps it.
-    let source = parse(&key_file("https://private.test/token")).unwrap();
+    // A file naming another of Google's token hosts (a Private Service Connect name)
+    // keeps it.
+    let psc = "https://oauth2-corp.p.googleapis.com/token";
+    let source = parse(&key_file(psc)).unwrap();
     let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
     runtime
         .run(client(source).access_token(), |_, _| token_reply())
         .unwrap();
-    assert_eq!(runtime.sent[0].uri(), "https://private.test/token");
+    assert_eq!(runtime.sent[0].uri(), psc);
+}
+
+/// A key file whose `token_uri` is neither Google's nor under the base URL that
+/// replaces Google's hosts gets nothing: the signed assertion is never sent there.
+#[test]
+fn a_key_file_naming_a_foreign_token_host_gets_no_assertion() {
+    for foreign in [
+        "https://private.test/token",
+        "https://oauth2.googleapis.com.evil.test/token",
+        "https://evilgoogleapis.com/token",
+        "https://user@oauth2.googleapis.com/token",
+    ] {
+        let source = parse(&key_file(foreign)).unwrap();
+        let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+        let error = runtime
+            .run(client(source).access_token(), |_, _| token_reply())
+            .unwrap_err();
+        assert!(runtime.sent.is_empty(), "{foreign}: a request was sent");
+        assert!(
+            error
+                .to_string()
+                .contains("not one of Google's token hosts"),
+            "{foreign}: {error}"
+        );
+    }
 }
 
 #[test]

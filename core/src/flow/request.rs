@@ -40,6 +40,35 @@ pub fn secure_uri(url: &str) -> Result<Uri, Error> {
     }
 }
 
+/// True when `url` is an `https://` URL on one of Google's API hosts: `googleapis.com`
+/// or any name under it (regional and Private Service Connect names such as
+/// `oauth2-myendpoint.p.googleapis.com` included).
+pub fn is_google_api_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    uri.scheme_str() == Some("https")
+        && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
+        && (host == "googleapis.com" || host.ends_with(".googleapis.com"))
+}
+
+/// True when `url` is on the same scheme, host and port as `base`: a URL under the
+/// base URL a host configured to replace Google's hosts (an emulator, a gateway).
+pub fn same_origin(url: &str, base: &str) -> bool {
+    match (url.parse::<Uri>(), base.parse::<Uri>()) {
+        (Ok(url), Ok(base)) => {
+            url.scheme() == base.scheme()
+                && url.host().map(str::to_ascii_lowercase)
+                    == base.host().map(str::to_ascii_lowercase)
+                && url.port_u16() == base.port_u16()
+                && url.host().is_some()
+        }
+        _ => false,
+    }
+}
+
 /// A `POST` of an `application/x-www-form-urlencoded` body to `url` (checked with
 /// [`secure_uri`]).
 pub fn form_post(url: &str, fields: &[(&str, &str)]) -> Result<Request, Error> {

@@ -237,12 +237,28 @@ impl TokenResponse {
         let expires_in = expires_in
             .filter(|secs| secs.is_finite())
             .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, MAX_LIFETIME.as_secs_f64())));
+        // A token that is expired as it arrives can only fail the call it is for.
+        if expires_in.is_some_and(|lifetime| lifetime < Duration::from_secs(1)) {
+            return Err("the access token has already expired (expires_in is not positive)".into());
+        }
+        // RFC 6749 §7.1: a client must not use a token type it does not understand.
+        // Every token here is sent as `Authorization: Bearer`, so only that type is
+        // taken (in any case, RFC 6750 §4); a server that names none means Bearer.
+        let token_type = text("token_type").map(|s| crate::text::sanitize(&s, 64));
+        if let Some(token_type) = token_type
+            .as_deref()
+            .filter(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(format!(
+                "the token type is {token_type:?}, not Bearer: it cannot be used"
+            ));
+        }
         Ok(Self {
             access_token: Secret::new(access_token),
             expires_in,
             refresh_token: refresh_token.map(Secret::new),
             scope: text("scope").map(|s| crate::text::sanitize(&s, 2048)),
-            token_type: text("token_type").map(|s| crate::text::sanitize(&s, 64)),
+            token_type,
             id_token: id_token.map(Secret::new),
         })
     }
@@ -277,8 +293,20 @@ mod tests {
 
         let huge = TokenResponse::parse(br#"{"access_token": "a", "expires_in": 1e300}"#).unwrap();
         assert_eq!(huge.expires_in, Some(MAX_LIFETIME));
-        let negative = TokenResponse::parse(br#"{"access_token": "a", "expires_in": -5}"#).unwrap();
-        assert_eq!(negative.expires_in, Some(Duration::ZERO));
+        for expired in ["-5", "0", "0.5", "\"0\""] {
+            let body = format!(r#"{{"access_token": "a", "expires_in": {expired}}}"#);
+            let error = TokenResponse::parse(body.as_bytes()).unwrap_err();
+            assert!(error.contains("already expired"), "{expired}: {error}");
+        }
+        for bearer in ["Bearer", "bearer", "BEARER"] {
+            let body = format!(r#"{{"access_token": "a", "token_type": "{bearer}"}}"#);
+            assert!(TokenResponse::parse(body.as_bytes()).is_ok(), "{bearer}");
+        }
+        for other in ["MAC", "DPoP", "N_A", ""] {
+            let body = format!(r#"{{"access_token": "a", "token_type": "{other}"}}"#);
+            let error = TokenResponse::parse(body.as_bytes()).unwrap_err();
+            assert!(error.contains("not Bearer"), "{other}: {error}");
+        }
         let missing = TokenResponse::parse(br#"{"access_token": "a"}"#).unwrap();
         assert_eq!(missing.expires_at(at(0)), 3600);
         let garbage =

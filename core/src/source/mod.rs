@@ -63,6 +63,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::flow::request::{is_google_api_url, same_origin};
 use crate::oauth::{Credentials, TokenRequest, refresh_token};
 use crate::{Error, Secret};
 
@@ -487,6 +488,20 @@ impl CredentialSource {
                     GOOGLE_TOKEN_URI => token_endpoint,
                     other => other,
                 };
+                // The signed assertion goes only to Google's token hosts, or to the
+                // base URL that replaces them: a key file naming another host would
+                // hand it a credential.
+                if !is_google_api_url(audience) && !same_origin(audience, token_endpoint) {
+                    return Err(SourceError::new(
+                        "service account key",
+                        &account.origin,
+                        format!(
+                            "token_uri {} is not one of Google's token hosts                              (https://*.googleapis.com); nothing was sent to it",
+                            crate::text::sanitize(audience, 100)
+                        ),
+                    )
+                    .into());
+                }
                 jwt_bearer(account, audience, current.clone(), now)
             }
             CredentialSource::Metadata(server) => metadata_token(server, current.clone()),
