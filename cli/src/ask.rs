@@ -146,16 +146,9 @@ pub fn ask(
     };
     let model = model.unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let request = json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
-    let keyed = !target.uses_token();
     let (answered, stream) = client
         .stream_with_fallback(&target, &model, request)
-        .map_err(|error| match keyed && error.needs_sign_in() {
-            // A refused API key: no sign-in helps; the key must be fixed.
-            true => Failure::error(format!(
-                "{error}; check the key in GEMINI_API_KEY or GOOGLE_API_KEY"
-            )),
-            false => Failure::from(error),
-        })?;
+        .map_err(|error| failure_on(&target, error))?;
     for switch in &answered.switches {
         say(&format!(
             "codeassist: {} is unavailable ({}); using {}",
@@ -204,12 +197,25 @@ fn write_failure(error: std::io::Error) -> Failure {
     Failure::error(format!("could not write the answer: {error}"))
 }
 
+/// The failure of a call on `target`: as every failure, except that a refused API key
+/// (which no sign-in fixes) says to check the key. Exit 3 either way: the credentials
+/// need a person.
+fn failure_on(target: &Target, error: codeassist_blocking::ClientError) -> Failure {
+    match !target.uses_token() && error.needs_sign_in() {
+        true => Failure::login_needed(format!(
+            "{error}; check the key in GEMINI_API_KEY or GOOGLE_API_KEY"
+        )),
+        false => Failure::from(error),
+    }
+}
+
 /// `codeassist models`.
 pub fn models(config: &Config, args: &TargetArgs, as_json: bool) -> Result<(), Failure> {
     let (target, client) = target_and_client(config, args)?;
     let rows: Vec<(String, Option<u64>, Option<u64>)> = match target.kind() {
         TargetKind::GeminiApi => client
-            .list_models_on(&target)?
+            .list_models_on(&target)
+            .map_err(|error| failure_on(&target, error))?
             .into_iter()
             .map(|m| (m.name, m.input_token_limit, m.output_token_limit))
             .collect(),

@@ -221,7 +221,7 @@ impl Failure {
         }
     }
 
-    /// Exit code 3.
+    /// Exit code 3: the credentials need a person (sign in again, or fix the key).
     pub fn login_needed(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),

@@ -644,16 +644,25 @@ fn ask_and_models() {
         text(&output.stderr)
     );
 
-    // A key Google refuses: exit 1 and Google's reason, the key itself never shown.
-    let output = run(codeassist(home.path(), &base)
-        .env("GEMINI_API_KEY", "AIzaSyWrong-key-000000000000000000000000")
-        .args(["ask", "hello"]));
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        !text(&output.stderr).contains("AIzaSyWrong"),
-        "{}",
-        text(&output.stderr)
-    );
+    // A key Google refuses: one class, one exit code (3: the credentials need a
+    // person) from every command, the advice to check the key, the key never shown.
+    for (key, args) in [
+        (
+            "AIzaSyWrong-key-000000000000000000000000",
+            &["ask", "hello"][..],
+        ),
+        ("AIzaSyWrong-key-000000000000000000000000", &["models"][..]),
+        ("AQ.Ab8RN6LwrongKey0000000000000000", &["ask", "hello"][..]),
+        ("AQ.Ab8RN6LwrongKey0000000000000000", &["models"][..]),
+    ] {
+        let output = run(codeassist(home.path(), &base)
+            .env("GEMINI_API_KEY", key)
+            .args(args));
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains("check the key"), "{args:?}: {stderr}");
+        assert!(!stderr.contains(&key[..12]), "{args:?}: {stderr}");
+    }
 
     // Vertex AI with the metadata server's token and project.
     let host = base.trim_start_matches("http://").to_owned();

@@ -408,3 +408,41 @@ fn a_credential_file_that_is_not_a_file_is_refused_at_once() {
     let error = codeassist_runtime::read_credential_file(&fifo).unwrap_err();
     assert!(error.contains("not a regular file"), "{error}");
 }
+
+/// The bound on a call with an expired token holds with the lock's wait included:
+/// while another process holds the lock (its refresh hanging), a caller gives up when
+/// its budget is spent, not after the store's own 30 s lock timeout.
+#[test]
+fn waiting_for_the_lock_counts_against_the_calls_bound() {
+    use codeassist_core::client::RefreshPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("oauth.json"));
+    save(&store, &credentials("ya29.expired", 1_000));
+    // Another process holds the lock (as during a refresh that hangs).
+    let held = store.lock().unwrap();
+    let mut policy = RefreshPolicy::default();
+    policy.expired_budget = Duration::from_millis(800);
+    let mut config = ClientConfig::new(OAuthClient::new("client", "secret"));
+    config.refresh = policy;
+    let client = Client::new(config);
+    let mut op = client.access_token();
+    let mut session = StoreSession::new(Arc::new(store.clone()));
+    let started = std::time::Instant::now();
+    let outcome = loop {
+        let input = match op.poll(SystemTime::now()) {
+            Ok(Action::Done(token)) => break Ok(token),
+            Ok(Action::Store(store_op)) => match session.perform(store_op) {
+                Ok(reply) => Input::Store(reply),
+                Err(error) => break Err(error.to_string()),
+            },
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(error) => break Err(error.to_string()),
+        };
+        op.handle(input, SystemTime::now());
+    };
+    let took = started.elapsed();
+    drop(held);
+    let error = outcome.unwrap_err();
+    assert!(error.contains("waiting for the lock"), "{error}");
+    assert!(took < Duration::from_secs(3), "waited {took:?}");
+}

@@ -40,8 +40,10 @@ impl MemoryStore {
                 self.loads += 1;
                 return Ok(StoreReply::Loaded(self.credentials.clone().map(Box::new)));
             }
-            StoreOp::Lock if self.locked => return Err(Misuse("locked twice")),
-            StoreOp::Lock => self.locked = true,
+            StoreOp::Lock | StoreOp::LockWithin(_) if self.locked => {
+                return Err(Misuse("locked twice"));
+            }
+            StoreOp::Lock | StoreOp::LockWithin(_) => self.locked = true,
             StoreOp::Unlock if !self.locked => return Err(Misuse("unlocked without the lock")),
             StoreOp::Unlock => self.locked = false,
             StoreOp::Save(_) | StoreOp::Delete if !self.locked => {

@@ -146,6 +146,10 @@ pub enum StoreOp {
     Load,
     /// Take the store's exclusive lock. Answer: [`StoreReply::Done`].
     Lock,
+    /// Take the store's exclusive lock, waiting at most this long for another process
+    /// to release it (the call's own time bound, which the wait counts against).
+    /// Answer: [`StoreReply::Done`], or the store's lock timeout as an error.
+    LockWithin(std::time::Duration),
     /// Replace the stored credentials; only asked while the lock is held.
     Save(Box<Credentials>),
     /// Delete the stored credentials; only asked while the lock is held.

@@ -211,12 +211,33 @@ impl TokenOp {
         }
         if !locked {
             self.stage = Stage::Locking;
-            return Ok(Action::Store(StoreOp::Lock));
+            return Ok(self.lock(now));
         }
         match self.start_refresh(credentials, now) {
             Ok(action) => Ok(action),
             Err(error) => self.unlock(Outcome::Fail(error)),
         }
+    }
+
+    /// What is left at `now` of the time this call may take with an expired token
+    /// ([`RefreshPolicy::expired_budget`](super::RefreshPolicy::expired_budget)),
+    /// counted from its first poll.
+    fn budget_left(&self, now: SystemTime) -> Duration {
+        let elapsed = self
+            .started
+            .and_then(|started| now.duration_since(started).ok())
+            .unwrap_or_default();
+        self.client
+            .config
+            .refresh
+            .expired_budget
+            .saturating_sub(elapsed)
+    }
+
+    /// The store's lock, waited for no longer than the call's budget has left: the
+    /// wait for another process counts against the bound like the refresh does.
+    fn lock(&self, now: SystemTime) -> Action<Secret> {
+        Action::Store(StoreOp::LockWithin(self.budget_left(now)))
     }
 
     fn start_refresh(
@@ -236,6 +257,8 @@ impl TokenOp {
             true => policy.attempt_timeout,
             false => policy.attempt_timeout.min(left),
         };
+        // Nor the call's budget (the lock wait may have spent some of it).
+        let timeout = timeout.min(self.budget_left(now).max(Duration::from_secs(1)));
         let Step::Send(mut request) = flow.poll(now)? else {
             return Err(Misuse("a refresh starts with a request").into());
         };
@@ -345,7 +368,7 @@ impl TokenOp {
             (Stage::Backoff, None) if self.in_memory() => self.mint_in_memory(now),
             (Stage::Backoff, None) => {
                 self.stage = Stage::Locking;
-                Ok(Action::Store(StoreOp::Lock))
+                Ok(self.lock(now))
             }
             (Stage::Finished, _) => Err(Misuse("polled after the operation finished").into()),
             (_, None) => Err(Misuse("polled before the last action was answered").into()),

@@ -147,6 +147,17 @@ impl CredentialStore for FileStore {
     }
 
     fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError> {
+        self.lock_waiting(self.lock_timeout)
+    }
+
+    fn lock_within(&self, wait: Duration) -> Result<Box<dyn LockedStore + Send>, StoreError> {
+        self.lock_waiting(wait.min(self.lock_timeout))
+    }
+}
+
+impl FileStore {
+    /// Takes the lock, waiting at most `timeout` for another process.
+    fn lock_waiting(&self, timeout: Duration) -> Result<Box<dyn LockedStore + Send>, StoreError> {
         self.ensure_dir()?;
         let lock_path = self.lock_path();
         let mut options = OpenOptions::new();
@@ -166,7 +177,7 @@ impl CredentialStore for FileStore {
             match lock_file.try_lock() {
                 Ok(()) => break,
                 Err(fs::TryLockError::WouldBlock) => {
-                    if started.elapsed() >= self.lock_timeout {
+                    if started.elapsed() >= timeout {
                         return Err(StoreError::LockTimeout {
                             path: lock_path,
                             waited: started.elapsed(),
@@ -186,9 +197,7 @@ impl CredentialStore for FileStore {
             _lock: lock_file,
         }))
     }
-}
 
-impl FileStore {
     /// Removes the temporary files of this store (`.oauth.json.tmp-*`) left behind by
     /// a process killed while it wrote; called with the lock held.
     fn remove_stale_temporaries(&self) {

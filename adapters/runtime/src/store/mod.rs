@@ -96,6 +96,14 @@ pub trait CredentialStore {
     /// owns what it needs, so it can be held across an `await` or moved between
     /// threads.
     fn lock(&self) -> Result<Box<dyn LockedStore + Send>, StoreError>;
+
+    /// [`CredentialStore::lock`], waiting at most `wait` for another holder (a call
+    /// whose time is bounded counts the wait against it). The default waits as `lock`
+    /// does.
+    fn lock_within(&self, wait: Duration) -> Result<Box<dyn LockedStore + Send>, StoreError> {
+        let _ = wait;
+        self.lock()
+    }
 }
 
 /// A store held under its exclusive lock.

@@ -50,6 +50,11 @@ impl StoreSession {
             StoreOp::Lock => {
                 self.locked()?;
             }
+            StoreOp::LockWithin(wait) => {
+                if self.guard.is_none() {
+                    self.guard = Some(self.store.lock_within(wait)?);
+                }
+            }
             StoreOp::Unlock => self.guard = None,
             StoreOp::Save(credentials) => self.locked()?.save(&credentials)?,
             StoreOp::Delete => self.locked()?.delete()?,
