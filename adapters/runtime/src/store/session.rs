@@ -50,10 +50,8 @@ impl StoreSession {
             StoreOp::Lock => {
                 self.locked()?;
             }
-            StoreOp::LockWithin(wait) => {
-                if self.guard.is_none() {
-                    self.guard = Some(self.store.lock_within(wait)?);
-                }
+            StoreOp::LockWithin(wait) if self.guard.is_none() => {
+                self.guard = Some(self.store.lock_within(wait)?);
             }
             StoreOp::Unlock => self.guard = None,
             StoreOp::Save(credentials) => self.locked()?.save(&credentials)?,
