@@ -307,9 +307,11 @@ fn a_refresh_by_another_process_is_seen_under_the_lock() {
         Input::Store(StoreReply::Loaded(Some(Box::new(stored(-10))))),
         now,
     );
+    // The lock's wait counts against the call's bound: all of it is left.
+    let budget = client.config().refresh.expired_budget;
     assert!(matches!(
         op.poll(now).unwrap(),
-        Action::Store(StoreOp::Lock)
+        Action::Store(StoreOp::LockWithin(wait)) if wait == budget
     ));
     op.handle(Input::Store(StoreReply::Done), now);
     assert!(matches!(
