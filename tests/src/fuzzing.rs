@@ -135,6 +135,7 @@ pub fn check_retry(data: &[u8]) {
         jitter: [Jitter::Full, Jitter::Equal, Jitter::None][usize::from(input.jitter % 3)],
         max_server_delay: Duration::from_millis(u64::from(input.max_server_ms % 3_600_000)),
         throttle: None,
+        ..RetryPolicy::default()
     };
     let request = http::Request::get("https://example.test/")
         .body(Vec::new())

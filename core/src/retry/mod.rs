@@ -11,9 +11,10 @@
 //!   `context_overflow`), else [`Decision::GiveUp`];
 //! - a retryable class: [`Decision::RetryAfter`] with the server's delay when it gave
 //!   one (`RetryInfo`, then `Retry-After`), else an exponential backoff with jitter;
-//!   unless attempts or the time budget run out, the shared throttle is closed, or the
-//!   server asks for more than `max_server_delay`; then `rate_limit` and `capacity`
-//!   fall back and the rest give up, the server's delay still reported.
+//!   unless attempts or the time budget run out (for `capacity`, its own smaller
+//!   ones), the shared throttle is closed, or the server asks for more than
+//!   `max_server_delay`; then `rate_limit` and `capacity` fall back and the rest give
+//!   up, the server's delay still reported.
 //!
 //! [`Retry`] wraps a flow and applies the policy to every request it sends, emitting
 //! the waits as [`Step::Wait`](crate::flow::Step::Wait) (it never sleeps).
@@ -30,6 +31,8 @@
 //! | `jitter` | full | spreads clients that failed together (the Gemini CLI uses ±30 %; full jitter spreads better) |
 //! | `max_server_delay` | 120 s | honour Google's `retryDelay` for per-minute limits (often 10-60 s); a longer wait is a reason to switch model, not to freeze |
 //! | `throttle` | off | a host with many concurrent calls opts in |
+//! | `capacity_attempts` | 3 | a model out of capacity rarely recovers in seconds: two same-model retries (as Google's CLI), then the host decides |
+//! | `capacity_budget` | 60 s | with no model left to fall back to, a capacity error reaches the host within a minute, not after `total_budget` |
 //!
 //! Server delays win over computed backoff because Google knows when the window
 //! reopens; retrying earlier just spends another attempt.

@@ -43,6 +43,13 @@ pub struct RetryPolicy {
     pub max_server_delay: Duration,
     /// An optional budget shared across requests (see [`RetryThrottle`]); off by default.
     pub throttle: Option<Arc<RetryThrottle>>,
+    /// Most attempts of one request while the model answers `capacity`, the first
+    /// included (3: two same-model retries). Capacity rarely comes back within
+    /// seconds; with no other model to fall back to, the host hears of it soon.
+    pub capacity_attempts: u32,
+    /// The most time one request may spend on `capacity` answers, waits included,
+    /// from its first attempt.
+    pub capacity_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -56,6 +63,8 @@ impl Default for RetryPolicy {
             jitter: Jitter::Full,
             max_server_delay: Duration::from_secs(120),
             throttle: None,
+            capacity_attempts: 3,
+            capacity_budget: Duration::from_secs(60),
         }
     }
 }
@@ -163,6 +172,10 @@ impl RetryPolicy {
         if state.attempts >= self.max_attempts {
             return stop();
         }
+        let capacity = class == ErrorClass::Capacity;
+        if capacity && state.attempts >= self.capacity_attempts {
+            return stop();
+        }
         if let Some(throttle) = &self.throttle
             && !throttle.allows_retry()
         {
@@ -174,6 +187,9 @@ impl RetryPolicy {
             None => self.backoff(state.attempts, random),
         };
         if state.elapsed.saturating_add(wait) > self.total_budget {
+            return stop();
+        }
+        if capacity && state.elapsed.saturating_add(wait) > self.capacity_budget {
             return stop();
         }
         Decision::RetryAfter(wait)
