@@ -283,8 +283,8 @@ fn the_demo_runs_the_whole_journey() {
         "gemini-2.5-pro",
         "retryDelay 1.5s",
         "Gemini capacity exhausted for gemini-2.5-pro",
-        "switched to gemini-2.5-flash",
-        "gemini-2.5-flash streamed: \"Hello from the emulator.\"",
+        "switched to gemini-3.8-flash",
+        "gemini-3.8-flash streamed: \"Hello from the emulator.\"",
         "stored credentials deleted",
     ] {
         assert!(
@@ -627,7 +627,7 @@ fn ask_and_models() {
     assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
     assert!(
         text(&output.stderr)
-            .contains("gemini-2.5-pro is unavailable (capacity); using gemini-2.5-flash"),
+            .contains("gemini-2.5-pro is unavailable (capacity); using gemini-3.8-flash"),
         "{}",
         text(&output.stderr)
     );

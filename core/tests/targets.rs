@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use codeassist_core::client::{Client, ClientConfig, MemoryRuntime, MemoryStore, Reply};
-use codeassist_core::inference::{FallbackPolicy, ModelMethod, Target, default_next_model};
+use codeassist_core::inference::{FallbackPolicy, ModelMethod, Target};
 use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
 use codeassist_core::retry::RetryPolicy;
 use codeassist_core::{Secret, SplitMix64};
@@ -129,25 +129,85 @@ fn requests_are_exact_and_keys_stay_out_of_urls() {
     );
 }
 
+fn strings(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| (*id).to_owned()).collect()
+}
+
+/// The chain rules over the models a target lists, and over the built-in table when
+/// it lists none: a Pro falls back to the Flash of its generation, else the newest
+/// (stable) Flash; a preview Pro to a preview Flash; Flash-Lite climbs to Flash; a
+/// model the target does not list is never chosen.
 #[test]
-fn default_chains_follow_googles_cli() {
+fn chains_follow_the_rules_over_the_listed_models() {
+    use codeassist_core::inference::models::{KNOWN_MODELS, default_among, fallback_among};
+    let known = KNOWN_MODELS;
+    // December 2026: 2.5 Flash is gone, so 2.5 Pro goes to the newest stable Flash.
     assert_eq!(
-        default_next_model("gemini-2.5-pro").as_deref(),
-        Some("gemini-2.5-flash")
+        fallback_among("gemini-2.5-pro", known).as_deref(),
+        Some("gemini-3.8-flash")
     );
     assert_eq!(
-        default_next_model("gemini-3-pro-preview").as_deref(),
+        fallback_among("gemini-3-pro-preview", known).as_deref(),
         Some("gemini-3-flash-preview")
     );
     assert_eq!(
-        default_next_model("gemini-2.5-flash-lite").as_deref(),
+        fallback_among("gemini-3.1-pro-preview", known).as_deref(),
+        Some("gemini-3-flash-preview")
+    );
+    assert_eq!(
+        fallback_among("gemini-3.5-flash-lite", known).as_deref(),
+        Some("gemini-3.5-flash")
+    );
+    assert_eq!(
+        fallback_among("gemini-3.1-flash-lite", known).as_deref(),
+        Some("gemini-3.8-flash")
+    );
+    assert_eq!(fallback_among("gemini-3.8-flash", known), None);
+    assert_eq!(fallback_among("my-tuned-model", known), None);
+    // A target that still lists 2.5 Flash keeps the generation's Flash.
+    let older = [
+        "models/gemini-2.5-pro",
+        "models/gemini-2.5-flash",
+        "models/gemini-3.5-flash",
+    ];
+    assert_eq!(
+        fallback_among("gemini-2.5-pro", older).as_deref(),
         Some("gemini-2.5-flash")
     );
-    assert_eq!(default_next_model("gemini-2.5-flash"), None);
+    // A list without the chain's usual Flash: the newest the target offers, never an
+    // unlisted one, never a variant.
+    let sparse = [
+        "gemini-3-pro-preview",
+        "gemini-3.6-flash",
+        "gemini-3.9-flash-image",
+    ];
+    assert_eq!(
+        fallback_among("gemini-3-pro-preview", sparse).as_deref(),
+        Some("gemini-3.6-flash")
+    );
+    assert_eq!(
+        fallback_among("gemini-3-pro-preview", ["gemini-3-pro-preview"]),
+        None
+    );
+
+    // The default: the newest stable Pro listed.
+    assert_eq!(default_among(known).as_deref(), Some("gemini-2.5-pro"));
+    assert_eq!(
+        default_among(["gemini-3-pro-preview", "gemini-3.5-pro", "gemini-2.5-pro"]).as_deref(),
+        Some("gemini-3.5-pro")
+    );
+    assert_eq!(default_among(["gemini-3-pro-preview"]), None);
+
+    // The policy: configured chains first, each model once.
     let mut policy = FallbackPolicy::default();
     policy.chains.insert("a".into(), "b".into());
     policy.chains.insert("b".into(), "a".into());
-    assert_eq!(policy.chain("a"), ["a", "b"]);
+    assert_eq!(policy.chain("a", &[]), ["a", "b"]);
+    let known = strings(&KNOWN_MODELS);
+    assert_eq!(
+        FallbackPolicy::default().chain("gemini-3.1-flash-lite", &known),
+        ["gemini-3.1-flash-lite", "gemini-3.8-flash"]
+    );
 }
 
 #[test]
@@ -170,7 +230,7 @@ fn capacity_falls_back_then_cools_down() {
             &mut network,
         )
         .unwrap();
-    assert_eq!(answered.model, "gemini-2.5-flash");
+    assert_eq!(answered.model, "gemini-3.8-flash");
     assert_eq!(answered.switches.len(), 1);
     assert_eq!(answered.switches[0].why, "capacity");
     // Google's delay (40 s) was over the same-model bound (5 s): one request to pro.
@@ -367,7 +427,7 @@ fn quota_exhausted_waits_for_its_reset() {
             |_, _| ok(),
         )
         .unwrap();
-    assert_eq!(model_of(&runtime.sent[sent]), "gemini-2.5-flash");
+    assert_eq!(model_of(&runtime.sent[sent]), "gemini-3.8-flash");
 }
 
 #[test]

@@ -948,13 +948,29 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
                 200,
                 json!({"buckets": [
                     {"modelId": "gemini-2.5-pro", "tokenType": "REQUESTS", "remainingFraction": 0.42, "resetTime": "2030-01-01T00:00:00Z"},
-                    {"modelId": "gemini-2.5-flash", "tokenType": "REQUESTS", "remainingFraction": 1.0, "resetTime": "2030-01-01T00:00:00Z"}
+                    {"modelId": "gemini-3.8-flash", "tokenType": "REQUESTS", "remainingFraction": 1.0, "resetTime": "2030-01-01T00:00:00Z"}
                 ]}),
             )
         }
         _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
     }
 }
+
+/// The Gemini models the emulator lists, as Google's list stood in December 2026
+/// (`gemini-2.5-flash` was shut down on 2026-10-16).
+pub const LISTED_MODELS: [&str; 11] = [
+    "gemini-2.5-pro",
+    "gemini-2.5-flash-lite",
+    "gemini-3-pro-preview",
+    "gemini-3.1-pro-preview",
+    "gemini-3-flash-preview",
+    "gemini-3.5-flash",
+    "gemini-3.6-flash",
+    "gemini-3.7-flash",
+    "gemini-3.8-flash",
+    "gemini-3.5-flash-lite",
+    "gemini-3.1-flash-lite",
+];
 
 /// A model's answer: whole, or streamed word by word (breaking off with a capacity
 /// error when asked); wrapped in `{"response": …}` as Code Assist does, or bare as
@@ -1026,10 +1042,11 @@ fn public_models(
     if !vertex && path == "/v1beta/models" && request.method() == "GET" {
         return json_answer(
             200,
-            json!({"models": [
-                {"name": "models/gemini-2.5-pro", "inputTokenLimit": 1048576, "outputTokenLimit": 65536, "supportedGenerationMethods": ["generateContent", "countTokens"]},
-                {"name": "models/gemini-2.5-flash", "inputTokenLimit": 1048576, "outputTokenLimit": 65536, "supportedGenerationMethods": ["generateContent", "countTokens"]}
-            ]}),
+            json!({"models": LISTED_MODELS
+                .iter()
+                .map(|id| json!({"name": format!("models/{id}"), "inputTokenLimit": 1048576, "outputTokenLimit": 65536, "supportedGenerationMethods": ["generateContent", "countTokens"]}))
+                .chain(std::iter::once(json!({"name": "models/gemini-embedding-001", "inputTokenLimit": 2048, "supportedGenerationMethods": ["embedContent"]})))
+                .collect::<Vec<_>>()}),
         );
     }
     let Some((model, method)) = path
@@ -1088,7 +1105,7 @@ fn openai(
             200,
             json!({"object": "list", "data": [
                 {"id": "models/gemini-2.5-pro", "object": "model", "owned_by": "google"},
-                {"id": "models/gemini-2.5-flash", "object": "model", "owned_by": "google"}
+                {"id": "models/gemini-3.8-flash", "object": "model", "owned_by": "google"}
             ]}),
         ),
         ("POST", "/v1beta/openai/chat/completions") => {

@@ -26,7 +26,7 @@ use codeassist_core::code_assist::{ProjectContext, ProjectSource, Quota};
 use codeassist_core::error::ErrorClass;
 use codeassist_core::flow::{Call, Flow, Request, TransportErrorKind};
 use codeassist_core::inference::{
-    Chunk, GenerateRequest, OpenAiItem, OpenAiPath, StreamItem, Target,
+    Chunk, GenerateRequest, ModelInfo, OpenAiItem, OpenAiPath, StreamItem, Target,
 };
 use codeassist_core::oauth::{
     CallbackError, Credentials, Logout, OAuthClient, refresh_token, unix_seconds,
@@ -167,6 +167,12 @@ pub trait RuntimeUnderTest: Sized {
         model: &str,
         request: serde_json::Value,
     ) -> Result<(Answered<Opened>, Vec<Result<StreamItem, Error>>), ClientError>;
+    /// `Client::list_models_on`.
+    fn list_models_on(
+        &self,
+        client: &Self::Client,
+        target: &Target,
+    ) -> Result<Vec<ModelInfo>, ClientError>;
     /// `Client::openai`.
     fn openai(
         &self,
@@ -817,10 +823,12 @@ pub fn the_client_streams_in_the_cached_project<R: RuntimeUnderTest>(runtime: &R
 }
 
 /// Every target streamed and whole: the Gemini API with a key and with a token,
-/// Vertex AI with a token, Code Assist; a capacity error on Pro falling back to Flash
-/// before any text, on each kind of target (a model's cooldown is per kind); within
-/// the cooldown Pro is skipped without asking; Flash-Lite out of quota climbs to
-/// Flash; capacity after text has arrived makes no switch.
+/// Vertex AI with a token, Code Assist. A capacity error on a preview Pro falls back
+/// to the preview Flash before any text, on each kind of target (a model's cooldown is
+/// per kind); within the cooldown the Pro is skipped without asking. Once the Gemini
+/// API target has listed its models, fallback chooses among them: 2.5 Pro, whose
+/// Flash is retired, goes to the newest Flash listed. Flash-Lite out of quota climbs
+/// to its Flash; capacity after text has arrived makes no switch.
 pub fn every_target_streams_and_pro_falls_back_to_flash<R: RuntimeUnderTest>(runtime: &R) {
     let (emulator, server, client, _dir) = standard_account(runtime);
     let base = server.base_url();
@@ -832,7 +840,7 @@ pub fn every_target_streams_and_pro_falls_back_to_flash<R: RuntimeUnderTest>(run
     ];
     for target in &targets {
         let items = runtime
-            .stream_on(&client, target, "gemini-2.5-flash", hi())
+            .stream_on(&client, target, "gemini-3.8-flash", hi())
             .expect("the stream");
         assert_eq!(
             texts(&all_ok(items)),
@@ -840,36 +848,58 @@ pub fn every_target_streams_and_pro_falls_back_to_flash<R: RuntimeUnderTest>(run
             "{target:?}"
         );
         let chunk = runtime
-            .generate_on(&client, target, "gemini-2.5-flash", hi())
+            .generate_on(&client, target, "gemini-3.8-flash", hi())
             .expect("the answer");
         assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"), "{target:?}");
     }
     for target in [&targets[0], &targets[2], &targets[3]] {
         emulator.inject_model(
-            "gemini-2.5-pro",
-            Fault::NoCapacity("gemini-2.5-pro".into(), 30.0),
+            "gemini-3-pro-preview",
+            Fault::NoCapacity("gemini-3-pro-preview".into(), 30.0),
             1,
         );
         let (answered, items) = runtime
-            .stream_with_fallback(&client, target, "gemini-2.5-pro", hi())
+            .stream_with_fallback(&client, target, "gemini-3-pro-preview", hi())
             .expect("the stream");
-        assert_eq!(answered.model, "gemini-2.5-flash", "{target:?}");
+        assert_eq!(answered.model, "gemini-3-flash-preview", "{target:?}");
         assert_eq!(answered.switches[0].why, "capacity");
         assert_eq!(texts(&all_ok(items)), "Hello from the emulator.");
     }
     let (answered, _items) = runtime
-        .stream_with_fallback(&client, &targets[1], "gemini-2.5-pro", hi())
+        .stream_with_fallback(&client, &targets[1], "gemini-3-pro-preview", hi())
         .expect("the stream");
     assert_eq!(answered.switches[0].why, "unavailable");
-    emulator.inject_model("gemini-2.5-flash-lite", Fault::QuotaExhausted(3600.0), 1);
+
+    let listed = runtime
+        .list_models_on(&client, &targets[0])
+        .expect("the models");
+    assert!(listed.iter().any(|m| m.name == "gemini-3.8-flash"));
+    assert!(
+        !listed.iter().any(|m| m.name == "gemini-2.5-flash"),
+        "retired"
+    );
+    emulator.inject_model(
+        "gemini-2.5-pro",
+        Fault::NoCapacity("gemini-2.5-pro".into(), 30.0),
+        1,
+    );
     let (answered, _items) = runtime
-        .stream_with_fallback(&client, &targets[0], "gemini-2.5-flash-lite", hi())
+        .stream_with_fallback(&client, &targets[0], "gemini-2.5-pro", hi())
         .expect("the stream");
-    assert_eq!(answered.model, "gemini-2.5-flash");
+    assert_eq!(
+        answered.model, "gemini-3.8-flash",
+        "the newest Flash listed"
+    );
+
+    emulator.inject_model("gemini-3.5-flash-lite", Fault::QuotaExhausted(3600.0), 1);
+    let (answered, _items) = runtime
+        .stream_with_fallback(&client, &targets[0], "gemini-3.5-flash-lite", hi())
+        .expect("the stream");
+    assert_eq!(answered.model, "gemini-3.5-flash");
     assert_eq!(answered.switches[0].why, "quota_exhausted");
     emulator.capacity_error_mid_stream();
     let (answered, items) = runtime
-        .stream_with_fallback(&client, &targets[2], "gemini-2.5-flash", hi())
+        .stream_with_fallback(&client, &targets[2], "gemini-3.8-flash", hi())
         .expect("the stream");
     assert!(answered.switches.is_empty());
     let items = all_ok(items);
@@ -928,6 +958,7 @@ pub fn the_openai_compatible_endpoint_passes_through<R: RuntimeUnderTest>(runtim
         .openai(&client, &target, OpenAiPath::Models, None)
         .expect("the models");
     assert_eq!(models["data"][0]["id"], "models/gemini-2.5-pro");
+    assert_eq!(models["data"][1]["id"], "models/gemini-3.8-flash");
 
     let mut with_store = body;
     with_store["store"] = json!(true);

@@ -5,7 +5,7 @@ use codeassist_blocking::{BlockingDriver, CallbackListener, Client, DriverConfig
 use codeassist_core::client::{Answered, Opened, Operation, SignIn};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::{Flow, Request};
-use codeassist_core::inference::{Chunk, OpenAiItem, OpenAiPath, StreamItem, Target};
+use codeassist_core::inference::{Chunk, ModelInfo, OpenAiItem, OpenAiPath, StreamItem, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::{Error, Secret};
 use codeassist_runtime::{
@@ -156,6 +156,14 @@ impl RuntimeUnderTest for Blocking {
     ) -> Result<(Answered<Opened>, Vec<Result<StreamItem, Error>>), ClientError> {
         let (answered, stream) = client.stream_with_fallback(target, model, request)?;
         Ok((answered, stream.collect()))
+    }
+
+    fn list_models_on(
+        &self,
+        client: &Client,
+        target: &Target,
+    ) -> Result<Vec<ModelInfo>, ClientError> {
+        client.list_models_on(target)
     }
 
     fn openai(

@@ -5,7 +5,7 @@
 use codeassist_core::client::{Answered, Opened, Operation, SignIn};
 use codeassist_core::code_assist::{ProjectContext, Quota};
 use codeassist_core::flow::{Flow, Request};
-use codeassist_core::inference::{Chunk, OpenAiItem, OpenAiPath, StreamItem, Target};
+use codeassist_core::inference::{Chunk, ModelInfo, OpenAiItem, OpenAiPath, StreamItem, Target};
 use codeassist_core::oauth::{Credentials, Logout};
 use codeassist_core::{Error, Secret};
 use codeassist_runtime::{
@@ -215,6 +215,15 @@ impl RuntimeUnderTest for OnTokio {
                 .await?;
             Ok((answered, read_to_end(stream).await))
         })
+    }
+
+    fn list_models_on(
+        &self,
+        client: &Client,
+        target: &Target,
+    ) -> Result<Vec<ModelInfo>, ClientError> {
+        let (client, target) = (client.clone(), target.clone());
+        self.spawned(async move { client.list_models_on(&target).await })
     }
 
     fn openai(

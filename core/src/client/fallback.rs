@@ -31,6 +31,8 @@ pub struct FallbackOp<T> {
     /// Availability is kept per target: `{scope}:{model}`.
     scope: String,
     chain: Vec<String>,
+    /// Whether the chain after the asked model was made (at the first poll).
+    chained: bool,
     index: usize,
     make: MakeForModel<T>,
     current: Option<BoxedOp<T>>,
@@ -50,21 +52,41 @@ impl<T> std::fmt::Debug for FallbackOp<T> {
 impl<T> FallbackOp<T> {
     /// A call of `model` (and, with fallback on, the models after it) on the target
     /// named `scope` (models are unavailable per target).
+    ///
+    /// The chain follows the rules over the models the target listed recently (see
+    /// [`ModelAvailability::listed`](crate::inference::ModelAvailability::listed)),
+    /// else over the built-in table; it is made at the first poll.
     pub fn new(client: &Client, scope: &str, model: &str, make: MakeForModel<T>) -> Self {
-        let policy = &client.config().fallback;
-        let chain = match policy.enabled {
-            true => policy.chain(model),
-            false => vec![model.to_owned()],
-        };
         Self {
             client: client.clone(),
             scope: scope.to_owned(),
-            chain,
+            chain: vec![model.to_owned()],
+            chained: false,
             index: 0,
             make,
             current: None,
             switches: Vec::new(),
         }
+    }
+
+    /// Makes the chain after the asked model, from what is known at `now`.
+    fn make_chain(&mut self, now: SystemTime) {
+        self.chained = true;
+        let policy = &self.client.config().fallback;
+        if !policy.enabled {
+            return;
+        }
+        let listed = self
+            .client
+            .models()
+            .listed(&self.scope, now)
+            .unwrap_or_else(|| {
+                crate::inference::models::KNOWN_MODELS
+                    .iter()
+                    .map(|id| (*id).to_owned())
+                    .collect()
+            });
+        self.chain = policy.chain(&self.chain[0], &listed);
     }
 
     fn key(&self, index: usize) -> String {
@@ -104,6 +126,9 @@ impl<T> Operation for FallbackOp<T> {
     type Output = Answered<T>;
 
     fn poll(&mut self, now: SystemTime) -> Result<Action<Answered<T>>, Error> {
+        if !self.chained {
+            self.make_chain(now);
+        }
         loop {
             if self.current.is_none() {
                 self.start(now);

@@ -80,6 +80,34 @@ use crate::source::CredentialSource;
 /// An operation of any shape, boxed (what the target calls return).
 pub type BoxedOp<T> = Box<dyn Operation<Output = T> + Send>;
 
+/// A listing of models whose answer the client remembers for fallback.
+struct NoteListed {
+    client: Client,
+    scope: &'static str,
+    inner: BoxedOp<Vec<crate::inference::ModelInfo>>,
+}
+
+impl Operation for NoteListed {
+    type Output = Vec<crate::inference::ModelInfo>;
+
+    fn poll(&mut self, now: SystemTime) -> Result<Action<Self::Output>, Error> {
+        let action = self.inner.poll(now)?;
+        if let Action::Done(models) = &action {
+            let generating = models.iter().filter(|m| {
+                m.methods.is_empty() || m.methods.iter().any(|g| g == "generateContent")
+            });
+            self.client
+                .models()
+                .note_listed(self.scope, generating.map(|m| m.name.as_str()), now);
+        }
+        Ok(action)
+    }
+
+    fn handle(&mut self, input: Input, now: SystemTime) {
+        self.inner.handle(input, now);
+    }
+}
+
 /// An operation that fails at once (a request that could not be built).
 #[derive(Debug)]
 struct Failed<T>(Option<Error>, std::marker::PhantomData<fn() -> T>);
@@ -657,12 +685,19 @@ impl Client {
     }
 
     /// The Gemini API's models (`models.list`, every page).
+    /// The models it lists are remembered (for an hour) as the ones fallback may
+    /// choose among on this kind of target.
     pub fn list_models_on(&self, target: &Target) -> BoxedOp<Vec<crate::inference::ModelInfo>> {
         let target_ = target.clone();
-        self.on_target(target.clone(), move |token| {
+        let listing = self.on_target(target.clone(), move |token| {
             Ok(FlowOp::new(crate::inference::ListModels::new(
                 &target_, token,
             )?))
+        });
+        Box::new(NoteListed {
+            client: self.clone(),
+            scope: target.kind().name(),
+            inner: listing,
         })
     }
 

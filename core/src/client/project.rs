@@ -338,11 +338,18 @@ impl Operation for QuotaOp {
     fn poll(&mut self, now: SystemTime) -> Result<Action<crate::code_assist::Quota>, Error> {
         let action = self.inner.poll(now)?;
         if let Action::Done(quota) = &action {
-            self.client.models().note_resets(
+            let mut models = self.client.models();
+            models.note_resets(
                 quota
                     .buckets
                     .iter()
                     .filter_map(|b| Some((b.model_id.as_str(), b.reset_time?))),
+            );
+            // The quota's buckets are the models Code Assist offers this account.
+            models.note_listed(
+                crate::inference::TargetKind::CodeAssist.name(),
+                quota.buckets.iter().map(|b| b.model_id.as_str()),
+                now,
             );
         }
         Ok(action)

@@ -6,8 +6,8 @@
 //!        │ no (cooling down, removed)     │ capacity: one short retry (≤ 5 s), then
 //!        ▼                                │   unavailable for max(30 s, Google's delay)
 //!  next in its chain ◀────────────────────┤ quota_exhausted: unavailable until reset
-//!  (pro → flash of its generation,        │ model_not_found: removed for the client's life
-//!   flash-lite → flash)                   │ anything else: the error, no fallback
+//!  (the rules of `models` over the        │ model_not_found: removed for the client's life
+//!   models the target lists)              │ anything else: the error, no fallback
 //!        │ chain exhausted                ▼
 //!        ▼                          a ModelSwitch { from, to, why } for the host
 //!  the last error
@@ -50,38 +50,26 @@ impl Default for FallbackPolicy {
 }
 
 impl FallbackPolicy {
-    /// The model tried after `model`: the configured chain, else Google's CLI's
-    /// defaults (a Pro model → the Flash of its generation, Flash-Lite → Flash).
-    pub fn next_model(&self, model: &str) -> Option<String> {
+    /// The model tried after `model`: the configured chain, else the rules of
+    /// [`crate::inference::models`] over the models the target lists (`listed`).
+    pub fn next_model(&self, model: &str, listed: &[String]) -> Option<String> {
         if let Some(next) = self.chains.get(model) {
             return Some(next.clone()).filter(|next| next != model);
         }
-        default_next_model(model)
+        super::models::fallback_among(model, listed.iter().map(String::as_str))
     }
 
-    /// `model` and the models after it, each once (at most 8).
-    pub fn chain(&self, model: &str) -> Vec<String> {
+    /// `model` and the models after it among `listed`, each once (at most 8).
+    pub fn chain(&self, model: &str, listed: &[String]) -> Vec<String> {
         let mut chain = vec![model.to_owned()];
         while chain.len() < 8 {
-            match self.next_model(chain.last().map_or(model, String::as_str)) {
+            match self.next_model(chain.last().map_or(model, String::as_str), listed) {
                 Some(next) if !chain.contains(&next) => chain.push(next),
                 _ => break,
             }
         }
         chain
     }
-}
-
-/// Google's CLI's defaults: `gemini-2.5-pro` → `gemini-2.5-flash`,
-/// `gemini-3-pro-preview` → `gemini-3-flash-preview`, `…-flash-lite…` → `…-flash…`.
-pub fn default_next_model(model: &str) -> Option<String> {
-    if model.contains("-flash-lite") {
-        return Some(model.replacen("-flash-lite", "-flash", 1));
-    }
-    if model.contains("-pro") {
-        return Some(model.replacen("-pro", "-flash", 1));
-    }
-    None
 }
 
 /// A switch from one model to another, for the host to show.
@@ -104,12 +92,18 @@ enum Until {
     Forever,
 }
 
-/// Which models are unavailable, and until when: shared by a client's clones.
+/// How long a target's list of models is trusted before it is asked again.
+pub const LISTED_MODELS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// Which models are unavailable, and until when, and which models each target lists:
+/// shared by a client's clones.
 #[derive(Debug, Default)]
 pub struct ModelAvailability {
     unavailable: HashMap<String, Until>,
     /// When each model's quota resets, from the last quota buckets read.
     resets: HashMap<String, SystemTime>,
+    /// The models each target (by kind) listed, and when.
+    listed: HashMap<String, (SystemTime, Vec<String>)>,
 }
 
 impl ModelAvailability {
@@ -120,6 +114,28 @@ impl ModelAvailability {
             Some(Until::Forever) => false,
             Some(Until::Time(until)) => *until <= now,
         }
+    }
+
+    /// Remembers the models the target `scope` listed at `now` (`models.list`, or Code
+    /// Assist's quota buckets), ids without `models/`.
+    pub fn note_listed<'a>(
+        &mut self,
+        scope: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+        now: SystemTime,
+    ) {
+        let ids = ids
+            .into_iter()
+            .map(|id| id.strip_prefix("models/").unwrap_or(id).to_owned())
+            .collect();
+        self.listed.insert(scope.to_owned(), (now, ids));
+    }
+
+    /// The models the target `scope` listed within [`LISTED_MODELS_MAX_AGE`] of `now`.
+    pub fn listed(&self, scope: &str, now: SystemTime) -> Option<Vec<String>> {
+        let (at, ids) = self.listed.get(scope)?;
+        let age = now.duration_since(*at).unwrap_or_default();
+        (age <= LISTED_MODELS_MAX_AGE && !ids.is_empty()).then(|| ids.clone())
     }
 
     /// Remembers when models' quotas reset (from quota buckets), for a

@@ -26,11 +26,12 @@
 //! ```
 
 mod fallback;
+pub mod models;
 mod openai;
 mod sse;
 mod target;
 
-pub use fallback::{FallbackPolicy, ModelAvailability, ModelSwitch, default_next_model};
+pub use fallback::{FallbackPolicy, LISTED_MODELS_MAX_AGE, ModelAvailability, ModelSwitch};
 pub use openai::{OpenAiItem, OpenAiPath, OpenAiStreamReader, openai_call};
 pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
 pub use target::{
