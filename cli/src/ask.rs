@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use codeassist_blocking::Client;
 use codeassist_core::code_assist::PROJECT_ENV_VAR;
+use codeassist_core::inference::models::{self, Thinking};
 use codeassist_core::inference::{
     API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind,
 };
@@ -18,8 +19,9 @@ use crate::{Failure, say};
 
 /// The largest prompt read from stdin: 1 MiB.
 const MAX_PROMPT: u64 = 1024 * 1024;
-/// The model asked when none is named.
-pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+/// The variable naming the model `ask` uses when `--model` names none (the one
+/// Google's CLI reads).
+pub const MODEL_VAR: &str = "GEMINI_MODEL";
 
 /// Where `ask` and `models` go, as the flags say.
 #[derive(Debug, Default)]
@@ -125,15 +127,53 @@ fn read_prompt(prompt: Option<String>) -> Result<String, Failure> {
     }
 }
 
+/// How `ask` asks.
+#[derive(Debug, Default)]
+pub struct AskOptions {
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--thinking`.
+    pub thinking: Option<Thinking>,
+    /// `--no-fallback`.
+    pub no_fallback: bool,
+    /// `--json`.
+    pub as_json: bool,
+    /// `-v`: thought summaries asked for and shown on stderr.
+    pub show_thoughts: bool,
+}
+
+/// The model asked when `--model` names none: `GEMINI_MODEL` (as Google's CLI reads
+/// it), else the newest stable Pro the target lists (the Gemini API is asked; a
+/// listing that fails is not an error), else the built-in default.
+fn default_model(client: &Client, target: &Target) -> String {
+    if let Some(model) = var(MODEL_VAR) {
+        tracing::info!(model = %model, "model from {MODEL_VAR}");
+        return model;
+    }
+    if target.kind() == TargetKind::GeminiApi
+        && let Ok(listed) = client.list_models_on(target)
+        && let Some(model) = models::default_among(listed.iter().map(|m| m.name.as_str()))
+    {
+        tracing::info!(model = %model, "the newest stable Pro the target lists");
+        return model;
+    }
+    models::BUILT_IN_DEFAULT.to_owned()
+}
+
 /// `codeassist ask`.
 pub fn ask(
     config: &Config,
     args: &TargetArgs,
-    model: Option<String>,
-    no_fallback: bool,
-    as_json: bool,
+    options: AskOptions,
     prompt: Option<String>,
 ) -> Result<(), Failure> {
+    let AskOptions {
+        model,
+        thinking,
+        no_fallback,
+        as_json,
+        show_thoughts,
+    } = options;
     let prompt = read_prompt(prompt)?;
     let (target, client) = target_and_client(config, args)?;
     let client = match no_fallback {
@@ -144,8 +184,24 @@ pub fn ask(
         }
         false => client,
     };
-    let model = model.unwrap_or_else(|| DEFAULT_MODEL.to_owned());
-    let request = json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
+    let model = match model {
+        Some(model) => model,
+        None => default_model(&client, &target),
+    };
+    let mut request = json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
+    if let Some(thinking) = thinking {
+        match models::apply_thinking(&model, thinking, &mut request) {
+            Some(note) => tracing::info!(%note, "thinking"),
+            None if models::thinking_config(&model, thinking).is_none() => {
+                tracing::info!(model = %model, "no thinking rule for this model; sent as asked, without a thinking setting")
+            }
+            None => {}
+        }
+    }
+    // Thought summaries are asked for only where the model thinks.
+    if show_thoughts && models::thinking_config(&model, Thinking::Medium).is_some() {
+        request["generationConfig"]["thinkingConfig"]["includeThoughts"] = json!(true);
+    }
     let (answered, stream) = client
         .stream_with_fallback(&target, &model, request)
         .map_err(|error| failure_on(&target, error))?;
@@ -164,10 +220,24 @@ pub fn ask(
                 writeln!(stdout, "{}", chunk.response).map_err(write_failure)?;
             }
             StreamItem::Chunk(chunk) => {
-                let text: String = chunk.response["candidates"][0]["content"]["parts"]
+                let parts = chunk.response["candidates"][0]["content"]["parts"]
                     .as_array()
-                    .into_iter()
-                    .flatten()
+                    .cloned()
+                    .unwrap_or_default();
+                // Thought summaries go to stderr (with -v), never into the answer.
+                let thoughts: String = parts
+                    .iter()
+                    .filter(|part| part["thought"] == true)
+                    .filter_map(|part| part["text"].as_str())
+                    .collect();
+                if show_thoughts && !thoughts.is_empty() {
+                    say(&format!(
+                        "thinking: {}",
+                        codeassist_core::text::sanitize(&thoughts, 2000)
+                    ));
+                }
+                let text: String = parts
+                    .iter()
                     .filter(|part| part["thought"] != true)
                     .filter_map(|part| part["text"].as_str())
                     .collect();
@@ -217,6 +287,8 @@ pub fn models(config: &Config, args: &TargetArgs, as_json: bool) -> Result<(), F
             .list_models_on(&target)
             .map_err(|error| failure_on(&target, error))?
             .into_iter()
+            // Models for generation only (not embeddings and the like).
+            .filter(|m| m.methods.is_empty() || m.methods.iter().any(|g| g == "generateContent"))
             .map(|m| (m.name, m.input_token_limit, m.output_token_limit))
             .collect(),
         TargetKind::CodeAssist => {
@@ -236,25 +308,53 @@ pub fn models(config: &Config, args: &TargetArgs, as_json: bool) -> Result<(), F
             ));
         }
     };
+    // The default the rules pick among these, and each model's fallback.
+    let names: Vec<&str> = rows.iter().map(|(name, _, _)| name.as_str()).collect();
+    let default = var(MODEL_VAR)
+        .or_else(|| models::default_among(names.iter().copied()))
+        .unwrap_or_else(|| models::BUILT_IN_DEFAULT.to_owned());
+    let fallback = |name: &str| models::fallback_among(name, names.iter().copied());
     if as_json {
         let models: Vec<_> = rows
             .iter()
-            .map(|(name, input, output)| json!({"name": name, "input_token_limit": input, "output_token_limit": output}))
+            .map(|(name, input, output)| {
+                json!({
+                    "name": name,
+                    "input_token_limit": input,
+                    "output_token_limit": output,
+                    "default": *name == default,
+                    "fallback": fallback(name),
+                })
+            })
             .collect();
         println!(
             "{}",
-            json!({"target": target.kind().name(), "models": models})
+            json!({"target": target.kind().name(), "default": default, "models": models})
         );
         return Ok(());
     }
     let show = |limit: &Option<u64>| limit.map(|l| l.to_string()).unwrap_or_else(|| "?".into());
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|(name, input, output)| vec![name.clone(), show(input), show(output)])
+        .map(|(name, input, output)| {
+            let marked = match *name == default {
+                true => format!("{name} (default)"),
+                false => name.clone(),
+            };
+            vec![
+                marked,
+                show(input),
+                show(output),
+                fallback(name).unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
         .collect();
     println!(
         "{}",
-        table(&["MODEL", "INPUT TOKENS", "OUTPUT TOKENS"], &rows)
+        table(
+            &["MODEL", "INPUT TOKENS", "OUTPUT TOKENS", "FALLS BACK TO"],
+            &rows
+        )
     );
     Ok(())
 }

@@ -164,9 +164,15 @@ enum Command {
         /// with an API key in GEMINI_API_KEY or GOOGLE_API_KEY, else Code Assist).
         #[arg(long, value_name = "TARGET")]
         target: Option<codeassist_core::inference::TargetKind>,
-        /// The model (default gemini-2.5-pro; falls back along its chain).
+        /// The model (default GEMINI_MODEL, else the newest stable Pro the target
+        /// lists, else gemini-2.5-pro; falls back along its chain).
         #[arg(long, value_name = "MODEL")]
         model: Option<String>,
+        /// How much the model thinks: none, minimal, low, medium, high, or a token
+        /// budget; mapped to what the model takes (-v says when it had to be changed,
+        /// and shows the thought summaries on stderr).
+        #[arg(long, value_name = "LEVEL", value_parser = codeassist_core::inference::models::Thinking::parse)]
+        thinking: Option<codeassist_core::inference::models::Thinking>,
         /// The Google Cloud project (Code Assist, Vertex AI).
         #[arg(long, value_name = "ID")]
         project: Option<String>,
@@ -305,6 +311,7 @@ fn main() -> ExitCode {
                 Command::Ask {
                     target,
                     model,
+                    thinking,
                     project,
                     location,
                     no_fallback,
@@ -317,9 +324,13 @@ fn main() -> ExitCode {
                         project,
                         location,
                     },
-                    model,
-                    no_fallback,
-                    json,
+                    ask::AskOptions {
+                        model,
+                        thinking,
+                        no_fallback,
+                        as_json: json,
+                        show_thoughts: cli.verbose > 0,
+                    },
                     prompt,
                 ),
                 Command::Models { target, json } => ask::models(

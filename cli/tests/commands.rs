@@ -984,3 +984,114 @@ fn files_that_are_not_files_are_clear_errors_at_once() {
         );
     }
 }
+
+/// `--thinking` maps to what each model takes (a level on 3.x, a budget on 2.5, never
+/// both; clamped, said with -v); `GEMINI_MODEL` names the model; with neither, the
+/// newest stable Pro the target lists; `models` marks the default and each fallback.
+#[test]
+fn thinking_models_and_the_default_model() {
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let codeassist = || {
+        let mut command = codeassist(home.path(), &base);
+        command
+            .env("GEMINI_API_KEY", API_KEY)
+            .env_remove("GEMINI_MODEL");
+        command
+    };
+    let sent = |model: &str| -> serde_json::Value {
+        let path = format!("/v1beta/models/{model}:streamGenerateContent");
+        let bodies = emulator.bodies(&path);
+        serde_json::from_slice(bodies.last().expect("a request")).unwrap()
+    };
+
+    let output = run(codeassist().env("GEMINI_MODEL", "gemini-3.8-flash").args([
+        "ask",
+        "--thinking",
+        "high",
+        "hi",
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        sent("gemini-3.8-flash")["generationConfig"]["thinkingConfig"],
+        serde_json::json!({"thinkingLevel": "HIGH"})
+    );
+
+    let output = run(codeassist().args([
+        "ask",
+        "--model",
+        "gemini-2.5-pro",
+        "--thinking",
+        "low",
+        "hi",
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        sent("gemini-2.5-pro")["generationConfig"]["thinkingConfig"],
+        serde_json::json!({"thinkingBudget": 1024})
+    );
+
+    let output = run(codeassist().args([
+        "-v",
+        "ask",
+        "--model",
+        "gemini-3.1-pro-preview",
+        "--thinking",
+        "minimal",
+        "hi",
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("does not take MINIMAL; using LOW"),
+        "{}",
+        text(&output.stderr)
+    );
+    let thinking = &sent("gemini-3.1-pro-preview")["generationConfig"]["thinkingConfig"];
+    assert_eq!(thinking["thinkingLevel"], "LOW");
+    assert_eq!(
+        thinking["includeThoughts"], true,
+        "-v asks for the summaries"
+    );
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+
+    let output = run(codeassist().args(["ask", "--thinking", "lots", "hi"]));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+
+    // No model named: the newest stable Pro the Gemini API lists.
+    let before = emulator.count("/v1beta/models/gemini-2.5-pro:streamGenerateContent");
+    let output = run(codeassist().args(["ask", "hi"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        emulator.count("/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
+        before + 1
+    );
+
+    let output = run(codeassist().args(["models", "--json"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["default"], "gemini-2.5-pro");
+    let models = listed["models"].as_array().unwrap();
+    let entry = |name: &str| models.iter().find(|m| m["name"] == name).cloned();
+    assert_eq!(entry("gemini-2.5-pro").unwrap()["default"], true);
+    assert_eq!(
+        entry("gemini-3-pro-preview").unwrap()["fallback"],
+        "gemini-3-flash-preview"
+    );
+    assert_eq!(
+        entry("gemini-3.5-flash-lite").unwrap()["fallback"],
+        "gemini-3.5-flash"
+    );
+    assert!(
+        entry("gemini-embedding-001").is_none(),
+        "not a model for generation"
+    );
+    let output = run(codeassist().args(["models"]));
+    assert!(
+        text(&output.stdout).contains("gemini-2.5-pro (default)"),
+        "{}",
+        text(&output.stdout)
+    );
+}

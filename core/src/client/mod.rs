@@ -472,12 +472,15 @@ impl Client {
         let target = target.clone();
         let mut ids = crate::SplitMix64::seeded_from(random);
         let scope = target.kind().name();
+        let asked = model.to_owned();
         FallbackOp::new(
             self,
             scope,
             model,
             Box::new(move |client: &Client, model: &str| {
-                call(client, &target, model, request.clone(), &mut ids)
+                // Another model may take its thinking setting in another field.
+                let request = crate::inference::models::request_for(&asked, model, &request);
+                call(client, &target, model, request, &mut ids)
             }),
         )
     }

@@ -275,6 +275,34 @@ pub fn thinking_config(model: &str, thinking: Thinking) -> Option<(Value, Option
     None
 }
 
+/// The thinking setting a Gemini request carries (`thinkingLevel` or
+/// `thinkingBudget` in `generationConfig.thinkingConfig`), to carry it over to
+/// another model of another family.
+pub fn thinking_of(request: &Value) -> Option<Thinking> {
+    let config = &request["generationConfig"]["thinkingConfig"];
+    if let Some(level) = config["thinkingLevel"].as_str() {
+        return Thinking::parse(level).ok();
+    }
+    match config["thinkingBudget"].as_i64()? {
+        0 => Some(Thinking::None),
+        budget if budget < 0 => Some(Thinking::Medium),
+        budget => Some(Thinking::Budget(u32::try_from(budget).unwrap_or(u32::MAX))),
+    }
+}
+
+/// `request`, asked of `asked`, made fit for `model` when a call falls back: its
+/// thinking setting mapped to the field `model`'s family takes (never both).
+pub fn request_for(asked: &str, model: &str, request: &Value) -> Value {
+    let mut request = request.clone();
+    if asked != model
+        && let Some(thinking) = thinking_of(&request)
+        && let Some(note) = apply_thinking(model, thinking, &mut request)
+    {
+        tracing::info!(%note, "thinking");
+    }
+    request
+}
+
 /// `request` (a Gemini `GenerateContentRequest`) with `thinking` set for `model` in
 /// `generationConfig.thinkingConfig`: the one field the family takes (any other
 /// thinking field the request held is removed, so both are never sent). Returns the
@@ -401,6 +429,19 @@ mod tests {
         assert!(apply_thinking("my-model", Thinking::High, &mut untouched).is_none());
         assert_eq!(untouched, json!({"contents": []}));
         assert!(Thinking::parse("HIGH").is_ok() && Thinking::parse("4096").is_ok());
+
+        // Falling back from 2.5 Pro (a budget) to a 3.x Flash: a level, not both.
+        let mut asked = json!({"contents": []});
+        apply_thinking("gemini-2.5-pro", Thinking::High, &mut asked);
+        let fallen = request_for("gemini-2.5-pro", "gemini-3.8-flash", &asked);
+        assert_eq!(
+            fallen["generationConfig"]["thinkingConfig"],
+            json!({"thinkingLevel": "HIGH"})
+        );
+        assert_eq!(
+            request_for("gemini-2.5-pro", "gemini-2.5-pro", &asked),
+            asked
+        );
         assert!(
             Thinking::parse("\u{1b}[31m")
                 .unwrap_err()
