@@ -29,6 +29,8 @@ pub struct TargetArgs {
     pub target: Option<TargetKind>,
     pub project: Option<String>,
     pub location: Option<String>,
+    /// The Gemini API's version (default v1beta).
+    pub api_version: Option<codeassist_core::inference::ApiVersion>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -62,6 +64,16 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
         (TargetKind::GeminiApi, None) => {
             (Target::gemini_api(None), config.calling_client(None, None)?)
         }
+        // An API key and no project: Vertex AI Express.
+        (TargetKind::Vertex, Some((key, name)))
+            if args.project.is_none() && var(PROJECT_ENV_VAR).is_none() =>
+        {
+            tracing::info!(
+                variable = name,
+                "Vertex AI Express: an API key and no project"
+            );
+            (Target::vertex_express(key), config.client(false, None)?)
+        }
         (TargetKind::Vertex, _) => {
             let client = config.calling_client(None, None)?;
             let project = args
@@ -86,6 +98,7 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
             config.calling_client(args.project.clone(), None)?,
         ),
     };
+    let target = target.with_api_version(args.api_version.unwrap_or_default());
     let target = match &config.base_url {
         Some(base) => target.under(base),
         None => target,

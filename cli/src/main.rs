@@ -176,9 +176,14 @@ enum Command {
         /// The Google Cloud project (Code Assist, Vertex AI).
         #[arg(long, value_name = "ID")]
         project: Option<String>,
-        /// Vertex AI's location (default GOOGLE_CLOUD_LOCATION, else global).
+        /// Vertex AI's location (default GOOGLE_CLOUD_LOCATION, else global; `us` and
+        /// `eu` are the multi-regions). With an API key and no project, `--target
+        /// vertex` is Vertex AI Express.
         #[arg(long, value_name = "LOCATION")]
         location: Option<String>,
+        /// The Gemini API's version: v1beta (default; thinking and tools) or v1.
+        #[arg(long, value_name = "VERSION")]
+        api_version: Option<codeassist_core::inference::ApiVersion>,
         /// Never switch to another model.
         #[arg(long)]
         no_fallback: bool,
@@ -314,6 +319,7 @@ fn main() -> ExitCode {
                     thinking,
                     project,
                     location,
+                    api_version,
                     no_fallback,
                     json,
                     prompt,
@@ -323,6 +329,7 @@ fn main() -> ExitCode {
                         target,
                         project,
                         location,
+                        api_version,
                     },
                     ask::AskOptions {
                         model,

@@ -1095,3 +1095,38 @@ fn thinking_models_and_the_default_model() {
         text(&output.stdout)
     );
 }
+
+/// `--target vertex` with an API key and no project is Vertex AI Express; `--api-version
+/// v1` calls the Gemini API's v1.
+#[test]
+fn vertex_express_and_the_gemini_apis_v1() {
+    use codeassist_testkit::emulator::API_KEY;
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let mut command = codeassist(home.path(), &base);
+        command
+            .env("GEMINI_API_KEY", API_KEY)
+            .env_remove("GOOGLE_CLOUD_PROJECT")
+            .arg("ask")
+            .args(args);
+        run(&mut command)
+    };
+    let output = ask(&["--target", "vertex", "--model", "gemini-3.8-flash", "hi"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    assert_eq!(
+        emulator.count("/v1/publishers/google/models/gemini-3.8-flash:streamGenerateContent"),
+        1
+    );
+    let output = ask(&["--api-version", "v1", "--model", "gemini-3.8-flash", "hi"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        emulator.count("/v1/models/gemini-3.8-flash:streamGenerateContent"),
+        1
+    );
+    let output = ask(&["--api-version", "v2", "hi"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}

@@ -129,6 +129,67 @@ fn requests_are_exact_and_keys_stay_out_of_urls() {
     );
 }
 
+/// Vertex AI's host per location (multi-regions included), Express's URL and key, and
+/// the Gemini API's versions.
+#[test]
+fn vertex_hosts_express_and_api_versions() {
+    use codeassist_core::inference::{ApiVersion, vertex_host};
+    for (location, host) in [
+        ("global", "aiplatform.googleapis.com"),
+        ("us", "aiplatform.us.rep.googleapis.com"),
+        ("eu", "aiplatform.eu.rep.googleapis.com"),
+        ("us-central1", "us-central1-aiplatform.googleapis.com"),
+        ("europe-west4", "europe-west4-aiplatform.googleapis.com"),
+    ] {
+        assert_eq!(vertex_host(location), host);
+        assert_eq!(
+            Target::vertex("p-1", location)
+                .model_url("gemini-3.8-flash", ModelMethod::Generate)
+                .unwrap(),
+            format!(
+                "https://{host}/v1/projects/p-1/locations/{location}/publishers/google/models/gemini-3.8-flash:generateContent"
+            )
+        );
+    }
+    let express = Target::vertex_express(Secret::new("AQ.express-key"));
+    assert!(!express.uses_token());
+    assert_eq!(
+        express.kind(),
+        codeassist_core::inference::TargetKind::Vertex
+    );
+    let request = express
+        .model_request("gemini-3.8-flash", ModelMethod::Stream, &prompt(), None)
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://aiplatform.googleapis.com/v1/publishers/google/models/gemini-3.8-flash:streamGenerateContent?alt=sse"
+    );
+    assert_eq!(request.headers()["x-goog-api-key"], "AQ.express-key");
+    assert!(request.headers().get("authorization").is_none());
+
+    let v1 = Target::gemini_api(None).with_api_version(ApiVersion::V1);
+    assert_eq!(
+        v1.model_url("gemini-3.8-flash", ModelMethod::CountTokens)
+            .unwrap(),
+        "https://generativelanguage.googleapis.com/v1/models/gemini-3.8-flash:countTokens"
+    );
+    assert_eq!(
+        v1.clone()
+            .under("http://127.0.0.1:9")
+            .model_url("m", ModelMethod::Generate)
+            .unwrap(),
+        "http://127.0.0.1:9/v1/models/m:generateContent"
+    );
+    assert_eq!(
+        v1.with_api_version(ApiVersion::V1Beta)
+            .model_url("m", ModelMethod::Generate)
+            .unwrap(),
+        "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"
+    );
+    assert_eq!("v1".parse::<ApiVersion>(), Ok(ApiVersion::V1));
+    assert!("v2".parse::<ApiVersion>().is_err());
+}
+
 fn strings(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|id| (*id).to_owned()).collect()
 }

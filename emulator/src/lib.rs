@@ -26,7 +26,8 @@
 //! (authorization code, refresh, and the JWT-bearer grant with RS256 checked),
 //! `/revoke`, `/oauth2/v2/userinfo`, `/v1internal:loadCodeAssist`,
 //! `/v1internal:onboardUser`, `/v1internal/operations/…`, `/v1internal:retrieveUserQuota`,
-//! `/v1internal:(stream)generateContent`; the Gemini API's `/v1beta/models…`
+//! `/v1internal:(stream)generateContent`; the Gemini API's `/v1beta/models…` and
+//! `/v1/models…`; Vertex AI Express's `/v1/publishers/google/models/{m}:…`
 //! (generate, stream, countTokens, list); Vertex AI's
 //! `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`; and the metadata
 //! server's `/computeMetadata/v1/…` (answering `Metadata-Flavor: Google`).
@@ -521,7 +522,12 @@ fn route(
             metadata(state, request, p, now)
         }
         (_, p) if p.starts_with("/v1beta/openai/") => openai(state, request, p, now),
-        (_, p) if p.starts_with("/v1beta/models") || p.starts_with("/v1/projects/") => {
+        (_, p)
+            if p.starts_with("/v1beta/models")
+                || p.starts_with("/v1/models")
+                || p.starts_with("/v1/projects/")
+                || p.starts_with("/v1/publishers/") =>
+        {
             public_models(state, request, p, now)
         }
         ("POST", "/token") => {
@@ -1013,15 +1019,18 @@ fn model_answer(state: &mut State, model: &str, stream: bool, wrap: bool) -> Ans
     answer
 }
 
-/// The Gemini API (`/v1beta/models…`) and Vertex AI
-/// (`/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`): an API key
-/// ([`API_KEY`]) or a Bearer token the emulator issued.
+/// The Gemini API (`/v1beta/models…` and `/v1/models…`), Vertex AI
+/// (`/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`) and Vertex AI
+/// Express (`/v1/publishers/google/models/{m}:…`): an API key ([`API_KEY`], not for
+/// Vertex AI with a project) or a Bearer token the emulator issued.
 fn public_models(
     state: &mut State,
     request: &http::Request<Vec<u8>>,
     path: &str,
     now: SystemTime,
 ) -> Answer {
+    // Vertex AI with a project takes tokens only; the Gemini API (v1 and v1beta) and
+    // Vertex AI Express (`/v1/publishers/…`, no project) take an API key.
     let vertex = path.starts_with("/v1/projects/");
     let keyed = !vertex
         && request
@@ -1039,7 +1048,7 @@ fn public_models(
     if !keyed && !authorized(state, request, now) {
         return unauthenticated();
     }
-    if !vertex && path == "/v1beta/models" && request.method() == "GET" {
+    if matches!(path, "/v1beta/models" | "/v1/models") && request.method() == "GET" {
         return json_answer(
             200,
             json!({"models": LISTED_MODELS

@@ -26,7 +26,7 @@ use codeassist_core::code_assist::{ProjectContext, ProjectSource, Quota};
 use codeassist_core::error::ErrorClass;
 use codeassist_core::flow::{Call, Flow, Request, TransportErrorKind};
 use codeassist_core::inference::{
-    Chunk, GenerateRequest, ModelInfo, OpenAiItem, OpenAiPath, StreamItem, Target,
+    ApiVersion, Chunk, GenerateRequest, ModelInfo, OpenAiItem, OpenAiPath, StreamItem, Target,
 };
 use codeassist_core::oauth::{
     CallbackError, Credentials, Logout, OAuthClient, refresh_token, unix_seconds,
@@ -822,8 +822,8 @@ pub fn the_client_streams_in_the_cached_project<R: RuntimeUnderTest>(runtime: &R
     assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
 }
 
-/// Every target streamed and whole: the Gemini API with a key and with a token,
-/// Vertex AI with a token, Code Assist. A capacity error on a preview Pro falls back
+/// Every target streamed and whole: the Gemini API with a key (v1beta and v1) and with
+/// a token, Vertex AI with a token and Express with a key, Code Assist. A capacity error on a preview Pro falls back
 /// to the preview Flash before any text, on each kind of target (a model's cooldown is
 /// per kind); within the cooldown the Pro is skipped without asking. Once the Gemini
 /// API target has listed its models, fallback chooses among them: 2.5 Pro, whose
@@ -837,6 +837,11 @@ pub fn every_target_streams_and_pro_falls_back_to_flash<R: RuntimeUnderTest>(run
         Target::gemini_api(None).under(&base),
         Target::vertex("v-project", "europe-west4").under(&base),
         Target::CodeAssist,
+        // Vertex AI Express (an API key, no project) and the Gemini API's v1.
+        Target::vertex_express(Secret::new(API_KEY)).under(&base),
+        Target::gemini_api(Some(Secret::new(API_KEY)))
+            .with_api_version(ApiVersion::V1)
+            .under(&base),
     ];
     for target in &targets {
         let items = runtime

@@ -35,9 +35,10 @@ pub use fallback::{FallbackPolicy, LISTED_MODELS_MAX_AGE, ModelAvailability, Mod
 pub use openai::{OpenAiItem, OpenAiPath, OpenAiStreamReader, openai_call};
 pub use sse::{MAX_EVENT, MAX_LINE, SseDecoder, SseError, SseEvent};
 pub use target::{
-    API_KEY_HEADER, API_KEY_VARS, DEFAULT_LOCATION, GEMINI_API_BASE, GENERATIVE_LANGUAGE_SCOPE,
-    LOCATION_VAR, ListModels, MAX_MODEL_PAGES, ModelInfo, ModelMethod, Target, TargetGenerate,
-    TargetKind, VERTEX_GLOBAL_BASE, check_model, count_tokens, read_models_page, target_generate,
+    API_KEY_HEADER, API_KEY_VARS, ApiVersion, DEFAULT_LOCATION, GEMINI_API_BASE,
+    GENERATIVE_LANGUAGE_SCOPE, LOCATION_VAR, ListModels, MAX_MODEL_PAGES, ModelInfo, ModelMethod,
+    Target, TargetGenerate, TargetKind, VERTEX_GLOBAL_BASE, check_model, count_tokens,
+    read_models_page, target_generate, vertex_host,
 };
 
 use std::time::SystemTime;

@@ -71,7 +71,14 @@ impl std::str::FromStr for TargetKind {
 /// |---|---|---|
 /// | Code Assist | `POST …/v1internal:generateContent` (wrapped with the project) | Bearer |
 /// | Gemini API | `POST {base}/models/{m}:generateContent` | `x-goog-api-key`, or Bearer (+ quota project) |
-/// | Vertex AI | `POST https://{loc}-aiplatform…/v1/projects/{p}/locations/{loc}/publishers/google/models/{m}:generateContent` | Bearer |
+/// | Vertex AI | `POST https://{host}/v1/projects/{p}/locations/{loc}/publishers/google/models/{m}:generateContent` | Bearer |
+/// | Vertex AI Express | `POST https://aiplatform.googleapis.com/v1/publishers/google/models/{m}:generateContent` | `x-goog-api-key` |
+///
+/// Vertex AI's host follows the location: `global` is `aiplatform.googleapis.com`,
+/// the multi-regions `us` and `eu` are `aiplatform.{us,eu}.rep.googleapis.com`, any
+/// other location `{location}-aiplatform.googleapis.com`
+/// ([`vertex_host`]). The Gemini API is called at `v1beta` (thinking and tools) unless
+/// [`Target::with_api_version`] says `v1`.
 ///
 /// Streams add `:streamGenerateContent?alt=sse`; `:countTokens` counts. An API key goes
 /// in a header marked sensitive, never in the URL.
@@ -86,6 +93,13 @@ pub enum Target {
         base: String,
         /// The API key, when one is used instead of a token.
         api_key: Option<Secret>,
+    },
+    /// Vertex AI Express: an API key and no project.
+    VertexExpress {
+        /// A base URL replacing Google's hosts (tests, emulators); `None` for Google.
+        base: Option<String>,
+        /// The API key (sent as `x-goog-api-key`).
+        api_key: Secret,
     },
     /// Vertex AI: `project` in `location`.
     Vertex {
@@ -139,6 +153,53 @@ pub fn check_model(model: &str) -> Result<&str, Error> {
     }
 }
 
+/// The Gemini API's versions: `v1beta` has thinking and tools first; `v1` is what
+/// google-genai 3.x calls by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ApiVersion {
+    /// `v1beta` (the default).
+    #[default]
+    V1Beta,
+    /// `v1`.
+    V1,
+}
+
+impl ApiVersion {
+    /// The path segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            ApiVersion::V1Beta => "v1beta",
+            ApiVersion::V1 => "v1",
+        }
+    }
+}
+
+impl std::str::FromStr for ApiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "v1beta" => Ok(ApiVersion::V1Beta),
+            "v1" => Ok(ApiVersion::V1),
+            other => Err(format!(
+                "unknown Gemini API version {:?}: use v1beta or v1",
+                sanitize(other, 20)
+            )),
+        }
+    }
+}
+
+/// Vertex AI's host for `location`: `aiplatform.googleapis.com` for `global`,
+/// `aiplatform.us.rep.googleapis.com` / `aiplatform.eu.rep.googleapis.com` for the
+/// multi-regions `us` and `eu`, else `{location}-aiplatform.googleapis.com`.
+pub fn vertex_host(location: &str) -> String {
+    match location {
+        "global" => "aiplatform.googleapis.com".to_owned(),
+        "us" | "eu" => format!("aiplatform.{location}.rep.googleapis.com"),
+        other => format!("{other}-aiplatform.googleapis.com"),
+    }
+}
+
 impl Target {
     /// The Gemini API at Google, with `api_key` (or a token when `None`).
     pub fn gemini_api(api_key: Option<Secret>) -> Self {
@@ -157,14 +218,51 @@ impl Target {
         }
     }
 
+    /// Vertex AI Express at Google: an API key, no project.
+    pub fn vertex_express(api_key: Secret) -> Self {
+        Target::VertexExpress {
+            base: None,
+            api_key,
+        }
+    }
+
+    /// The same Gemini API target at another API version (other targets are left as
+    /// they are).
+    pub fn with_api_version(self, version: ApiVersion) -> Self {
+        match self {
+            Target::GeminiApi { base, api_key } => {
+                let root = base
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v1beta")
+                    .trim_end_matches("/v1")
+                    .to_owned();
+                Target::GeminiApi {
+                    base: format!("{root}/{}", version.segment()),
+                    api_key,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The same target with every Google host replaced by `base`, Google's paths kept
-    /// (`CODEASSIST_GOOGLE_BASE_URL`).
+    /// (`CODEASSIST_GOOGLE_BASE_URL`); a Gemini API target keeps its API version.
     pub fn under(self, base: &str) -> Self {
         let base = base.trim_end_matches('/');
         match self {
             Target::CodeAssist => Target::CodeAssist,
-            Target::GeminiApi { api_key, .. } => Target::GeminiApi {
-                base: format!("{base}/v1beta"),
+            Target::GeminiApi { api_key, base: old } => {
+                let version = match old.trim_end_matches('/').ends_with("/v1") {
+                    true => "v1",
+                    false => "v1beta",
+                };
+                Target::GeminiApi {
+                    base: format!("{base}/{version}"),
+                    api_key,
+                }
+            }
+            Target::VertexExpress { api_key, .. } => Target::VertexExpress {
+                base: Some(base.to_owned()),
                 api_key,
             },
             Target::Vertex {
@@ -182,7 +280,7 @@ impl Target {
         match self {
             Target::CodeAssist => TargetKind::CodeAssist,
             Target::GeminiApi { .. } => TargetKind::GeminiApi,
-            Target::Vertex { .. } => TargetKind::Vertex,
+            Target::Vertex { .. } | Target::VertexExpress { .. } => TargetKind::Vertex,
         }
     }
 
@@ -193,7 +291,7 @@ impl Target {
             Target::GeminiApi {
                 api_key: Some(_),
                 ..
-            }
+            } | Target::VertexExpress { .. }
         )
     }
 
@@ -209,6 +307,15 @@ impl Target {
                 "{}/models/{model}{suffix}",
                 base.trim_end_matches('/')
             )),
+            Target::VertexExpress { base, .. } => {
+                let host = match base {
+                    Some(base) => base.trim_end_matches('/').to_owned(),
+                    None => VERTEX_GLOBAL_BASE.to_owned(),
+                };
+                Ok(format!(
+                    "{host}/v1/publishers/google/models/{model}{suffix}"
+                ))
+            }
             Target::Vertex {
                 base,
                 project,
@@ -227,10 +334,9 @@ impl Target {
                         sanitize(location, 40)
                     )));
                 }
-                let host = match (base, location.as_str()) {
-                    (Some(base), _) => base.trim_end_matches('/').to_owned(),
-                    (None, "global") => VERTEX_GLOBAL_BASE.to_owned(),
-                    (None, location) => format!("https://{location}-aiplatform.googleapis.com"),
+                let host = match base {
+                    Some(base) => base.trim_end_matches('/').to_owned(),
+                    None => format!("https://{}", vertex_host(location)),
                 };
                 Ok(format!(
                     "{host}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}{suffix}"
@@ -291,7 +397,8 @@ impl Target {
         let api_key = match self {
             Target::GeminiApi {
                 api_key: Some(key), ..
-            } => Some(key),
+            }
+            | Target::VertexExpress { api_key: key, .. } => Some(key),
             _ => None,
         };
         let (name, value) = match (api_key, token) {
