@@ -7,7 +7,7 @@ use codeassist_blocking::Client;
 use codeassist_core::code_assist::PROJECT_ENV_VAR;
 use codeassist_core::inference::models::{self, Thinking};
 use codeassist_core::inference::{
-    API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind,
+    API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind, default_target,
 };
 use codeassist_core::source::CredentialSource;
 use codeassist_core::{Error, Secret};
@@ -51,11 +51,29 @@ fn api_key() -> Option<(Secret, &'static str)> {
 /// other target takes a token from the credential source (`--source`).
 fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
     let key = api_key();
-    let kind = args.target.unwrap_or(match &key {
-        Some(_) => TargetKind::GeminiApi,
-        None => TargetKind::CodeAssist,
-    });
-    tracing::info!(target = kind.name(), "inference target");
+    let kind = match args.target {
+        Some(kind) => {
+            tracing::info!(target = kind.name(), "inference target (as asked)");
+            kind
+        }
+        None => {
+            // Which credential there is decides: discovered once, here.
+            let (own_sign_in, has_project) = match &key {
+                Some(_) => (false, false),
+                None => {
+                    let client = config.calling_client(None, None)?;
+                    let own = client.core().config().source.is_sign_in();
+                    let project = args.project.is_some()
+                        || var(PROJECT_ENV_VAR).is_some()
+                        || (!own && credential_project(&client).is_some());
+                    (own, project)
+                }
+            };
+            let (kind, why) = default_target(key.is_some(), own_sign_in, has_project);
+            tracing::info!(target = kind.name(), why, "inference target");
+            kind
+        }
+    };
     let (target, client) = match (kind, key) {
         (TargetKind::GeminiApi, Some((key, name))) => {
             tracing::debug!(variable = name, "Gemini API key from the environment");

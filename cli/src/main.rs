@@ -161,7 +161,8 @@ enum Command {
     )]
     Ask {
         /// Where to send it: code-assist, gemini-api or vertex (default: the Gemini API
-        /// with an API key in GEMINI_API_KEY or GOOGLE_API_KEY, else Code Assist).
+        /// with an API key in GEMINI_API_KEY or GOOGLE_API_KEY; Vertex AI with another
+        /// Google Cloud credential that names a project; else Code Assist; -v says why).
         #[arg(long, value_name = "TARGET")]
         target: Option<codeassist_core::inference::TargetKind>,
         /// The model (default GEMINI_MODEL, else the newest stable Pro the target

@@ -468,6 +468,24 @@ fn every_credential_source() {
         .args(["project"]));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout).trim(), "sa-project");
+
+    // No --target: a service account with a project goes to Vertex AI, and -v says why.
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+        .args(["-v", "ask", "--model", "gemini-3.8-flash", "hi"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
+    assert!(
+        text(&output.stderr).contains("a Google Cloud credential with a project"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        emulator.count("/v1/projects/emulator-project/locations/global/publishers/google/models/gemini-3.8-flash:streamGenerateContent"),
+        1,
+        "{}",
+        text(&output.stderr)
+    );
     let output = run(codeassist(home.path(), &base)
         .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
         .args(["status", "--json"]));

@@ -602,3 +602,18 @@ fn models_list_reads_every_page() {
             .all(|r| !r.uri().to_string().contains("AIza"))
     );
 }
+
+/// The default target: a key → the Gemini API; another credential with a project →
+/// Vertex AI; our own sign-in (or no project) → Code Assist.
+#[test]
+fn the_default_target_follows_the_credential() {
+    use codeassist_core::inference::{TargetKind, default_target};
+    assert_eq!(default_target(true, true, true).0, TargetKind::GeminiApi);
+    assert_eq!(default_target(true, false, false).0, TargetKind::GeminiApi);
+    assert_eq!(default_target(false, false, true).0, TargetKind::Vertex);
+    assert_eq!(
+        default_target(false, false, false).0,
+        TargetKind::CodeAssist
+    );
+    assert_eq!(default_target(false, true, true).0, TargetKind::CodeAssist);
+}

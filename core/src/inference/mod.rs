@@ -38,7 +38,7 @@ pub use target::{
     API_KEY_HEADER, API_KEY_VARS, ApiVersion, DEFAULT_LOCATION, GEMINI_API_BASE,
     GENERATIVE_LANGUAGE_SCOPE, LOCATION_VAR, ListModels, MAX_MODEL_PAGES, ModelInfo, ModelMethod,
     Target, TargetGenerate, TargetKind, VERTEX_GLOBAL_BASE, check_model, count_tokens,
-    read_models_page, target_generate, vertex_host,
+    default_target, read_models_page, target_generate, vertex_host,
 };
 
 use std::time::SystemTime;

@@ -189,6 +189,32 @@ impl std::str::FromStr for ApiVersion {
     }
 }
 
+/// Where calls go when the host names no target, and why (for `-v`):
+///
+/// 1. an API key → the Gemini API;
+/// 2. a credential other than this library's own sign-in (an injected token, an ADC
+///    file, a service account, the metadata server) with a known project → Vertex AI;
+/// 3. this library's own sign-in → Code Assist (which serves licensed organisations;
+///    individual accounts are refused there, and its message names the other roads).
+pub fn default_target(
+    has_api_key: bool,
+    own_sign_in: bool,
+    has_project: bool,
+) -> (TargetKind, &'static str) {
+    match (has_api_key, own_sign_in, has_project) {
+        (true, _, _) => (TargetKind::GeminiApi, "an API key is set"),
+        (false, false, true) => (
+            TargetKind::Vertex,
+            "a Google Cloud credential with a project",
+        ),
+        (false, false, false) => (
+            TargetKind::CodeAssist,
+            "a Google Cloud credential without a project (Vertex AI needs one)",
+        ),
+        (false, true, _) => (TargetKind::CodeAssist, "this library's own sign-in"),
+    }
+}
+
 /// Vertex AI's host for `location`: `aiplatform.googleapis.com` for `global`,
 /// `aiplatform.us.rep.googleapis.com` / `aiplatform.eu.rep.googleapis.com` for the
 /// multi-regions `us` and `eu`, else `{location}-aiplatform.googleapis.com`.
