@@ -50,7 +50,7 @@ fn main() -> Result<(), ClientError> {
     let request =
         serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]});
     print!("answer: ");
-    for item in client.stream_generate("gemini-2.5-flash", request)? {
+    for item in client.stream_generate("gemini-3.8-flash", request)? {
         match item {
             Ok(StreamItem::Chunk(chunk)) => {
                 let text = chunk.response["candidates"][0]["content"]["parts"][0]["text"].as_str();

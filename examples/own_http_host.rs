@@ -120,7 +120,7 @@ fn main() -> Result<(), Error> {
     let request =
         serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]});
     let chunk = run(
-        client.generate("gemini-2.5-flash", request, &mut random),
+        client.generate("gemini-3.8-flash", request, &mut random),
         &agent,
         &mut storage,
     )?;

@@ -48,7 +48,7 @@ async fn main() -> Result<(), ClientError> {
 
     let request =
         serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]});
-    let mut stream = client.stream_generate("gemini-2.5-flash", request).await?;
+    let mut stream = client.stream_generate("gemini-3.8-flash", request).await?;
     print!("answer: ");
     while let Some(item) = stream.next().await {
         match item {

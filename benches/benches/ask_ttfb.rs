@@ -45,7 +45,7 @@ fn setup() -> Setup {
 fn ask(setup: &Setup) {
     let (_answered, mut stream) = setup
         .client
-        .stream_with_fallback(&setup.target, "gemini-2.5-flash", setup.request.clone())
+        .stream_with_fallback(&setup.target, "gemini-3.8-flash", setup.request.clone())
         .unwrap();
     black_box(stream.next());
 }
@@ -54,7 +54,7 @@ fn raw(setup: &Setup) {
     let request = setup
         .target
         .model_request(
-            "gemini-2.5-flash",
+            "gemini-3.8-flash",
             ModelMethod::Stream,
             &setup.request,
             None,

@@ -28,7 +28,7 @@ fn requests(base: &str) -> Vec<codeassist_core::flow::Request> {
     (0..STREAMS)
         .map(|_| {
             target
-                .model_request("gemini-2.5-flash", ModelMethod::Stream, &body, None)
+                .model_request("gemini-3.8-flash", ModelMethod::Stream, &body, None)
                 .unwrap()
         })
         .collect()

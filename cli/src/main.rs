@@ -157,7 +157,7 @@ enum Command {
     /// Ask a model: the answer streams to stdout; retries and model switches go to
     /// stderr.
     #[command(
-        after_help = "Examples:\n  codeassist ask \"Why is the sky blue?\"\n  echo 'Summarise this' | GEMINI_API_KEY=… codeassist ask --target gemini-api --model gemini-2.5-flash\n  codeassist ask --target vertex --project my-project --location us-central1 --json \"hi\""
+        after_help = "Examples:\n  codeassist ask \"Why is the sky blue?\"\n  echo 'Summarise this' | GEMINI_API_KEY=… codeassist ask --target gemini-api --model gemini-3.8-flash\n  codeassist ask --target vertex --project my-project --location us-central1 --json \"hi\""
     )]
     Ask {
         /// Where to send it: code-assist, gemini-api or vertex (default: the Gemini API

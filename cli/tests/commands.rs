@@ -370,7 +370,7 @@ fn log_lines_are_coloured_only_on_a_terminal_without_no_color() {
         }
         command
     };
-    let args = ["-v", "ask", "--model", "gemini-2.5-flash", "hi"];
+    let args = ["-v", "ask", "--model", "gemini-3.8-flash", "hi"];
     let output = run(ask(None).args(args));
     assert!(output.status.success(), "{}", text(&output.stderr));
     let logs = text(&output.stderr);
@@ -596,7 +596,7 @@ fn ask_and_models() {
         command
     };
 
-    let output = run(ask(&["--model", "gemini-2.5-flash", "hello"]).env("RUST_LOG", "trace"));
+    let output = run(ask(&["--model", "gemini-3.8-flash", "hello"]).env("RUST_LOG", "trace"));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
     assert!(
@@ -604,7 +604,7 @@ fn ask_and_models() {
         "the API key reached the logs"
     );
 
-    let mut child = ask(&["--json", "--model", "gemini-2.5-flash"])
+    let mut child = ask(&["--json", "--model", "gemini-3.8-flash"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -627,7 +627,7 @@ fn ask_and_models() {
     assert_eq!(lines[3]["candidates"][0]["finishReason"], "STOP");
     let prompt = String::from_utf8(
         emulator
-            .bodies("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+            .bodies("/v1beta/models/gemini-3.8-flash:streamGenerateContent")
             .pop()
             .unwrap(),
     )
@@ -692,13 +692,13 @@ fn ask_and_models() {
             "--target",
             "vertex",
             "--model",
-            "gemini-2.5-flash",
+            "gemini-3.8-flash",
             "hi",
         ]));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "Hello from the emulator.\n");
     assert_eq!(
-        emulator.count("/v1/projects/emulator-project/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent"),
+        emulator.count("/v1/projects/emulator-project/locations/global/publishers/google/models/gemini-3.8-flash:streamGenerateContent"),
         1
     );
 
@@ -714,11 +714,11 @@ fn ask_and_models() {
 
     // A rate limit is waited out, and the wait is said on stderr.
     emulator.inject(
-        "/v1beta/models/gemini-2.5-flash",
+        "/v1beta/models/gemini-3.8-flash",
         Fault::RateLimited(0.2),
         1,
     );
-    let output = run(ask(&["--model", "gemini-2.5-flash", "hi"]).env_remove("RUST_LOG"));
+    let output = run(ask(&["--model", "gemini-3.8-flash", "hi"]).env_remove("RUST_LOG"));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(
         text(&output.stderr).contains("retrying"),
@@ -837,7 +837,7 @@ fn proxies_from_the_environment() {
             .env("CODEASSIST_CA_FILE", &bundle)
             .env("GEMINI_API_KEY", API_KEY)
             .env("HTTPS_PROXY", proxy)
-            .args(["ask", "--model", "gemini-2.5-flash", "hi"]);
+            .args(["ask", "--model", "gemini-3.8-flash", "hi"]);
         if let Some(no_proxy) = no_proxy {
             command.env("NO_PROXY", no_proxy);
         }
@@ -932,7 +932,7 @@ fn files_that_are_not_files_are_clear_errors_at_once() {
         .unwrap();
     let home = tempfile::tempdir().unwrap();
     let fifo = fifo.to_str().unwrap();
-    let ask = ["ask", "--model", "gemini-2.5-flash", "hi"];
+    let ask = ["ask", "--model", "gemini-3.8-flash", "hi"];
     /// The home, the environment, the arguments, and what the error must say.
     type Case<'a> = (&'a Path, Vec<(&'a str, &'a str)>, &'a [&'a str], &'a str);
     let cases: Vec<Case> = vec![

@@ -944,6 +944,9 @@ fn code_assist(state: &mut State, method: &str, path: &str, body: &[u8]) -> Answ
                     json!([]),
                 );
             }
+            if let Some(refusal) = refuse_model_request(model, &body["request"], "v1internal") {
+                return refusal;
+            }
             model_answer(state, model, path.ends_with(":streamGenerateContent"), true)
         }
         ("POST", "/v1internal:retrieveUserQuota") => {
@@ -977,6 +980,61 @@ pub const LISTED_MODELS: [&str; 11] = [
     "gemini-3.5-flash-lite",
     "gemini-3.1-flash-lite",
 ];
+
+/// Models Google has shut down: asked for, they are not found.
+pub const RETIRED_MODELS: [&str; 6] = [
+    "gemini-2.5-flash",
+    "gemini-2.0-flash",
+    "gemini-2.0-flash-lite",
+    "gemini-1.5-pro",
+    "gemini-1.5-flash",
+    "gemini-1.0-pro",
+];
+
+/// What Google refuses before answering a model call: a retired model (404), and
+/// thinking settings the model does not take (400): both `thinkingLevel` and
+/// `thinkingBudget`; a level on Gemini 2.5; a budget of 0 on 2.5 Pro (it always
+/// thinks); `MINIMAL` on 3.1 Pro and 3.7 Flash.
+fn refuse_model_request(model: &str, request: &Value, version: &str) -> Option<Answer> {
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    if RETIRED_MODELS.contains(&model) {
+        return Some(google_error(
+            404,
+            "NOT_FOUND",
+            &format!(
+                "models/{model} is not found for API version {version}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods."
+            ),
+            json!([]),
+        ));
+    }
+    let thinking = &request["generationConfig"]["thinkingConfig"];
+    let level = thinking["thinkingLevel"].as_str();
+    let budget = thinking["thinkingBudget"].as_i64();
+    let invalid = |message: &str| Some(google_error(400, "INVALID_ARGUMENT", message, json!([])));
+    if level.is_some() && budget.is_some() {
+        return invalid("You can only set one of thinking budget and thinking level.");
+    }
+    let gemini_25 = model.starts_with("gemini-2.5-");
+    if gemini_25 && level.is_some() {
+        return invalid("Thinking level is not supported for this model.");
+    }
+    if model.starts_with("gemini-2.5-pro") && budget == Some(0) {
+        return invalid("Budget 0 is invalid. This model only works in thinking mode.");
+    }
+    if let Some(level) = level {
+        if !matches!(level, "MINIMAL" | "LOW" | "MEDIUM" | "HIGH") {
+            return invalid(&format!("Invalid thinking level: {level}"));
+        }
+        let no_minimal =
+            model.starts_with("gemini-3.1-pro") || model.starts_with("gemini-3.7-flash");
+        if level == "MINIMAL" && no_minimal {
+            return invalid(&format!(
+                "Thinking level MINIMAL is not supported for model {model}."
+            ));
+        }
+    }
+    None
+}
 
 /// A model's answer: whole, or streamed word by word (breaking off with a capacity
 /// error when asked); wrapped in `{"response": …}` as Code Assist does, or bare as
@@ -1068,6 +1126,13 @@ fn public_models(
     let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
     if !body["contents"].is_array() {
         return google_error(400, "INVALID_ARGUMENT", "contents is required", json!([]));
+    }
+    let version = match path.starts_with("/v1beta/") {
+        true => "v1beta",
+        false => "v1",
+    };
+    if let Some(refusal) = refuse_model_request(model, &body, version) {
+        return refusal;
     }
     match method {
         "generateContent" => model_answer(state, model, false, false),

@@ -556,7 +556,7 @@ pub fn targets<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     let chunk = runtime
         .run(client.generate_on(
             &keyed,
-            "gemini-2.5-flash",
+            "gemini-3.8-flash",
             request.clone(),
             &mut SplitMix64::new(1),
         ))
@@ -564,7 +564,7 @@ pub fn targets<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     assert_eq!(text(&chunk), "Hello from the emulator.");
     assert!(
         runtime
-            .run(client.count_tokens_on(&keyed, "gemini-2.5-flash", request.clone()))
+            .run(client.count_tokens_on(&keyed, "gemini-3.8-flash", request.clone()))
             .unwrap()
             > 0
     );
@@ -577,7 +577,7 @@ pub fn targets<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     let error = runtime
         .run(client.generate_on(
             &wrong,
-            "gemini-2.5-flash",
+            "gemini-3.8-flash",
             request.clone(),
             &mut SplitMix64::new(1),
         ))

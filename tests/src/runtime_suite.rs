@@ -491,7 +491,7 @@ pub fn streams_have_an_idle_timeout_not_a_total_deadline<R: RuntimeUnderTest>(ru
         ..DriverSettings::default()
     });
     let request = || {
-        GenerateRequest::new("gemini-2.5-flash", "proj-1", "p-1", json!({"contents": []}))
+        GenerateRequest::new("gemini-3.8-flash", "proj-1", "p-1", json!({"contents": []}))
             .to_stream_request(&base, &token, &mut SplitMix64::new(5))
             .expect("a stream request")
     };
@@ -810,13 +810,13 @@ pub fn the_client_streams_in_the_cached_project<R: RuntimeUnderTest>(runtime: &R
     let (emulator, _server, client, _dir) = standard_account(runtime);
     for _ in 0..2 {
         let items = runtime
-            .stream_generate(&client, "gemini-2.5-flash", hi())
+            .stream_generate(&client, "gemini-3.8-flash", hi())
             .expect("the stream");
         assert_eq!(all_ok(items).len(), 4);
     }
     assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
     let chunk = runtime
-        .generate(&client, "gemini-2.5-flash", hi())
+        .generate(&client, "gemini-3.8-flash", hi())
         .expect("the answer");
     assert_eq!(chunk.finish_reason.as_deref(), Some("STOP"));
     assert_eq!(emulator.count("/v1internal:loadCodeAssist"), 1);
@@ -929,7 +929,7 @@ pub fn the_openai_compatible_endpoint_passes_through<R: RuntimeUnderTest>(runtim
     );
     let target = Target::gemini_api(Some(Secret::new(API_KEY))).under(&base);
     let body =
-        json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+        json!({"model": "gemini-3.8-flash", "messages": [{"role": "user", "content": "hi"}]});
     let items = all_ok(
         runtime
             .openai_stream(&client, &target, body.clone())

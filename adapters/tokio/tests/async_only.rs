@@ -106,13 +106,13 @@ async fn five_hundred_concurrent_streams_share_a_connection() {
     let body = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
     // The first call makes the connection.
     let warm = target
-        .model_request("gemini-2.5-flash", ModelMethod::Generate, &body, None)
+        .model_request("gemini-3.8-flash", ModelMethod::Generate, &body, None)
         .unwrap();
     driver.send(warm).await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..500 {
         let request = target
-            .model_request("gemini-2.5-flash", ModelMethod::Stream, &body, None)
+            .model_request("gemini-3.8-flash", ModelMethod::Stream, &body, None)
             .unwrap();
         let driver = driver.clone();
         tasks.spawn(async move {
