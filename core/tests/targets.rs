@@ -396,7 +396,10 @@ fn unknown_models_are_removed_and_other_errors_do_not_fall_back() {
             |_, _| ok(),
         )
         .unwrap();
-    assert_eq!(runtime.sent.len(), sent + 1);
+    // The models are listed again (the last listing failed a day ago), then only the
+    // Flash is asked.
+    let asked: Vec<String> = runtime.sent[sent..].iter().map(model_of).collect();
+    assert_eq!(asked, ["models", "gemini-3.8-flash"]);
     // A 400 is the caller's: no fallback.
     let error = runtime
         .run(
@@ -419,7 +422,7 @@ fn unknown_models_are_removed_and_other_errors_do_not_fall_back() {
         Some(codeassist_core::ErrorClass::InvalidRequest)
     );
     assert!(
-        runtime.sent[sent + 1..]
+        runtime.sent[sent + 2..]
             .iter()
             .all(|r| model_of(r) == "gemini-3-pro")
     );
@@ -488,7 +491,12 @@ fn quota_exhausted_waits_for_its_reset() {
             |_, _| ok(),
         )
         .unwrap();
-    assert_eq!(model_of(&runtime.sent[sent]), "gemini-3.8-flash");
+    let asked: Vec<String> = runtime.sent[sent..].iter().map(model_of).collect();
+    assert_eq!(
+        asked,
+        ["models", "gemini-3.8-flash"],
+        "listed again, then Flash only"
+    );
 }
 
 #[test]
@@ -616,4 +624,60 @@ fn the_default_target_follows_the_credential() {
         TargetKind::CodeAssist
     );
     assert_eq!(default_target(false, true, true).0, TargetKind::CodeAssist);
+}
+
+/// Before its first fallback on the Gemini API, the client lists the target's models
+/// (once, remembered): a list without the usual preview Flash makes the chain go to a
+/// Flash the target does offer.
+#[test]
+fn fallback_chooses_among_the_models_the_target_lists() {
+    let client = client(FallbackPolicy::default());
+    let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+    let listing = json!({"models": [
+        {"name": "models/gemini-3-pro-preview", "supportedGenerationMethods": ["generateContent"]},
+        {"name": "models/gemini-3.6-flash", "supportedGenerationMethods": ["generateContent"]},
+        {"name": "models/gemini-embedding-001", "supportedGenerationMethods": ["embedContent"]},
+    ]});
+    let mut network =
+        |request: &http::Request<Vec<u8>>, _: SystemTime| match model_of(request).as_str() {
+            "models" => answer(200, listing.clone()),
+            "gemini-3-pro-preview" => capacity("gemini-3-pro-preview", 40),
+            _ => ok(),
+        };
+    let answered = runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-3-pro-preview",
+                prompt(),
+                &mut SplitMix64::new(1),
+            ),
+            &mut network,
+        )
+        .unwrap();
+    assert_eq!(
+        answered.model, "gemini-3.6-flash",
+        "the listed Flash, not the built-in one"
+    );
+    let asked: Vec<String> = runtime.sent.iter().map(model_of).collect();
+    assert_eq!(
+        asked,
+        ["models", "gemini-3-pro-preview", "gemini-3.6-flash"]
+    );
+    // Listed once: the next call asks no list.
+    runtime.clock.advance(Duration::from_secs(60));
+    let sent = runtime.sent.len();
+    runtime
+        .run(
+            client.generate_with_fallback(
+                &keyed(),
+                "gemini-3.6-flash",
+                prompt(),
+                &mut SplitMix64::new(2),
+            ),
+            &mut network,
+        )
+        .unwrap();
+    let asked: Vec<String> = runtime.sent[sent..].iter().map(model_of).collect();
+    assert_eq!(asked, ["gemini-3.6-flash"]);
 }

@@ -37,6 +37,8 @@ pub struct FallbackOp<T> {
     make: MakeForModel<T>,
     current: Option<BoxedOp<T>>,
     switches: Vec<ModelSwitch>,
+    /// Lists the target's models before the chain is made, when they are not known.
+    lister: Option<BoxedOp<Vec<crate::inference::ModelInfo>>>,
 }
 
 impl<T> std::fmt::Debug for FallbackOp<T> {
@@ -66,7 +68,17 @@ impl<T> FallbackOp<T> {
             make,
             current: None,
             switches: Vec::new(),
+            lister: None,
         }
+    }
+
+    /// Lists the target's models with `lister` first when the client has no recent
+    /// list for it (see [`ModelAvailability::should_list`](crate::inference::ModelAvailability::should_list)),
+    /// so the chain is made among the models the target offers. A listing that fails
+    /// is no failure of the call: the built-in table stands in.
+    pub fn listing_with(mut self, lister: BoxedOp<Vec<crate::inference::ModelInfo>>) -> Self {
+        self.lister = Some(lister);
+        self
     }
 
     /// Makes the chain after the asked model, from what is known at `now`.
@@ -126,6 +138,22 @@ impl<T> Operation for FallbackOp<T> {
     type Output = Answered<T>;
 
     fn poll(&mut self, now: SystemTime) -> Result<Action<Answered<T>>, Error> {
+        if let Some(lister) = self.lister.as_mut() {
+            let needed = self.client.config().fallback.enabled
+                && self.client.models().should_list(&self.scope, now);
+            match needed.then(|| lister.poll(now)) {
+                None | Some(Ok(Action::Done(_))) => self.lister = None,
+                Some(Ok(action)) => match action.pass() {
+                    Ok(action) => return Ok(action),
+                    Err(_) => self.lister = None,
+                },
+                Some(Err(error)) => {
+                    tracing::info!(%error, "the target's models could not be listed; the built-in list stands in");
+                    self.client.models().note_listing_failed(&self.scope, now);
+                    self.lister = None;
+                }
+            }
+        }
         if !self.chained {
             self.make_chain(now);
         }
@@ -175,7 +203,9 @@ impl<T> Operation for FallbackOp<T> {
     }
 
     fn handle(&mut self, input: Input, now: SystemTime) {
-        if let Some(current) = self.current.as_mut() {
+        if let Some(lister) = self.lister.as_mut() {
+            lister.handle(input, now);
+        } else if let Some(current) = self.current.as_mut() {
             current.handle(input, now);
         }
     }

@@ -96,9 +96,13 @@ impl Operation for NoteListed {
             let generating = models.iter().filter(|m| {
                 m.methods.is_empty() || m.methods.iter().any(|g| g == "generateContent")
             });
-            self.client
-                .models()
-                .note_listed(self.scope, generating.map(|m| m.name.as_str()), now);
+            let ids: Vec<&str> = generating.map(|m| m.name.as_str()).collect();
+            let mut known = self.client.models();
+            match ids.is_empty() {
+                // A list without a model to generate with tells fallback nothing.
+                true => known.note_listing_failed(self.scope, now),
+                false => known.note_listed(self.scope, ids, now),
+            }
         }
         Ok(action)
     }
@@ -473,7 +477,10 @@ impl Client {
         let mut ids = crate::SplitMix64::seeded_from(random);
         let scope = target.kind().name();
         let asked = model.to_owned();
-        FallbackOp::new(
+        // The Gemini API lists its models: fallback chooses among them.
+        let lister = (target.kind() == crate::inference::TargetKind::GeminiApi)
+            .then(|| self.list_models_on(&target));
+        let op = FallbackOp::new(
             self,
             scope,
             model,
@@ -482,7 +489,11 @@ impl Client {
                 let request = crate::inference::models::request_for(&asked, model, &request);
                 call(client, &target, model, request, &mut ids)
             }),
-        )
+        );
+        match lister {
+            Some(lister) => op.listing_with(lister),
+            None => op,
+        }
     }
 
     /// The configuration.

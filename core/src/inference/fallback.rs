@@ -104,7 +104,12 @@ pub struct ModelAvailability {
     resets: HashMap<String, SystemTime>,
     /// The models each target (by kind) listed, and when.
     listed: HashMap<String, (SystemTime, Vec<String>)>,
+    /// When listing a target's models last failed.
+    listing_failed: HashMap<String, SystemTime>,
 }
+
+/// How long after a failed listing the built-in list is used without asking again.
+const LISTING_RETRY: Duration = Duration::from_secs(300);
 
 impl ModelAvailability {
     /// True when `model` may be tried at `now`.
@@ -136,6 +141,21 @@ impl ModelAvailability {
         let (at, ids) = self.listed.get(scope)?;
         let age = now.duration_since(*at).unwrap_or_default();
         (age <= LISTED_MODELS_MAX_AGE && !ids.is_empty()).then(|| ids.clone())
+    }
+
+    /// Remembers that listing the models of `scope` failed at `now`.
+    pub fn note_listing_failed(&mut self, scope: &str, now: SystemTime) {
+        self.listing_failed.insert(scope.to_owned(), now);
+    }
+
+    /// True when the models of `scope` should be listed at `now`: no recent list, and
+    /// no failed attempt in the last five minutes.
+    pub fn should_list(&self, scope: &str, now: SystemTime) -> bool {
+        let failed_recently = self
+            .listing_failed
+            .get(scope)
+            .is_some_and(|at| now.duration_since(*at).unwrap_or_default() < LISTING_RETRY);
+        self.listed(scope, now).is_none() && !failed_recently
     }
 
     /// Remembers when models' quotas reset (from quota buckets), for a
