@@ -1148,3 +1148,35 @@ fn vertex_express_and_the_gemini_apis_v1() {
     let output = ask(&["--api-version", "v2", "hi"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 }
+
+/// A model that keeps answering capacity, and `--no-fallback`: two same-model retries,
+/// the wait said on stderr, then the classified error (exit 1), not ten attempts.
+#[test]
+fn capacity_without_fallback_is_bounded() {
+    use codeassist_testkit::emulator::{API_KEY, Fault};
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let path = "/v1beta/models/gemini-3-pro-preview:streamGenerateContent";
+    emulator.inject(
+        path,
+        Fault::NoCapacity("gemini-3-pro-preview".into(), 0.05),
+        10,
+    );
+    let output = run(codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", API_KEY)
+        .env_remove("RUST_LOG")
+        .args([
+            "ask",
+            "--no-fallback",
+            "--model",
+            "gemini-3-pro-preview",
+            "hi",
+        ]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(emulator.count(path), 3, "the first attempt and two retries");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("retrying"), "{stderr}");
+    assert!(stderr.contains("capacity"), "{stderr}");
+}

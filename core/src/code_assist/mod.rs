@@ -137,7 +137,9 @@ fn ineligible_message(tier: &IneligibleTier) -> String {
     let mut message = if tier.reason_code.as_deref() == Some(UNSUPPORTED_CLIENT) {
         format!(
             "Google no longer serves this OAuth client for Gemini Code Assist for individuals ({name}, {code}); \
-             use a Code Assist Standard or Enterprise project (set {PROJECT_ENV_VAR}), the Gemini API, or Vertex AI"
+             use a Code Assist Standard or Enterprise project (set {PROJECT_ENV_VAR}), the Gemini API \
+             (an API key in GEMINI_API_KEY), or Vertex AI (a Google Cloud credential with a project, \
+             or an Express API key)"
         )
     } else {
         format!("this account cannot use {name} ({code})")
