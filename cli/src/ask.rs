@@ -4,7 +4,6 @@
 use std::io::{IsTerminal, Read, Write};
 
 use codeassist_blocking::Client;
-use codeassist_core::code_assist::PROJECT_ENV_VAR;
 use codeassist_core::inference::models::{self, Thinking};
 use codeassist_core::inference::{
     API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind, default_target,
@@ -63,9 +62,12 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
                 None => {
                     let client = config.calling_client(None, None)?;
                     let own = client.core().config().source.is_sign_in();
-                    let project = args.project.is_some()
-                        || var(PROJECT_ENV_VAR).is_some()
-                        || (!own && credential_project(&client).is_some());
+                    let project = match own {
+                        true => args.project.is_some() || config.project.is_some(),
+                        false => {
+                            project_and_origin(config, args.project.as_deref(), &client).is_some()
+                        }
+                    };
                     (own, project)
                 }
             };
@@ -84,7 +86,7 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
         }
         // An API key and no project: Vertex AI Express.
         (TargetKind::Vertex, Some((key, name)))
-            if args.project.is_none() && var(PROJECT_ENV_VAR).is_none() =>
+            if args.project.is_none() && config.project.is_none() =>
         {
             tracing::info!(
                 variable = name,
@@ -94,16 +96,13 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
         }
         (TargetKind::Vertex, _) => {
             let client = config.calling_client(None, None)?;
-            let project = args
-                .project
-                .clone()
-                .or_else(|| var(PROJECT_ENV_VAR))
-                .or_else(|| credential_project(&client))
+            let (project, origin) = project_and_origin(config, args.project.as_deref(), &client)
                 .ok_or_else(|| {
                     Failure::usage(
-                        "Vertex AI needs a project: --project, GOOGLE_CLOUD_PROJECT, or credentials that name one",
+                        "Vertex AI needs a project: --project, GOOGLE_CLOUD_PROJECT (or GCLOUD_PROJECT), credentials that name one, or gcloud's configured project",
                     )
                 })?;
+            tracing::info!(project = %project, from = origin, "Vertex AI project");
             let location = args
                 .location
                 .clone()
@@ -124,18 +123,46 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
     Ok((target, client))
 }
 
-/// The project the credential names: a service account's, or the metadata server's.
-fn credential_project(client: &Client) -> Option<String> {
+/// The project the credential names, and where it came from: a service account's
+/// key, the metadata server, or (for gcloud's user credentials) gcloud's configured
+/// project, read from its files as google-auth does.
+pub fn credential_project(client: &Client) -> Option<(String, &'static str)> {
     let source = &client.core().config().source;
     if let Some(project) = source.project_id() {
-        return Some(project.to_owned());
+        return Some((project.to_owned(), "the service-account key"));
     }
     match source {
         CredentialSource::Metadata(server) => codeassist_core::source::metadata_project_id(server)
             .ok()
-            .and_then(|flow| client.run(codeassist_core::client::FlowOp::new(flow)).ok()),
+            .and_then(|flow| client.run(codeassist_core::client::FlowOp::new(flow)).ok())
+            .map(|project| (project, "the metadata server")),
+        CredentialSource::AuthorizedUser(_) => {
+            let env =
+                codeassist_core::source::Environment::capture(|name| std::env::var(name).ok());
+            client
+                .run(codeassist_core::source::GcloudProject::new(&env))
+                .ok()
+                .flatten()
+                .map(|project| (project, "gcloud's configuration"))
+        }
         _ => None,
     }
+}
+
+/// The project for calls that need one, and where it came from: `--project`, the
+/// environment (`GOOGLE_CLOUD_PROJECT`, else `GCLOUD_PROJECT`), else the credential's.
+pub fn project_and_origin(
+    config: &Config,
+    flag: Option<&str>,
+    client: &Client,
+) -> Option<(String, &'static str)> {
+    if let Some(project) = flag {
+        return Some((project.to_owned(), "--project"));
+    }
+    if let (Some(project), Some(var)) = (&config.project, config.project_var) {
+        return Some((project.clone(), var));
+    }
+    credential_project(client)
 }
 
 /// The prompt: the argument, else stdin (bounded).

@@ -200,6 +200,13 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
             .ok()
             .and_then(|flow| client.run(FlowOp::new(flow)).ok());
     }
+    // The project calls that need one would use, and where it came from.
+    let project = match &source {
+        Some(CredentialSource::SignIn) | None => config.project.clone().zip(config.project_var),
+        Some(other) => {
+            crate::ask::project_and_origin(config, None, &client.with_source(other.clone()))
+        }
+    };
     let quota_project = source.as_ref().and_then(|s| {
         s.quota_project(client.core().config().quota_project.as_deref())
             .map(str::to_owned)
@@ -227,7 +234,8 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
             "credentials_path": config.store.path(),
             "token_endpoint": oauth.token,
             "code_assist_endpoints": code_assist.endpoints,
-            "project": config.project,
+            "project": project.as_ref().map(|(project, _)| project),
+            "project_from": project.as_ref().map(|(_, from)| from),
         });
         println!("{value}");
         return Ok(());
@@ -260,6 +268,9 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
                 .unwrap_or_default(),
         );
         println!("Access token: made on first use and kept in this process's memory only");
+    }
+    if let Some((project, from)) = &project {
+        println!("Project: {project} (from {from})");
     }
     if let Some(project) = &quota_project {
         println!("Quota project: {project}");

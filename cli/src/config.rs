@@ -2,7 +2,7 @@
 
 use codeassist_blocking::BlockingDriver;
 use codeassist_blocking::Client;
-use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
+use codeassist_core::code_assist::{CodeAssistConfig, project_from_env};
 use codeassist_core::flow::request::secure_uri;
 use codeassist_core::oauth::{OAuthClient, OAuthEndpoints};
 use codeassist_core::source::{CredentialSource, SourceKind};
@@ -18,6 +18,8 @@ pub struct Config {
     pub base_url: Option<String>,
     pub endpoints: Option<Vec<String>>,
     pub project: Option<String>,
+    /// The variable the project came from (`GOOGLE_CLOUD_PROJECT` or `GCLOUD_PROJECT`).
+    pub project_var: Option<&'static str>,
     pub store: FileStore,
     /// `--source`: which credential to use (default: the discovery order).
     pub source: SourceKind,
@@ -51,12 +53,14 @@ impl Config {
                 .map_err(|e| Failure::usage(format!("CODEASSIST_CODE_ASSIST_ENDPOINTS: {e}")))?;
         }
         let store = FileStore::at_default_location().map_err(|e| Failure::error(e.to_string()))?;
+        let env_project = project_from_env(|name| std::env::var(name).ok());
         Ok(Self {
             client_id: var("CODEASSIST_CLIENT_ID"),
             client_secret: var("CODEASSIST_CLIENT_SECRET").unwrap_or_default(),
             base_url,
             endpoints,
-            project: var(PROJECT_ENV_VAR),
+            project: env_project.as_ref().map(|(project, _)| project.clone()),
+            project_var: env_project.map(|(_, var)| var),
             store,
             source: SourceKind::Auto,
             cache_source_tokens: false,

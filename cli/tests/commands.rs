@@ -1180,3 +1180,67 @@ fn capacity_without_fallback_is_bounded() {
     assert!(stderr.contains("retrying"), "{stderr}");
     assert!(stderr.contains("capacity"), "{stderr}");
 }
+
+/// The project as google-auth finds it: `GCLOUD_PROJECT` after `GOOGLE_CLOUD_PROJECT`,
+/// and for gcloud's user credentials gcloud's configured project, read from its files;
+/// `status` says which and from where, and Vertex AI uses it.
+#[test]
+fn the_project_comes_from_where_google_auth_finds_it() {
+    use codeassist_testkit::emulator::{CLIENT_ID, CLIENT_SECRET};
+    let emulator = Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let gcloud = home.path().join("gcloud");
+    std::fs::create_dir_all(gcloud.join("configurations")).unwrap();
+    let user = serde_json::json!({"type": "authorized_user", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "refresh_token": emulator.issue_refresh_token()});
+    std::fs::write(
+        gcloud.join("application_default_credentials.json"),
+        user.to_string(),
+    )
+    .unwrap();
+    std::fs::write(gcloud.join("active_config"), "work\n").unwrap();
+    std::fs::write(
+        gcloud.join("configurations/config_work"),
+        "[core]\naccount = person@example.com\nproject = gc-project\n",
+    )
+    .unwrap();
+
+    let output = run(codeassist(home.path(), &base).arg("status"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("Project: gc-project (from gcloud's configuration)"),
+        "{}",
+        text(&output.stdout)
+    );
+    let output = run(codeassist(home.path(), &base).args([
+        "ask",
+        "--target",
+        "vertex",
+        "--model",
+        "gemini-3.8-flash",
+        "hi",
+    ]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        emulator.count("/v1/projects/gc-project/locations/global/publishers/google/models/gemini-3.8-flash:streamGenerateContent"),
+        1
+    );
+
+    let output = run(codeassist(home.path(), &base)
+        .env("GCLOUD_PROJECT", "env-project")
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["project"], "env-project");
+    assert_eq!(status["project_from"], "GCLOUD_PROJECT");
+    let output = run(codeassist(home.path(), &base)
+        .env("GOOGLE_CLOUD_PROJECT", "")
+        .env("GCLOUD_PROJECT", "env-project")
+        .args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        status["project"], "gc-project",
+        "an empty GOOGLE_CLOUD_PROJECT hides GCLOUD_PROJECT"
+    );
+}

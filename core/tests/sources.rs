@@ -334,7 +334,7 @@ fn gcloud_user_credentials_refresh_with_their_own_client_and_bill_the_quota_proj
     assert_eq!(fields["client_secret"], "gcloud-secret");
     assert_eq!(fields["refresh_token"], "1//gcloud-refresh");
 
-    // The quota project: the file's, unless configured; never for service accounts.
+    // The quota project: the file's, unless configured.
     let mut config = client(source.clone()).config().clone();
     assert_eq!(config.user_quota_project(), Some("billing-project"));
     config.quota_project = Some("configured".into());
@@ -344,7 +344,11 @@ fn gcloud_user_credentials_refresh_with_their_own_client_and_bill_the_quota_proj
         .unwrap();
     config.bill_to_quota_project(&mut request);
     assert_eq!(request.headers()["x-goog-user-project"], "configured");
+    // GOOGLE_CLOUD_QUOTA_PROJECT (or the host's) applies to every credential, as in
+    // google-auth; a service account has no file quota project of its own.
     config.source = parse(&key_file(GOOGLE_TOKEN_URI)).unwrap();
+    assert_eq!(config.user_quota_project(), Some("configured"));
+    config.quota_project = None;
     assert_eq!(config.user_quota_project(), None);
 }
 
@@ -456,7 +460,12 @@ fn pinned_sources_say_what_was_looked_for() {
         discover(vec![], SourceKind::Login, vec![]),
         Err(Error::NotSignedIn)
     ));
-    let error = discover(vec![("HOME", "/home/a")], SourceKind::Adc, vec![]).unwrap_err();
+    let error = discover(
+        vec![("HOME", "/home/a"), ("NO_GCE_CHECK", "true")],
+        SourceKind::Adc,
+        vec![],
+    )
+    .unwrap_err();
     assert!(
         error
             .to_string()
@@ -544,4 +553,131 @@ fn a_metadata_email_with_a_bidi_override_is_refused() {
         );
         assert_eq!(outcome.is_ok(), accepted, "{body:?}: {outcome:?}");
     }
+}
+
+/// As google-auth: Application Default Credentials end with the metadata server, whose
+/// probe must answer 200 with its flavour (a 503 that carries the header is not one);
+/// a blank `GOOGLE_APPLICATION_CREDENTIALS` is an error, an empty one is unset.
+#[test]
+fn adc_ends_with_the_metadata_server_and_blank_is_not_unset() {
+    let discover = |vars: Vec<(&'static str, &'static str)>, status: u16| {
+        let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+        runtime.run(
+            DiscoverOp::new(
+                Environment::from_vars(vars),
+                SourceKind::Adc,
+                Arc::new(AnyKey),
+            ),
+            |_, _| reply(status, &[("metadata-flavor", "Google")], ""),
+        )
+    };
+    let found = discover(vec![("HOME", "/home/a")], 200).unwrap();
+    assert!(matches!(found, CredentialSource::Metadata(_)), "{found:?}");
+    let error = discover(vec![("HOME", "/home/a")], 503).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no credential file and no metadata server"),
+        "{error}"
+    );
+    let error = discover(
+        vec![
+            ("HOME", "/home/a"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", "   "),
+        ],
+        200,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("is blank"), "{error}");
+    let found = discover(
+        vec![("HOME", "/home/a"), ("GOOGLE_APPLICATION_CREDENTIALS", "")],
+        200,
+    )
+    .unwrap();
+    assert!(
+        matches!(found, CredentialSource::Metadata(_)),
+        "empty is unset"
+    );
+}
+
+/// The project from the environment, as google-auth reads it.
+#[test]
+fn the_environments_project_follows_google_auth() {
+    use codeassist_core::code_assist::project_from_env;
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        project_from_env(move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    assert_eq!(
+        env(&[
+            ("GOOGLE_CLOUD_PROJECT", "a-project"),
+            ("GCLOUD_PROJECT", "b-project")
+        ]),
+        Some(("a-project".into(), "GOOGLE_CLOUD_PROJECT"))
+    );
+    assert_eq!(
+        env(&[("GCLOUD_PROJECT", " b-project ")]),
+        Some(("b-project".into(), "GCLOUD_PROJECT"))
+    );
+    assert_eq!(
+        env(&[
+            ("GOOGLE_CLOUD_PROJECT", ""),
+            ("GCLOUD_PROJECT", "b-project")
+        ]),
+        None
+    );
+    assert_eq!(env(&[]), None);
+}
+
+/// gcloud's configured project, read from its files as google-auth reads it: the
+/// active configuration (or `default`), its `[core] project`; nothing for a name that
+/// would leave the directory or a value that is not a project id.
+#[test]
+fn gclouds_configured_project_is_read_from_its_files() {
+    use codeassist_core::source::GcloudProject;
+    let read = |files: &[(&str, &str)]| {
+        let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+        for (path, text) in files {
+            runtime
+                .files
+                .insert((*path).into(), text.as_bytes().to_vec());
+        }
+        let env = Environment::from_vars([("CLOUDSDK_CONFIG", "/g")]);
+        runtime
+            .run(GcloudProject::new(&env), |_, _| panic!("no network"))
+            .unwrap()
+    };
+    let config =
+        "[core]\naccount = person@example.com\nproject = my-project\n\n[compute]\nregion = us\n";
+    assert_eq!(
+        read(&[
+            ("/g/active_config", "work\n"),
+            ("/g/configurations/config_work", config)
+        ]),
+        Some("my-project".into())
+    );
+    assert_eq!(
+        read(&[("/g/configurations/config_default", config)]),
+        Some("my-project".into()),
+        "no active_config: the default configuration"
+    );
+    assert_eq!(read(&[("/g/active_config", "../../etc/x")]), None);
+    assert_eq!(
+        read(&[(
+            "/g/configurations/config_default",
+            "[core]\nproject = evil\u{1b}]0;x\n"
+        )]),
+        None
+    );
+    assert_eq!(
+        read(&[(
+            "/g/configurations/config_default",
+            "[compute]\nproject = my-project\n"
+        )]),
+        None
+    );
+    assert_eq!(read(&[]), None);
 }

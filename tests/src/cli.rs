@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 /// The variables a test run of the program never inherits.
-pub const INHERITED_NEVER: [&str; 24] = [
+pub const INHERITED_NEVER: [&str; 26] = [
     "GOOGLE_CLOUD_PROJECT",
+    "GCLOUD_PROJECT",
+    "GEMINI_MODEL",
     "CODEASSIST_CODE_ASSIST_ENDPOINTS",
     "DISPLAY",
     "WAYLAND_DISPLAY",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use codeassist_core::client::{Client as CoreClient, ClientConfig, RefreshPolicy};
-use codeassist_core::code_assist::{CodeAssistConfig, PROJECT_ENV_VAR};
+use codeassist_core::code_assist::{CodeAssistConfig, project_from_env};
 use codeassist_core::oauth::OAuthClient;
 
 use codeassist_core::source::{
@@ -51,11 +51,12 @@ impl<D: std::fmt::Debug> std::fmt::Debug for ClientBuilder<D> {
 
 impl<D: Runtime> ClientBuilder<D> {
     /// A builder for `oauth` over `driver`, with Google's Code Assist endpoints, the
-    /// file store at its default location, and `GOOGLE_CLOUD_PROJECT` read from the
-    /// environment.
+    /// file store at its default location, and the project the environment names
+    /// (`GOOGLE_CLOUD_PROJECT`, else `GCLOUD_PROJECT`).
     pub fn new(oauth: OAuthClient, driver: D) -> Self {
         let mut config = ClientConfig::new(oauth);
-        config.env_project = std::env::var(PROJECT_ENV_VAR).ok();
+        config.env_project =
+            project_from_env(|name| std::env::var(name).ok()).map(|(project, _)| project);
         config.quota_project = std::env::var(QUOTA_PROJECT_VAR).ok();
         Self {
             config,

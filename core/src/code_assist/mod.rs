@@ -52,6 +52,23 @@ pub const STANDARD_TIER: &str = "standard-tier";
 /// The environment variable people set to name their project.
 pub const PROJECT_ENV_VAR: &str = "GOOGLE_CLOUD_PROJECT";
 
+/// google-auth's second project variable, read when [`PROJECT_ENV_VAR`] is unset.
+pub const GCLOUD_PROJECT_VAR: &str = "GCLOUD_PROJECT";
+
+/// The project the environment names, as google-auth reads it: `GOOGLE_CLOUD_PROJECT`;
+/// else `GCLOUD_PROJECT`, unless `GOOGLE_CLOUD_PROJECT` is set but empty (a way to say
+/// "no project"). `read` is the environment (`std::env::var` in a runtime). With the
+/// variable it came from.
+pub fn project_from_env(read: impl Fn(&str) -> Option<String>) -> Option<(String, &'static str)> {
+    let clean =
+        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    match read(PROJECT_ENV_VAR) {
+        Some(value) if value.is_empty() => None,
+        Some(value) => clean(Some(value)).map(|v| (v, PROJECT_ENV_VAR)),
+        None => clean(read(GCLOUD_PROJECT_VAR)).map(|v| (v, GCLOUD_PROJECT_VAR)),
+    }
+}
+
 /// Where the control plane is and how patiently to talk to it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

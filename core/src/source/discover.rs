@@ -69,6 +69,16 @@ impl DiscoverOp {
     fn after_store(&mut self) -> Result<Action<CredentialSource>, Error> {
         let files = self.wants(SourceKind::Adc) || self.pinned == SourceKind::ServiceAccount;
         if files {
+            // As google-auth: an empty variable is unset; a blank one names a file
+            // that does not exist.
+            if self.env.is_blank(CREDENTIALS_FILE_VAR) {
+                return Err(SourceError::new(
+                    "credential file",
+                    &Origin(CREDENTIALS_FILE_VAR.into()),
+                    format!("{CREDENTIALS_FILE_VAR} is blank: unset it or name a credential file"),
+                )
+                .into());
+            }
             if let Some(path) = self.env.get(CREDENTIALS_FILE_VAR) {
                 let path = PathBuf::from(path);
                 self.stage = Stage::File(path.clone(), true);
@@ -89,7 +99,9 @@ impl DiscoverOp {
                 let host = self.env.metadata_hosts().remove(0);
                 self.finish(CredentialSource::Metadata(MetadataServer::new(host)))
             }
-            SourceKind::Auto
+            // Application Default Credentials end with the metadata server, in
+            // Google's words as in google-auth.
+            SourceKind::Auto | SourceKind::Adc
                 if !self
                     .env
                     .get(NO_GCE_CHECK_VAR)
@@ -97,15 +109,7 @@ impl DiscoverOp {
             {
                 self.next_probe(self.env.metadata_hosts())
             }
-            SourceKind::Adc | SourceKind::ServiceAccount => Err(SourceError::new(
-                "application default credentials",
-                &Origin(CREDENTIALS_FILE_VAR.into()),
-                format!(
-                    "no credential file: set {CREDENTIALS_FILE_VAR} to a key file, or run \
-                     `gcloud auth application-default login`"
-                ),
-            )
-            .into()),
+            SourceKind::Adc | SourceKind::ServiceAccount => Err(no_adc()),
             _ => Err(Error::NotSignedIn),
         }
     }
@@ -113,7 +117,10 @@ impl DiscoverOp {
     fn next_probe(&mut self, mut hosts: Vec<String>) -> Result<Action<CredentialSource>, Error> {
         if hosts.is_empty() {
             tracing::debug!("no metadata server answered");
-            return Err(Error::NotSignedIn);
+            return Err(match self.pinned {
+                SourceKind::Adc => no_adc(),
+                _ => Error::NotSignedIn,
+            });
         }
         let request = probe(&hosts[0])?;
         tracing::debug!(host = %hosts[0], "looking for a metadata server");
@@ -217,7 +224,12 @@ impl DiscoverOp {
             (Stage::Probe(mut hosts), Some(Input::Response(answer))) => {
                 let host = hosts.remove(0);
                 match answer {
-                    Ok(response) if check_flavor(&response, &host).is_ok() => {
+                    // A metadata server answers the probe 200 with its flavour
+                    // (google-auth takes nothing else either).
+                    Ok(response)
+                        if response.status() == http::StatusCode::OK
+                            && check_flavor(&response, &host).is_ok() =>
+                    {
                         self.finish(CredentialSource::Metadata(MetadataServer::new(host)))
                     }
                     Ok(response) => {
@@ -235,6 +247,19 @@ impl DiscoverOp {
             (_, Some(_)) => Err(Misuse("an answer to an action that was not asked for").into()),
         }
     }
+}
+
+/// Nothing of Application Default Credentials was found.
+fn no_adc() -> Error {
+    SourceError::new(
+        "application default credentials",
+        &Origin(CREDENTIALS_FILE_VAR.into()),
+        format!(
+            "no credential file and no metadata server: set {CREDENTIALS_FILE_VAR} to a key \
+             file, or run `gcloud auth application-default login`"
+        ),
+    )
+    .into()
 }
 
 impl Operation for DiscoverOp {

@@ -46,11 +46,13 @@
 
 mod discover;
 mod file;
+mod gcloud;
 mod jwt;
 mod metadata;
 
 pub use discover::DiscoverOp;
 pub use file::{CredentialFile, MAX_CREDENTIAL_FILE, parse_credential_file};
+pub use gcloud::{GcloudProject, gcloud_project_in};
 pub use jwt::{JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME, jwt_bearer};
 pub use metadata::{
     DEFAULT_METADATA_HOST, FALLBACK_METADATA_HOST, METADATA_FLAVOR, metadata_email,
@@ -123,7 +125,9 @@ impl Environment {
             vars: vars
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
-                .filter(|(_, v)| !v.trim().is_empty())
+                // Empty is unset; blank is kept, for the variables where it means
+                // something (see [`Environment::is_blank`]).
+                .filter(|(_, v)| !v.is_empty())
                 .collect(),
         }
     }
@@ -139,27 +143,37 @@ impl Environment {
 
     /// The value of `name`, trimmed; `None` when unset or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(|v| v.trim())
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// True when `name` is set to spaces only (not empty: empty is unset).
+    pub fn is_blank(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|v| v.trim().is_empty())
     }
 
     /// gcloud's Application Default Credentials file: `$CLOUDSDK_CONFIG/…`, else
     /// `%APPDATA%\gcloud\…` on Windows, else `~/.config/gcloud/…`.
     pub fn gcloud_adc_file(&self) -> Option<PathBuf> {
-        const FILE: &str = "application_default_credentials.json";
+        self.gcloud_dir()
+            .map(|dir| dir.join("application_default_credentials.json"))
+    }
+
+    /// gcloud's configuration directory: `CLOUDSDK_CONFIG`, else `%APPDATA%\gcloud`
+    /// on Windows, else `~/.config/gcloud`.
+    pub fn gcloud_dir(&self) -> Option<PathBuf> {
         if let Some(dir) = self.get(CLOUDSDK_CONFIG_VAR) {
-            return Some(PathBuf::from(dir).join(FILE));
+            return Some(PathBuf::from(dir));
         }
         if cfg!(windows) {
             return self
                 .get("APPDATA")
-                .map(|dir| PathBuf::from(dir).join("gcloud").join(FILE));
+                .map(|dir| PathBuf::from(dir).join("gcloud"));
         }
-        self.get("HOME").map(|home| {
-            PathBuf::from(home)
-                .join(".config")
-                .join("gcloud")
-                .join(FILE)
-        })
+        self.get("HOME")
+            .map(|home| PathBuf::from(home).join(".config").join("gcloud"))
     }
 
     /// The metadata hosts to try, in order: `GCE_METADATA_HOST` alone when set, else
@@ -393,12 +407,9 @@ impl CredentialSource {
     }
 
     /// The quota project to send as `x-goog-user-project`: `configured` (from
-    /// `GOOGLE_CLOUD_QUOTA_PROJECT` or the host), else the file's `quota_project_id`;
-    /// never for service accounts or the metadata server.
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT` or the host) for every credential, as google-auth
+    /// applies it; else the `quota_project_id` of gcloud's user credentials.
     pub fn quota_project<'a>(&'a self, configured: Option<&'a str>) -> Option<&'a str> {
-        if !self.is_user() {
-            return None;
-        }
         let from_file = match self {
             CredentialSource::AuthorizedUser(user) => user.quota_project_id.as_deref(),
             _ => None,
