@@ -27,13 +27,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-}
+use codeassist_testkit::browser::agent;
 
 /// Runs `codeassist login`, reads the URL it prints, and plays the browser.
 fn login(home: &Path, base: &str) -> Output {

@@ -33,13 +33,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-}
+use codeassist_testkit::browser::agent;
 
 /// A browser: follows the server's redirects, keeping its cookies, until the
 /// redirect to the loopback callback, whose URL it returns without opening it.

@@ -103,3 +103,13 @@ pub fn slow_clients_then_callback(
     }
     (status, took)
 }
+
+/// An HTTP agent as a test's browser uses it: every status is an answer (not an
+/// error), and no redirect is followed (the test follows the one it expects).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}

@@ -518,6 +518,31 @@ pub fn check_credential_file(data: &[u8]) {
     if let Ok(token) = runtime.run(Client::new(config).access_token(), |_, _| answer()) {
         assert!(!token.is_empty());
     }
+    // The same bytes as gcloud's configuration: a project only when it is one.
+    if let Some(project) = codeassist_core::source::gcloud_project_in(data) {
+        assert!(
+            codeassist_core::code_assist::is_project_id(&project),
+            "{project:?}"
+        );
+    }
+    // The same bytes as a model id and a thinking setting: never a panic; a thinking
+    // configuration never holds both fields.
+    let text = String::from_utf8_lossy(data);
+    if let Ok(thinking) = codeassist_core::inference::models::Thinking::parse(&text) {
+        for model in codeassist_core::inference::models::KNOWN_MODELS {
+            if let Some((fields, _)) =
+                codeassist_core::inference::models::thinking_config(model, thinking)
+            {
+                assert!(
+                    fields.get("thinkingLevel").is_none() || fields.get("thinkingBudget").is_none()
+                );
+            }
+        }
+    }
+    let _ = codeassist_core::inference::models::fallback_among(
+        &text,
+        codeassist_core::inference::models::KNOWN_MODELS,
+    );
     // The same bytes as a page of `models.list`: never a panic, names bounded.
     if let Ok((models, next)) = codeassist_core::inference::read_models_page(data) {
         assert!(models.iter().all(|m| m.name.chars().count() <= 128));

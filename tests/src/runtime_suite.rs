@@ -38,7 +38,7 @@ use codeassist_runtime::{
 };
 use serde_json::json;
 
-use crate::browser::{preconnect_then_callbacks, slow_clients_then_callback};
+use crate::browser::{agent, preconnect_then_callbacks, slow_clients_then_callback};
 use crate::client_scenarios::{
     ClientRuntime, credentials_expiring, short_refresh, signed_in_store,
 };
@@ -259,16 +259,6 @@ macro_rules! runtime_suite {
 
 // ---------------------------------------------------------------------------------
 // Helpers.
-
-/// An HTTP agent that reports statuses and never follows redirects, as a test's
-/// browser.
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-}
 
 /// GETs `url`, returning the status and the body.
 fn get(url: &str) -> (u16, String) {
