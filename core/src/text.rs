@@ -215,6 +215,27 @@ const KEYS: [(&str, Separators); 9] = [
     ("code", Separators::Equals),
 ];
 
+/// The bytes a marker or key starts with, in either case.
+const FIRST_BYTES: [bool; 256] = {
+    const fn mark(table: &mut [bool; 256], pattern: &str) {
+        let first = pattern.as_bytes()[0];
+        table[first.to_ascii_lowercase() as usize] = true;
+        table[first.to_ascii_uppercase() as usize] = true;
+    }
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < MARKERS.len() {
+        mark(&mut table, MARKERS[i].text);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < KEYS.len() {
+        mark(&mut table, KEYS[i].0);
+        i += 1;
+    }
+    table
+};
+
 /// Which separators make the text after a key its value.
 #[derive(Clone, Copy, PartialEq)]
 enum Separators {
@@ -273,6 +294,10 @@ fn redacted(text: &str) -> Cow<'_, str> {
 /// an ASCII byte, so the span starts on a character boundary; it ends after ASCII
 /// token characters, so it ends on one too.
 fn secret_at(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
+    // Most bytes start no pattern: one table look-up rules them out.
+    if !FIRST_BYTES[usize::from(bytes[i])] {
+        return None;
+    }
     let word_start = word_starts(bytes, i);
     for marker in &MARKERS {
         if (marker.anywhere || word_start) && starts_with_at(bytes, i, marker.text) {
