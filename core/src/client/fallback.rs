@@ -38,7 +38,7 @@ pub struct FallbackOp<T> {
     current: Option<BoxedOp<T>>,
     switches: Vec<ModelSwitch>,
     /// Lists the target's models before the chain is made, when they are not known.
-    lister: Option<BoxedOp<Vec<crate::inference::ModelInfo>>>,
+    lister: Option<BoxedOp<()>>,
 }
 
 impl<T> std::fmt::Debug for FallbackOp<T> {
@@ -72,11 +72,12 @@ impl<T> FallbackOp<T> {
         }
     }
 
-    /// Lists the target's models with `lister` first when the client has no recent
-    /// list for it (see [`ModelAvailability::should_list`](crate::inference::ModelAvailability::should_list)),
+    /// Lists the target's models with `lister` first (an operation that notes what it
+    /// found in the client, as `list_models_on` and `quota` do) when the client has no
+    /// recent list for it (see [`ModelAvailability::should_list`](crate::inference::ModelAvailability::should_list)),
     /// so the chain is made among the models the target offers. A listing that fails
     /// is no failure of the call: the built-in table stands in.
-    pub fn listing_with(mut self, lister: BoxedOp<Vec<crate::inference::ModelInfo>>) -> Self {
+    pub fn listing_with(mut self, lister: BoxedOp<()>) -> Self {
         self.lister = Some(lister);
         self
     }
@@ -208,5 +209,23 @@ impl<T> Operation for FallbackOp<T> {
         } else if let Some(current) = self.current.as_mut() {
             current.handle(input, now);
         }
+    }
+}
+
+/// An operation whose output is not needed: run for what it notes in the client.
+pub(crate) struct Discard<O>(pub(crate) O);
+
+impl<O: Operation> Operation for Discard<O> {
+    type Output = ();
+
+    fn poll(&mut self, now: SystemTime) -> Result<Action<()>, Error> {
+        Ok(match self.0.poll(now)?.pass() {
+            Ok(action) => action,
+            Err(_) => Action::Done(()),
+        })
+    }
+
+    fn handle(&mut self, input: Input, now: SystemTime) {
+        self.0.handle(input, now);
     }
 }

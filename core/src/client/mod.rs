@@ -477,9 +477,17 @@ impl Client {
         let mut ids = crate::SplitMix64::seeded_from(random);
         let scope = target.kind().name();
         let asked = model.to_owned();
-        // The Gemini API lists its models: fallback chooses among them.
-        let lister = (target.kind() == crate::inference::TargetKind::GeminiApi)
-            .then(|| self.list_models_on(&target));
+        // Fallback chooses among the models the target offers: the Gemini API lists
+        // them, Code Assist's quota buckets name them (Vertex AI: the built-in list).
+        let lister: Option<BoxedOp<()>> = match target.kind() {
+            crate::inference::TargetKind::GeminiApi => {
+                Some(Box::new(fallback::Discard(self.list_models_on(&target))))
+            }
+            crate::inference::TargetKind::CodeAssist => {
+                Some(Box::new(fallback::Discard(self.quota(&mut ids))))
+            }
+            _ => None,
+        };
         let op = FallbackOp::new(
             self,
             scope,
