@@ -207,6 +207,24 @@ enum Command {
     /// Run the whole journey against a built-in emulator of Google: no account needed.
     #[command(after_help = "Example:\n  codeassist demo")]
     Demo,
+    /// Serve the emulator of Google's endpoints as a process, for tests in any
+    /// language: prints its base URL, then serves until stopped (SIGTERM, Ctrl-C).
+    /// Control it over HTTP under /_emulator/ (credentials, fault, requests, reset).
+    #[command(
+        after_help = "Example:\n  codeassist emulator --port 0\n  curl -s http://127.0.0.1:PORT/_emulator/credentials"
+    )]
+    Emulator {
+        /// The address to listen on; anything but loopback needs --allow-remote.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port (0: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Listen on a non-loopback address (the emulator accepts fixed, public
+        /// credentials: only on a network you trust).
+        #[arg(long)]
+        allow_remote: bool,
+    },
 }
 
 /// A command's failure: the message for stderr and the exit code.
@@ -296,6 +314,11 @@ fn main() -> ExitCode {
             json,
         } => explain_error(status, &headers, json),
         Command::Demo => demo::run(),
+        Command::Emulator {
+            host,
+            port,
+            allow_remote,
+        } => emulator(host, port, allow_remote),
         command => config::Config::from_env().and_then(|mut config| {
             config.source = cli.source;
             config.cache_source_tokens = cli.cache_token;
@@ -349,7 +372,7 @@ fn main() -> ExitCode {
                     },
                     json,
                 ),
-                Command::ExplainError { .. } | Command::Demo => Ok(()),
+                Command::ExplainError { .. } | Command::Demo | Command::Emulator { .. } => Ok(()),
             }
         }),
     };
@@ -362,6 +385,33 @@ fn main() -> ExitCode {
             eprintln!("codeassist: {message}");
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// `codeassist emulator`: serves until the process is stopped.
+fn emulator(host: std::net::IpAddr, port: u16, allow_remote: bool) -> Result<(), Failure> {
+    if !host.is_loopback() && !allow_remote {
+        return Err(Failure::usage(format!(
+            "{host} is not a loopback address: the emulator's credentials are public; add --allow-remote to listen there"
+        )));
+    }
+    let server = codeassist_emulator::Server::start_at(
+        codeassist_emulator::Emulator::new(),
+        std::net::SocketAddr::new(host, port),
+    )
+    .map_err(|error| Failure::error(format!("cannot listen on {host}:{port}: {error}")))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", server.base_url())
+        .and_then(|()| stdout.flush())
+        .map_err(|error| Failure::error(format!("could not write the address: {error}")))?;
+    drop(stdout);
+    say(&format!(
+        "codeassist emulator: serving on {} (credentials at {}/_emulator/credentials); stop with Ctrl-C",
+        server.base_url(),
+        server.base_url()
+    ));
+    loop {
+        std::thread::park();
     }
 }
 

@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+mod control;
 mod server;
 
 pub use server::Server;
@@ -112,6 +113,8 @@ pub enum Fault {
     /// 429 quota exhausted (a daily free-tier limit of zero) that resets in this many
     /// seconds.
     QuotaExhausted(f64),
+    /// 400 `INVALID_ARGUMENT`.
+    InvalidArgument,
 }
 
 /// Which account the Code Assist endpoints play.
@@ -174,6 +177,8 @@ struct State {
     stream_pace: Duration,
     counts: BTreeMap<String, usize>,
     bodies: Vec<(String, Vec<u8>)>,
+    /// Every request: method, path and body size (for the control API).
+    log: Vec<(String, String, usize)>,
     /// Service accounts whose assertions are accepted: email → RSA public key (DER).
     service_accounts: HashMap<String, Vec<u8>>,
     /// Whether the metadata server answers with `Metadata-Flavor: Google`.
@@ -361,6 +366,29 @@ impl Emulator {
     pub fn handle(&self, request: &http::Request<Vec<u8>>, now: SystemTime) -> Answer {
         let path = request.uri().path().to_owned();
         let mut state = self.state();
+        if path.starts_with("/_emulator/") {
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1")
+                .to_owned();
+            return control::control(
+                &mut state,
+                request.method().as_str(),
+                &path,
+                request.body(),
+                &host,
+            );
+        }
+        if state.log.len() < 100_000 {
+            let entry = (
+                request.method().to_string(),
+                path.clone(),
+                request.body().len(),
+            );
+            state.log.push(entry);
+        }
         *state.counts.entry(path.clone()).or_default() += 1;
         state.bodies.push((path.clone(), request.body().clone()));
         let model_fault = model_called(request, &path)
@@ -460,6 +488,12 @@ fn fault_answer(fault: &Fault) -> Answer {
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com", "metadata": {"model": model}},
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{seconds}s")}
             ]),
+        ),
+        Fault::InvalidArgument => google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "Request contains an invalid argument.",
+            json!([]),
         ),
         Fault::ModelNotFound => google_error(
             404,

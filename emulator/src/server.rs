@@ -39,7 +39,12 @@ impl Server {
     /// Like [`Server::start`], over TLS with `tls` (a test's private CA's server
     /// certificate, say); the base URL is `https://localhost:{port}`.
     pub fn start_tls(emulator: Emulator, tls: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        Self::listen(emulator, false, Some(tls), [127, 0, 0, 1].into())
+        Self::listen(
+            emulator,
+            false,
+            Some(tls),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
     }
 
     /// Like [`Server::start_tls`], bound to `ip` (a non-loopback address of this
@@ -50,20 +55,31 @@ impl Server {
         tls: Arc<rustls::ServerConfig>,
         ip: std::net::IpAddr,
     ) -> std::io::Result<Self> {
-        Self::listen(emulator, false, Some(tls), ip)
+        Self::listen(emulator, false, Some(tls), SocketAddr::new(ip, 0))
+    }
+
+    /// Serves `emulator` over plain HTTP at `addr` (port 0: a free one), a connection
+    /// kept open for further requests, as a process other programs talk to does.
+    pub fn start_at(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Self> {
+        Self::listen(emulator, true, None, addr)
     }
 
     fn start_with(emulator: Emulator, keep_alive: bool) -> std::io::Result<Self> {
-        Self::listen(emulator, keep_alive, None, [127, 0, 0, 1].into())
+        Self::listen(
+            emulator,
+            keep_alive,
+            None,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
     }
 
     fn listen(
         emulator: Emulator,
         keep_alive: bool,
         tls: Option<Arc<rustls::ServerConfig>>,
-        ip: std::net::IpAddr,
+        addr: SocketAddr,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0))?;
+        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let is_tls = tls.is_some();
         let stop = Arc::new(AtomicBool::new(false));

@@ -1,0 +1,117 @@
+//! The control API under `/_emulator/`, for hosts in any language that drive the
+//! emulator as a process (`codeassist emulator`):
+//!
+//! | request | does |
+//! |---|---|
+//! | `GET /_emulator/credentials` | the OAuth client, the API key and a service-account key file the emulator accepts |
+//! | `POST /_emulator/fault` | queues a fault: `{"model"?, "path"?, "kind", "retry_after_secs"?, "times"?}` |
+//! | `GET /_emulator/requests` | what it received: method, path and body size per request (bodies, which hold secrets, are not shown) |
+//! | `POST /_emulator/reset` | clears faults, counts and the request log |
+//!
+//! Fault kinds: `capacity`, `quota`, `rate_limit`, `invalid_argument`, `unavailable`,
+//! `not_found`, `mid_stream_capacity` (the next stream breaks off after its first
+//! words), `stall` (the answer waits `retry_after_secs`, 30 s by default).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{
+    API_KEY, Answer, CLIENT_ID, CLIENT_SECRET, Fault, SERVICE_ACCOUNT_EMAIL, State, google_error,
+    json_answer, service_account_file,
+};
+
+/// The most faults one request may queue.
+const MAX_TIMES: u64 = 1000;
+
+/// Answers a control request (`path` under `/_emulator/`); `host` is the `Host` the
+/// caller used, for the key file's `token_uri`.
+pub(crate) fn control(
+    state: &mut State,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    host: &str,
+) -> Answer {
+    match (method, path) {
+        ("GET", "/_emulator/credentials") => json_answer(
+            200,
+            json!({
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "api_key": API_KEY,
+                "service_account_email": SERVICE_ACCOUNT_EMAIL,
+                "service_account_key": serde_json::from_str::<Value>(
+                    &service_account_file(&format!("http://{host}/token"))
+                ).unwrap_or(Value::Null),
+            }),
+        ),
+        ("GET", "/_emulator/requests") => json_answer(
+            200,
+            json!({"requests": state.log.iter().map(|(method, path, bytes)| json!({
+                "method": method, "path": path, "body_bytes": bytes,
+            })).collect::<Vec<_>>()}),
+        ),
+        ("POST", "/_emulator/reset") => {
+            state.faults.clear();
+            state.model_faults.clear();
+            state.counts.clear();
+            state.bodies.clear();
+            state.log.clear();
+            state.capacity_mid_stream = false;
+            json_answer(200, json!({}))
+        }
+        ("POST", "/_emulator/fault") => match queue_fault(state, body) {
+            Ok(queued) => json_answer(200, queued),
+            Err(problem) => google_error(400, "INVALID_ARGUMENT", &problem, json!([])),
+        },
+        _ => google_error(404, "NOT_FOUND", "No such control request.", json!([])),
+    }
+}
+
+/// Reads a fault request and queues it.
+fn queue_fault(state: &mut State, body: &[u8]) -> Result<Value, String> {
+    let request: Value =
+        serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;
+    let kind = request["kind"].as_str().ok_or("kind is required")?;
+    let model = request["model"].as_str().map(str::to_owned);
+    let path = request["path"].as_str().map(str::to_owned);
+    let seconds = request["retry_after_secs"]
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0);
+    let times = request["times"].as_u64().unwrap_or(1).clamp(1, MAX_TIMES) as usize;
+    let named = model.clone().unwrap_or_else(|| "gemini-2.5-pro".to_owned());
+    let fault = match kind {
+        "capacity" => Fault::NoCapacity(named, seconds.unwrap_or(30.0)),
+        "quota" => Fault::QuotaExhausted(seconds.unwrap_or(3600.0)),
+        "rate_limit" => Fault::RateLimited(seconds.unwrap_or(10.0)),
+        "invalid_argument" => Fault::InvalidArgument,
+        "unavailable" => Fault::Unavailable,
+        "not_found" => Fault::ModelNotFound,
+        "stall" => Fault::Slow(Duration::from_secs_f64(seconds.unwrap_or(30.0))),
+        "mid_stream_capacity" => {
+            state.capacity_mid_stream = true;
+            return Ok(json!({"queued": 1}));
+        }
+        other => {
+            return Err(format!(
+                "unknown fault kind {other:?}: capacity, quota, rate_limit, invalid_argument, unavailable, not_found, mid_stream_capacity or stall"
+            ));
+        }
+    };
+    match (model, path) {
+        (Some(model), None) => state
+            .model_faults
+            .entry(model)
+            .or_default()
+            .extend(std::iter::repeat_n(fault, times)),
+        (None, Some(path)) => match state.faults.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, queue)) => queue.extend(std::iter::repeat_n(fault, times)),
+            None => state
+                .faults
+                .push((path, std::iter::repeat_n(fault, times).collect())),
+        },
+        _ => return Err("name exactly one of model and path".to_owned()),
+    }
+    Ok(json!({"queued": times}))
+}
