@@ -28,7 +28,8 @@
 //! `/v1internal:onboardUser`, `/v1internal/operations/…`, `/v1internal:retrieveUserQuota`,
 //! `/v1internal:(stream)generateContent`; the Gemini API's `/v1beta/models…` and
 //! `/v1/models…`; Vertex AI Express's `/v1/publishers/google/models/{m}:…`
-//! (generate, stream, countTokens, list); Vertex AI's
+//! (generate, stream, countTokens, list, get; retired and unknown models are not
+//! found, thinking settings a model does not take refused); Vertex AI's
 //! `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:…`; and the metadata
 //! server's `/computeMetadata/v1/…` (answering `Metadata-Flavor: Google`).
 //!
@@ -1025,13 +1026,13 @@ pub const RETIRED_MODELS: [&str; 6] = [
     "gemini-1.0-pro",
 ];
 
-/// What Google refuses before answering a model call: a retired model (404), and
+/// What Google refuses before answering a model call: a retired or unknown model (404), and
 /// thinking settings the model does not take (400): both `thinkingLevel` and
 /// `thinkingBudget`; a level on Gemini 2.5; a budget of 0 on 2.5 Pro (it always
 /// thinks); `MINIMAL` on 3.1 Pro and 3.7 Flash.
 fn refuse_model_request(model: &str, request: &Value, version: &str) -> Option<Answer> {
     let model = model.strip_prefix("models/").unwrap_or(model);
-    if RETIRED_MODELS.contains(&model) {
+    if RETIRED_MODELS.contains(&model) || !LISTED_MODELS.contains(&model) {
         return Some(google_error(
             404,
             "NOT_FOUND",
@@ -1149,6 +1150,32 @@ fn public_models(
                 .chain(std::iter::once(json!({"name": "models/gemini-embedding-001", "inputTokenLimit": 2048, "supportedGenerationMethods": ["embedContent"]})))
                 .collect::<Vec<_>>()}),
         );
+    }
+    // models.get: one model, or Google's 404 naming it.
+    if let Some(model) = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))
+        .filter(|rest| !rest.contains(':') && !rest.contains('/'))
+        && request.method() == "GET"
+    {
+        let version = path.split('/').nth(1).unwrap_or("v1beta");
+        return match LISTED_MODELS.contains(&model) {
+            true => json_answer(
+                200,
+                json!({"name": format!("models/{model}"), "version": "001", "displayName": model,
+                       "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
+                       "supportedGenerationMethods": ["generateContent", "countTokens"],
+                       "thinking": true}),
+            ),
+            false => google_error(
+                404,
+                "NOT_FOUND",
+                &format!(
+                    "models/{model} is not found for API version {version}, or is not supported for GetModel."
+                ),
+                json!([]),
+            ),
+        };
     }
     let Some((model, method)) = path
         .rsplit('/')

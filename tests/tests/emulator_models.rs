@@ -73,3 +73,27 @@ fn retired_models_are_not_found_and_refused_thinking_is_invalid() {
         assert_eq!(status, 200, "{model} {thinking}");
     }
 }
+
+/// `models.get`: a listed model's description, Google's 404 for any other.
+#[test]
+fn models_get_describes_listed_models_only() {
+    let emulator = Emulator::new();
+    let get = |path: &str| {
+        let request = http::Request::get(format!("http://127.0.0.1{path}"))
+            .header("x-goog-api-key", API_KEY)
+            .body(Vec::new())
+            .unwrap();
+        emulator
+            .handle(&request, SystemTime::now())
+            .response
+            .unwrap()
+    };
+    let found = get("/v1/models/gemini-3.8-flash");
+    assert_eq!(found.status(), 200);
+    let model: Value = serde_json::from_slice(found.body()).unwrap();
+    assert_eq!(model["name"], "models/gemini-3.8-flash");
+    let missing = get("/v1beta/models/gemini-2.5-flash");
+    assert_eq!(missing.status(), 404);
+    let error = ApiError::from_response(&missing, SystemTime::now());
+    assert_eq!(error.class(), ErrorClass::ModelNotFound);
+}
