@@ -124,3 +124,74 @@ fn a_non_loopback_address_needs_to_be_asked_for() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-remote"));
 }
+
+/// A tool loop against the emulator process: a scripted answer with a thought and two
+/// parallel function calls (the first signed, as Gemini signs), then the history
+/// replayed: without the signature Gemini 3 refuses it, with it (or Google's
+/// placeholder) the loop goes on.
+#[test]
+fn a_tool_loop_with_thought_signatures() {
+    let (_running, base) = start();
+    let (_, credentials) = get(&format!("{base}/_emulator/credentials"));
+    let key = credentials["api_key"].as_str().unwrap().to_owned();
+    let (status, queued) = post(
+        &format!("{base}/_emulator/script"),
+        &[],
+        &json!({"model": "gemini-3.8-flash", "answers": [{
+            "thoughts": ["Two cities: two calls."],
+            "function_calls": [{"name": "weather", "args": {"city": "Paris"}},
+                               {"name": "weather", "args": {"city": "Oslo"}}],
+            "usage": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 7, "totalTokenCount": 22},
+        }]}),
+    );
+    assert_eq!((status, queued["queued"].as_u64()), (200, Some(1)));
+    let generate = format!("{base}/v1beta/models/gemini-3.8-flash:generateContent");
+    let ask =
+        json!({"contents": [{"role": "user", "parts": [{"text": "Weather in Paris and Oslo?"}]}]});
+    let (status, answer) = post(&generate, &[("x-goog-api-key", &key)], &ask);
+    assert_eq!(status, 200, "{answer}");
+    let parts = answer["candidates"][0]["content"]["parts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(parts[0]["thought"], true);
+    assert_eq!(parts[1]["functionCall"]["args"]["city"], "Paris");
+    let signature = parts[1]["thoughtSignature"]
+        .as_str()
+        .expect("the first call signed");
+    assert!(
+        parts[2].get("thoughtSignature").is_none(),
+        "only the first call"
+    );
+    assert_eq!(answer["usageMetadata"]["totalTokenCount"], 22);
+
+    let replay = |first_call_signature: Option<&str>| {
+        let mut first = parts[1].clone();
+        match first_call_signature {
+            Some(signature) => first["thoughtSignature"] = json!(signature),
+            None => {
+                first.as_object_mut().unwrap().remove("thoughtSignature");
+            }
+        }
+        json!({"contents": [
+            {"role": "user", "parts": [{"text": "Weather in Paris and Oslo?"}]},
+            {"role": "model", "parts": [first, parts[2].clone()]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "weather", "response": {"temp": 12}}},
+                {"functionResponse": {"name": "weather", "response": {"temp": 3}}}]},
+        ]})
+    };
+    let (status, refused) = post(&generate, &[("x-goog-api-key", &key)], &replay(None));
+    assert_eq!(status, 400);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing a thought_signature"),
+        "{refused}"
+    );
+    for kept in [signature, "skip_thought_signature_validator"] {
+        let (status, answer) = post(&generate, &[("x-goog-api-key", &key)], &replay(Some(kept)));
+        assert_eq!(status, 200, "{answer}");
+    }
+}

@@ -5,8 +5,14 @@
 //! |---|---|
 //! | `GET /_emulator/credentials` | the OAuth client, the API key and a service-account key file the emulator accepts |
 //! | `POST /_emulator/fault` | queues a fault: `{"model"?, "path"?, "kind", "retry_after_secs"?, "times"?}` |
+//! | `POST /_emulator/script` | queues a model's next answers: `{"model", "answers": [{"parts"?, "text"?, "thoughts"?, "function_calls"?, "finish_reason"?, "usage"?}]}` |
 //! | `GET /_emulator/requests` | what it received: method, path and body size per request (bodies, which hold secrets, are not shown) |
 //! | `POST /_emulator/reset` | clears faults, counts and the request log |
+//!
+//! A scripted answer's parts are Gemini's (`text`, `thought`, `thoughtSignature`,
+//! `functionCall`, …), one streamed event each; or, shorter, `thoughts` (thought
+//! parts, the first signed), `text` (text parts) and `function_calls` (`{"name",
+//! "args"}`, the first signed, as Gemini signs only the first of parallel calls).
 //!
 //! Fault kinds: `capacity`, `quota`, `rate_limit`, `invalid_argument`, `unavailable`,
 //! `not_found`, `mid_stream_capacity` (the next stream breaks off after its first
@@ -17,9 +23,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{
-    API_KEY, Answer, CLIENT_ID, CLIENT_SECRET, Fault, SERVICE_ACCOUNT_EMAIL, State, google_error,
-    json_answer, service_account_file,
+    API_KEY, Answer, CLIENT_ID, CLIENT_SECRET, Fault, SERVICE_ACCOUNT_EMAIL, Scripted, State,
+    google_error, json_answer, service_account_file,
 };
+
+/// The signature the emulator puts on the parts Gemini signs (base64, as Google's).
+pub const EMULATOR_SIGNATURE: &str = "ZW11bGF0b3Itc2lnbmF0dXJl";
 
 /// The most faults one request may queue.
 const MAX_TIMES: u64 = 1000;
@@ -58,9 +67,14 @@ pub(crate) fn control(
             state.counts.clear();
             state.bodies.clear();
             state.log.clear();
+            state.scripts.clear();
             state.capacity_mid_stream = false;
             json_answer(200, json!({}))
         }
+        ("POST", "/_emulator/script") => match queue_script(state, body) {
+            Ok(queued) => json_answer(200, queued),
+            Err(problem) => google_error(400, "INVALID_ARGUMENT", &problem, json!([])),
+        },
         ("POST", "/_emulator/fault") => match queue_fault(state, body) {
             Ok(queued) => json_answer(200, queued),
             Err(problem) => google_error(400, "INVALID_ARGUMENT", &problem, json!([])),
@@ -114,4 +128,63 @@ fn queue_fault(state: &mut State, body: &[u8]) -> Result<Value, String> {
         _ => return Err("name exactly one of model and path".to_owned()),
     }
     Ok(json!({"queued": times}))
+}
+
+/// Reads a script request and queues its answers.
+fn queue_script(state: &mut State, body: &[u8]) -> Result<Value, String> {
+    let request: Value =
+        serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;
+    let model = request["model"]
+        .as_str()
+        .ok_or("model is required")?
+        .to_owned();
+    let answers = request["answers"].as_array().ok_or("answers is required")?;
+    if answers.len() > 1000 {
+        return Err("at most 1000 answers at once".into());
+    }
+    let mut scripted = Vec::new();
+    for answer in answers {
+        let mut parts: Vec<Value> = answer["parts"].as_array().cloned().unwrap_or_default();
+        for (index, thought) in answer["thoughts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let mut part = json!({"text": thought.as_str().unwrap_or_default(), "thought": true});
+            if index == 0 {
+                part["thoughtSignature"] = json!(EMULATOR_SIGNATURE);
+            }
+            parts.push(part);
+        }
+        for text in answer["text"].as_array().into_iter().flatten() {
+            parts.push(json!({"text": text.as_str().unwrap_or_default()}));
+        }
+        for (index, call) in answer["function_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let name = call["name"]
+                .as_str()
+                .ok_or("a function call needs a name")?;
+            let mut part = json!({"functionCall": {"name": name, "args": call.get("args").cloned().unwrap_or(json!({}))}});
+            if index == 0 {
+                part["thoughtSignature"] = json!(EMULATOR_SIGNATURE);
+            }
+            parts.push(part);
+        }
+        scripted.push(Scripted {
+            parts,
+            finish_reason: answer["finish_reason"]
+                .as_str()
+                .unwrap_or("STOP")
+                .to_owned(),
+            usage: answer.get("usage").cloned().filter(Value::is_object),
+        });
+    }
+    let queued = scripted.len();
+    state.scripts.entry(model).or_default().extend(scripted);
+    Ok(json!({"queued": queued}))
 }

@@ -41,6 +41,7 @@
 mod control;
 mod server;
 
+pub use control::EMULATOR_SIGNATURE;
 pub use server::Server;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -118,6 +119,19 @@ pub enum Fault {
     InvalidArgument,
 }
 
+/// One scripted answer: its parts (one streamed event each), its finish reason and
+/// its usage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scripted {
+    /// The candidate's parts, as Gemini writes them (`text`, `thought`,
+    /// `thoughtSignature`, `functionCall`, …).
+    pub parts: Vec<Value>,
+    /// `finishReason` (`STOP` by default).
+    pub finish_reason: String,
+    /// `usageMetadata`, on the last event.
+    pub usage: Option<Value>,
+}
+
 /// Which account the Code Assist endpoints play.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -180,6 +194,8 @@ struct State {
     bodies: Vec<(String, Vec<u8>)>,
     /// Every request: method, path and body size (for the control API).
     log: Vec<(String, String, usize)>,
+    /// Answers queued per model (`/_emulator/script`), used before the default one.
+    scripts: HashMap<String, VecDeque<Scripted>>,
     /// Service accounts whose assertions are accepted: email → RSA public key (DER).
     service_accounts: HashMap<String, Vec<u8>>,
     /// Whether the metadata server answers with `Metadata-Flavor: Google`.
@@ -308,6 +324,16 @@ impl Emulator {
         let mut state = self.state();
         state.faults.clear();
         state.model_faults.clear();
+    }
+
+    /// Queues `answer` as `model`'s next answer on any target (then the default one
+    /// comes back).
+    pub fn script(&self, model: &str, answer: Scripted) {
+        self.state()
+            .scripts
+            .entry(model.to_owned())
+            .or_default()
+            .push_back(answer);
     }
 
     /// Makes streamed answers pause this long between their events (zero: at once).
@@ -1042,6 +1068,14 @@ fn refuse_model_request(model: &str, request: &Value, version: &str) -> Option<A
             json!([]),
         ));
     }
+    if missing_thought_signature(model, request) {
+        return Some(google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance.",
+            json!([]),
+        ));
+    }
     let thinking = &request["generationConfig"]["thinkingConfig"];
     let level = thinking["thinkingLevel"].as_str();
     let budget = thinking["thinkingBudget"].as_i64();
@@ -1080,6 +1114,9 @@ fn model_answer(state: &mut State, model: &str, stream: bool, wrap: bool) -> Ans
         true => json!({ "response": response }),
         false => response,
     };
+    if let Some(scripted) = state.scripts.get_mut(model).and_then(VecDeque::pop_front) {
+        return scripted_answer(state, model, scripted, stream, &wrapped);
+    }
     if !stream {
         return json_answer(
             200,
@@ -1110,6 +1147,74 @@ fn model_answer(state: &mut State, model: &str, stream: bool, wrap: bool) -> Ans
     let mut answer = respond(200, "text/event-stream", stream.into_bytes());
     answer.pace = state.stream_pace;
     answer
+}
+
+/// A scripted answer: whole (every part in one candidate), or one event per part, the
+/// last with the finish reason and the usage.
+fn scripted_answer(
+    state: &State,
+    model: &str,
+    scripted: Scripted,
+    stream: bool,
+    wrapped: &dyn Fn(Value) -> Value,
+) -> Answer {
+    let last = |mut candidate: Value, response: &mut Value| {
+        candidate["finishReason"] = json!(scripted.finish_reason);
+        if let Some(usage) = &scripted.usage {
+            response["usageMetadata"] = usage.clone();
+        }
+        response["candidates"] = json!([candidate]);
+    };
+    if !stream {
+        let mut response = json!({"modelVersion": model});
+        let candidate = json!({"content": {"role": "model", "parts": scripted.parts}});
+        last(candidate, &mut response);
+        return json_answer(200, wrapped(response));
+    }
+    let mut body = String::new();
+    let count = scripted.parts.len().max(1);
+    for index in 0..count {
+        let parts = scripted
+            .parts
+            .get(index)
+            .cloned()
+            .map_or_else(Vec::new, |p| vec![p]);
+        let candidate = json!({"content": {"role": "model", "parts": parts}});
+        let mut response = json!({"modelVersion": model});
+        match index + 1 == count {
+            true => last(candidate, &mut response),
+            false => response["candidates"] = json!([candidate]),
+        }
+        body.push_str(&format!("data: {}\r\n\r\n", wrapped(response)));
+    }
+    let mut answer = respond(200, "text/event-stream", body.into_bytes());
+    answer.pace = state.stream_pace;
+    answer
+}
+
+/// Gemini 3 refuses history that replays a function call without the thought
+/// signature it came with: the first `functionCall` of each model turn must carry one
+/// (Google's placeholder `skip_thought_signature_validator` counts).
+fn missing_thought_signature(model: &str, request: &Value) -> bool {
+    if !model.starts_with("gemini-3") {
+        return false;
+    }
+    request["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|turn| turn["role"] == "model")
+        .filter_map(|turn| {
+            turn["parts"]
+                .as_array()?
+                .iter()
+                .find(|part| part.get("functionCall").is_some())
+        })
+        .any(|first_call| {
+            first_call["thoughtSignature"]
+                .as_str()
+                .is_none_or(str::is_empty)
+        })
 }
 
 /// The Gemini API (`/v1beta/models…` and `/v1/models…`), Vertex AI
