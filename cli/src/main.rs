@@ -395,10 +395,14 @@ fn emulator(host: std::net::IpAddr, port: u16, allow_remote: bool) -> Result<(),
             "{host} is not a loopback address: the emulator's credentials are public; add --allow-remote to listen there"
         )));
     }
-    let server = codeassist_emulator::Server::start_at(
-        codeassist_emulator::Emulator::new(),
-        std::net::SocketAddr::new(host, port),
-    )
+    let emulator = codeassist_emulator::Emulator::new();
+    // The key file /_emulator/credentials hands out signs assertions it accepts.
+    emulator.trust_service_account(
+        codeassist_emulator::SERVICE_ACCOUNT_EMAIL,
+        codeassist_emulator::TEST_SERVICE_ACCOUNT_KEY,
+    );
+    let server =
+        codeassist_emulator::Server::start_at(emulator, std::net::SocketAddr::new(host, port))
     .map_err(|error| Failure::error(format!("cannot listen on {host}:{port}: {error}")))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", server.base_url())

@@ -3,7 +3,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /_emulator/credentials` | the OAuth client, the API key and a service-account key file the emulator accepts |
+//! | `GET /_emulator/credentials` | the OAuth client and a refresh token for it, the API key, and a service-account key file the emulator accepts |
 //! | `POST /_emulator/fault` | queues a fault: `{"model"?, "path"?, "kind", "retry_after_secs"?, "times"?}` |
 //! | `POST /_emulator/script` | queues a model's next answers: `{"model", "answers": [{"parts"?, "text"?, "thoughts"?, "function_calls"?, "finish_reason"?, "usage"?}]}` |
 //! | `GET /_emulator/requests` | what it received: method, path and body size per request (bodies, which hold secrets, are not shown) |
@@ -49,6 +49,9 @@ pub(crate) fn control(
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "api_key": API_KEY,
+                // A signed-in user's refresh token, fresh at each call (gcloud's
+                // `authorized_user` file holds one with the client above).
+                "refresh_token": state.issue_refresh_token(),
                 "service_account_email": SERVICE_ACCOUNT_EMAIL,
                 "service_account_key": serde_json::from_str::<Value>(
                     &service_account_file(&format!("http://{host}/token"))

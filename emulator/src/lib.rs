@@ -204,6 +204,16 @@ struct State {
     model_faults: HashMap<String, VecDeque<Fault>>,
 }
 
+impl State {
+    /// A refresh token for the emulator's OAuth client, as a sign-in would get.
+    fn issue_refresh_token(&mut self) -> String {
+        self.next_id += 1;
+        let token = format!("1//emu-refresh-{}", self.next_id);
+        self.refresh_tokens.insert(token.clone(), false);
+        token
+    }
+}
+
 /// The emulator's state and handler; cheap to clone (clones share state).
 #[derive(Debug, Clone)]
 pub struct Emulator {
@@ -276,11 +286,7 @@ impl Emulator {
 
     /// Issues a refresh token directly, as if a sign-in had happened.
     pub fn issue_refresh_token(&self) -> String {
-        let mut state = self.state();
-        state.next_id += 1;
-        let token = format!("1//emu-refresh-{}", state.next_id);
-        state.refresh_tokens.insert(token.clone(), false);
-        token
+        self.state().issue_refresh_token()
     }
 
     /// Accepts JWT-bearer assertions from `email` signed with the private key
@@ -806,7 +812,9 @@ fn jwt_bearer(state: &mut State, fields: &HashMap<String, String>, now: SystemTi
         claims["iat"].as_i64().unwrap_or(0),
         claims["exp"].as_i64().unwrap_or(0),
     );
-    if claims["sub"] != claims["iss"]
+    // `sub` is optional (Google's libraries leave it out unless a user is
+    // impersonated through domain-wide delegation).
+    if !(claims["sub"].is_null() || claims["sub"] == claims["iss"])
         || !claims["aud"]
             .as_str()
             .is_some_and(|aud| aud.ends_with("/token"))
@@ -862,6 +870,13 @@ fn metadata(
             "/computeMetadata/v1/instance/service-accounts/default/email" => {
                 respond(200, "application/text", METADATA_EMAIL.as_bytes().to_vec())
             }
+            // What google-auth asks first: the account's description.
+            "/computeMetadata/v1/instance/service-accounts/default/"
+            | "/computeMetadata/v1/instance/service-accounts/default" => json_answer(
+                200,
+                json!({"aliases": ["default"], "email": METADATA_EMAIL,
+                       "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}),
+            ),
             "/computeMetadata/v1/project/project-id" => respond(
                 200,
                 "application/text",
@@ -1076,9 +1091,20 @@ fn refuse_model_request(model: &str, request: &Value, version: &str) -> Option<A
             json!([]),
         ));
     }
-    let thinking = &request["generationConfig"]["thinkingConfig"];
-    let level = thinking["thinkingLevel"].as_str();
-    let budget = thinking["thinkingBudget"].as_i64();
+    // Google reads proto field names as well as their JSON names (google-genai sends
+    // `thinking_level`).
+    let field = |value: &Value, json_name: &str, proto_name: &str| {
+        value
+            .get(json_name)
+            .or_else(|| value.get(proto_name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let config = field(request, "generationConfig", "generation_config");
+    let thinking = field(&config, "thinkingConfig", "thinking_config");
+    let level_value = field(&thinking, "thinkingLevel", "thinking_level");
+    let level = level_value.as_str();
+    let budget = field(&thinking, "thinkingBudget", "thinking_budget").as_i64();
     let invalid = |message: &str| Some(google_error(400, "INVALID_ARGUMENT", message, json!([])));
     if level.is_some() && budget.is_some() {
         return invalid("You can only set one of thinking budget and thinking level.");
