@@ -403,7 +403,7 @@ fn emulator(host: std::net::IpAddr, port: u16, allow_remote: bool) -> Result<(),
     );
     let server =
         codeassist_emulator::Server::start_at(emulator, std::net::SocketAddr::new(host, port))
-    .map_err(|error| Failure::error(format!("cannot listen on {host}:{port}: {error}")))?;
+            .map_err(|error| Failure::error(format!("cannot listen on {host}:{port}: {error}")))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", server.base_url())
         .and_then(|()| stdout.flush())
