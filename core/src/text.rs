@@ -60,8 +60,16 @@ fn is_one_clean_line(text: &str, max_chars: usize) -> bool {
 
 /// [`sanitize`]'s result, or `None` when that is the text itself.
 pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
-    let redacted = redacted(text);
-    if matches!(redacted, Cow::Borrowed(_)) && is_one_clean_line(text, max_chars) {
+    // Invisible characters go first: `ya29.\u{202e}abc` is a token once shown.
+    let visible: Cow<'_, str> = match text.chars().any(is_invisible) {
+        true => Cow::Owned(text.chars().filter(|c| !is_invisible(*c)).collect()),
+        false => Cow::Borrowed(text),
+    };
+    let redacted = redacted(&visible);
+    if matches!(redacted, Cow::Borrowed(_))
+        && matches!(visible, Cow::Borrowed(_))
+        && is_one_clean_line(text, max_chars)
+    {
         return None;
     }
     let redacted = redacted.as_ref();
@@ -87,7 +95,7 @@ pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
         };
         i += c.len_utf8();
         // Bidirectional controls can make a line read differently from what it holds.
-        if is_bidi_control(c) {
+        if is_invisible(c) {
             continue;
         }
         if c.is_control() || c.is_whitespace() {
@@ -112,10 +120,13 @@ pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
     Some(ellipsized(&out, max_chars))
 }
 
-/// True for the characters that change the direction text is shown in: a line holding
-/// them can read differently from what it holds.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+/// True for the characters a terminal does not show but that change how a line reads:
+/// the bidirectional controls (a line holding them can read differently from what it
+/// holds) and the zero-width characters. Shown text drops them, before redaction, so a
+/// token split by one is still found.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// True when `text` is one word a terminal shows as it is: not empty, and without
@@ -124,7 +135,7 @@ pub fn is_one_word(text: &str) -> bool {
     !text.is_empty()
         && !text
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || is_bidi_control(c))
+            .any(|c| c.is_control() || c.is_whitespace() || is_invisible(c))
 }
 
 /// True for an email address fit to keep and show: one word ([`is_one_word`]) of at
@@ -393,11 +404,8 @@ mod tests {
     fn sanitize_by_chars(text: &str, max_chars: usize) -> String {
         let mut out = String::new();
         let mut last_space = true;
-        for c in redact_secrets(text).chars() {
-            if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-            {
-                continue;
-            }
+        let visible: String = text.chars().filter(|c| !is_invisible(*c)).collect();
+        for c in redact_secrets(&visible).chars() {
             let c = if c.is_control() || c.is_whitespace() {
                 ' '
             } else {
@@ -557,6 +565,16 @@ mod tests {
             ),
             "the client secret is [redacted], see"
         );
+    }
+
+    /// A token split by an invisible character is still a token once shown: it is
+    /// found and redacted (the fuzzer found `ya29.` + U+202E + the rest).
+    #[test]
+    fn tokens_split_by_invisible_characters_are_redacted() {
+        for split in ["ya29.\u{202e}ARWke-token", "ya29\u{200b}.ARWke-token", "Bearer \u{feff}ARWke"] {
+            let shown = sanitize(&format!("header {split} end"), 200);
+            assert!(!shown.contains("ARWke"), "{split:?} -> {shown}");
+        }
     }
 
     #[test]
