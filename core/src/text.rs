@@ -571,7 +571,11 @@ mod tests {
     /// found and redacted (the fuzzer found `ya29.` + U+202E + the rest).
     #[test]
     fn tokens_split_by_invisible_characters_are_redacted() {
-        for split in ["ya29.\u{202e}ARWke-token", "ya29\u{200b}.ARWke-token", "Bearer \u{feff}ARWke"] {
+        for split in [
+            "ya29.\u{202e}ARWke-token",
+            "ya29\u{200b}.ARWke-token",
+            "Bearer \u{feff}ARWke",
+        ] {
             let shown = sanitize(&format!("header {split} end"), 200);
             assert!(!shown.contains("ARWke"), "{split:?} -> {shown}");
         }
