@@ -50,25 +50,30 @@ fn api_key() -> Option<(Secret, &'static str)> {
 /// other target takes a token from the credential source (`--source`).
 fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
     let key = api_key();
+    // Without --target, the credential decides: it is discovered (and its project
+    // looked up) once, here, and the target below reuses both.
+    let mut discovered: Option<(Client, Option<(String, &'static str)>)> = None;
     let kind = match args.target {
         Some(kind) => {
             tracing::info!(target = kind.name(), "inference target (as asked)");
             kind
         }
         None => {
-            // Which credential there is decides: discovered once, here.
             let (own_sign_in, has_project) = match &key {
                 Some(_) => (false, false),
                 None => {
                     let client = config.calling_client(None, None)?;
                     let own = client.core().config().source.is_sign_in();
                     let project = match own {
-                        true => args.project.is_some() || config.project.is_some(),
-                        false => {
-                            project_and_origin(config, args.project.as_deref(), &client).is_some()
-                        }
+                        true => None,
+                        false => project_and_origin(config, args.project.as_deref(), &client),
                     };
-                    (own, project)
+                    let has_project = match own {
+                        true => args.project.is_some() || config.project.is_some(),
+                        false => project.is_some(),
+                    };
+                    discovered = Some((client, project));
+                    (own, has_project)
                 }
             };
             let (kind, why) = default_target(key.is_some(), own_sign_in, has_project);
@@ -95,13 +100,19 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
             (Target::vertex_express(key), config.client(false, None)?)
         }
         (TargetKind::Vertex, _) => {
-            let client = config.calling_client(None, None)?;
-            let (project, origin) = project_and_origin(config, args.project.as_deref(), &client)
-                .ok_or_else(|| {
-                    Failure::usage(
-                        "Vertex AI needs a project: --project, GOOGLE_CLOUD_PROJECT (or GCLOUD_PROJECT), credentials that name one, or gcloud's configured project",
-                    )
-                })?;
+            let (client, project) = match discovered {
+                Some((client, project)) => (client, project),
+                None => {
+                    let client = config.calling_client(None, None)?;
+                    let project = project_and_origin(config, args.project.as_deref(), &client);
+                    (client, project)
+                }
+            };
+            let (project, origin) = project.ok_or_else(|| {
+                Failure::usage(
+                    "Vertex AI needs a project: --project, GOOGLE_CLOUD_PROJECT (or GCLOUD_PROJECT), credentials that name one, or gcloud's configured project",
+                )
+            })?;
             tracing::info!(project = %project, from = origin, "Vertex AI project");
             let location = args
                 .location
@@ -110,10 +121,15 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
                 .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
             (Target::vertex(project, location), client)
         }
-        _ => (
-            Target::CodeAssist,
-            config.calling_client(args.project.clone(), None)?,
-        ),
+        _ => {
+            let client = match discovered {
+                // The discovered client has no configured project: reused only when
+                // --project names none either.
+                Some((client, _)) if args.project.is_none() => client,
+                _ => config.calling_client(args.project.clone(), None)?,
+            };
+            (Target::CodeAssist, client)
+        }
     };
     let target = target.with_api_version(args.api_version.unwrap_or_default());
     let target = match &config.base_url {

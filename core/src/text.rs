@@ -94,10 +94,6 @@ pub(crate) fn sanitized(text: &str, max_chars: usize) -> Option<String> {
             break;
         };
         i += c.len_utf8();
-        // Bidirectional controls can make a line read differently from what it holds.
-        if is_invisible(c) {
-            continue;
-        }
         if c.is_control() || c.is_whitespace() {
             if last_space {
                 continue;

@@ -405,54 +405,38 @@ fn capacity_with_nothing_to_fall_back_to_is_bounded() {
     let body = br#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "No capacity available for model gemini-3-pro-preview on the server",
         "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com", "metadata": {"model": "gemini-3-pro-preview"}},
                     {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]}}"#;
-    let request = http::Request::post("https://example.test/")
-        .body(Vec::new())
-        .unwrap();
-    let mut clock = VirtualClock::new(start());
-    let mut attempts = 0;
-    let error = drive(
-        Retry::new(
-            Call::new(request),
-            RetryPolicy::default().without_jitter(),
-            &mut zero(),
-        ),
-        &mut clock,
-        |_, _| {
-            attempts += 1;
-            Ok(http::Response::builder()
-                .status(429)
-                .body(body.to_vec())
-                .unwrap())
-        },
-    )
-    .unwrap_err();
+    // Every answer is that 429: how many attempts, the error, and the clock after.
+    let run = |policy: RetryPolicy| {
+        let request = http::Request::post("https://example.test/")
+            .body(Vec::new())
+            .unwrap();
+        let mut clock = VirtualClock::new(start());
+        let mut attempts = 0;
+        let error = drive(
+            Retry::new(Call::new(request), policy, &mut zero()),
+            &mut clock,
+            |_, _| {
+                attempts += 1;
+                Ok(http::Response::builder()
+                    .status(429)
+                    .body(body.to_vec())
+                    .unwrap())
+            },
+        )
+        .unwrap_err();
+        (attempts, error, clock.now())
+    };
+    let (attempts, error, ended) = run(RetryPolicy::default().without_jitter());
     assert_eq!(attempts, 3, "the first attempt and two retries");
     let history = error.retry_history().unwrap();
     assert_eq!(history.total_waited(), Duration::from_secs(60));
     assert_eq!(error.class(), Some(ErrorClass::Capacity));
-    assert_eq!(clock.now(), start() + Duration::from_secs(60));
+    assert_eq!(ended, start() + Duration::from_secs(60));
 
-    // A smaller budget stops sooner; rate limits keep the general limits.
-    let policy = RetryPolicy {
+    // A smaller budget stops sooner.
+    let (attempts, _, _) = run(RetryPolicy {
         capacity_budget: Duration::from_secs(20),
         ..RetryPolicy::default().without_jitter()
-    };
-    let mut clock = VirtualClock::new(start());
-    let request = http::Request::post("https://example.test/")
-        .body(Vec::new())
-        .unwrap();
-    let mut attempts = 0;
-    drive(
-        Retry::new(Call::new(request), policy, &mut zero()),
-        &mut clock,
-        |_, _| {
-            attempts += 1;
-            Ok(http::Response::builder()
-                .status(429)
-                .body(body.to_vec())
-                .unwrap())
-        },
-    )
-    .unwrap_err();
+    });
     assert_eq!(attempts, 1, "a 30 s wait does not fit in 20 s");
 }

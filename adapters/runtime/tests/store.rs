@@ -446,3 +446,17 @@ fn waiting_for_the_lock_counts_against_the_calls_bound() {
     assert!(error.contains("waiting for the lock"), "{error}");
     assert!(took < Duration::from_secs(3), "waited {took:?}");
 }
+
+/// A credential file over 1 MiB is not ours: refused as corrupt, read no further.
+#[cfg(unix)]
+#[test]
+fn an_oversized_credential_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oauth.json");
+    std::fs::write(&path, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let error = FileStore::new(&path).load().unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("larger than 1 MiB"), "{error}");
+}

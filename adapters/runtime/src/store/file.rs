@@ -1,7 +1,7 @@
 //! The default store: one JSON file, replaced atomically under a lock.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -74,13 +74,10 @@ impl FileStore {
             Err(source) => return Err(io("open", &self.path, source)),
         };
         check_private(&file, &self.path)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| io("read", &self.path, source))?;
-        if bytes.len() as u64 > MAX_FILE {
-            return Err(corrupt(&self.path, "larger than 1 MiB"));
-        }
+        let bytes = crate::read_capped(file, MAX_FILE).map_err(|source| match source.kind() {
+            ErrorKind::InvalidData => corrupt(&self.path, "larger than 1 MiB"),
+            _ => io("read", &self.path, source),
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(corrupt(&self.path, "empty"));
         }
