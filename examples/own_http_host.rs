@@ -56,6 +56,11 @@ fn run<O: Operation>(
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(error) => Err(error.to_string()),
             }),
+            // This host runs no programs: workload identity federation through an
+            // executable is not for it.
+            Action::Run(command) => {
+                Input::Ran(Err(format!("{} may not run here", command.program)))
+            }
             // This host reads streamed answers whole.
             Action::Open(request) => match send(agent, request) {
                 Ok(response) if response.status().is_success() => {

@@ -526,7 +526,7 @@ fn every_credential_source() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("GOOGLE_APPLICATION_CREDENTIALS"));
 
-    // A file of a type not supported yet says so.
+    // A broken workload identity federation file says what it lacks.
     let external = home.path().join("external.json");
     std::fs::write(
         &external,
@@ -538,7 +538,7 @@ fn every_credential_source() {
         .args(["token"]));
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output.stderr).contains("not supported yet"),
+        text(&output.stderr).contains("missing field `subject_token_type`"),
         "{}",
         text(&output.stderr)
     );

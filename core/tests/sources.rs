@@ -177,9 +177,7 @@ fn a_key_file_naming_a_foreign_token_host_gets_no_assertion() {
             .unwrap_err();
         assert!(runtime.sent.is_empty(), "{foreign}: a request was sent");
         assert!(
-            error
-                .to_string()
-                .contains("not one of Google's token hosts"),
+            error.to_string().contains("not one of Google's hosts"),
             "{foreign}: {error}"
         );
     }
@@ -388,7 +386,14 @@ fn credential_files_are_strict_about_types_and_name_their_origin() {
             r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": 5}"#,
             "unreadable",
         ),
-        (r#"{"type": "external_account"}"#, "not supported yet"),
+        (
+            r#"{"type": "external_account"}"#,
+            "missing field `audience`",
+        ),
+        (
+            r#"{"type": "impersonated_service_account"}"#,
+            "missing field `service_account_impersonation_url`",
+        ),
         (
             r#"{"type": "something_else"}"#,
             "unsupported credential type",

@@ -157,6 +157,7 @@ impl Client {
                 }
                 Action::Store(store_op) => Input::Store(session.perform(store_op)?),
                 Action::Read(path) => Input::Read(codeassist_runtime::read_credential_file(&path)),
+                Action::Run(command) => Input::Ran(codeassist_runtime::run_command(&command)),
                 Action::Send(request) => Input::Response(self.driver.send(request)),
                 Action::Open(request) => match self.driver.open(request) {
                     Opening::Opened(head, stream) => {

@@ -16,8 +16,9 @@
 //! - **the network setup** ([`ProxyRules`], [`TrustRoots`], [`LazyNetwork`]): the
 //!   proxy rule as curl reads it and the trust roots, decided once for every runtime
 //!   and loaded when the first connection is made;
-//! - **credential sources' I/O** ([`RingKeys`], [`read_credential_file`]): RSA signing
-//!   of service-account assertions and the bounded reader of credential files;
+//! - **credential sources' I/O** ([`RingKeys`], [`read_credential_file`], [`run_command`]): RSA signing
+//!   of service-account assertions, the bounded reader of credential files, and
+//!   [`run_command`], the bounded runner of the programs a credential names;
 //! - **files named from outside** ([`read_regular_file`]): regular files only, opened
 //!   without blocking, read up to a cap.
 //!
@@ -53,7 +54,7 @@ pub use login::{
 };
 pub use network::{LazyNetwork, network_setup};
 pub use proxy::{Intercept, PROXY_VARS, ProxyRules, ProxySetting, may_proxy, redact_proxy_url};
-pub use sources::{RingKeys, read_credential_file};
+pub use sources::{RingKeys, read_credential_file, run_command};
 pub use store::{
     CredentialStore, DEFAULT_LOCK_TIMEOUT, FileStore, LockedStore, MemoryCredentialStore,
     SOURCE_TOKEN_FILE_NAME, StoreError, StoreSession, default_path, resolve_default_path,

@@ -1,11 +1,15 @@
 //! What the credential sources need from a runtime, written once for every runtime:
-//! RSA signing for service-account keys (`ring`, already in the tree through rustls)
-//! and a bounded reader for credential files.
+//! RSA signing for service-account keys (`ring`, already in the tree through rustls),
+//! a bounded reader for credential files, and the bounded runner of the programs
+//! workload identity federation names.
 
 use std::io::Read;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use codeassist_core::client::{Command, CommandOutput, MAX_COMMAND_OUTPUT};
 use codeassist_core::source::{MAX_CREDENTIAL_FILE, Rs256Signer, RsaKeys};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -63,4 +67,52 @@ pub fn read_credential_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
         .read_to_end(&mut bytes)
         .map_err(|error| format!("cannot be read: {error}"))?;
     Ok(Some(bytes))
+}
+
+/// Runs a program for `Action::Run`: not through a shell, with no input and its stderr
+/// discarded (it could hold anything, escape sequences included); its stdout read up
+/// to [`MAX_COMMAND_OUTPUT`] bytes; killed when it outlives its timeout.
+pub fn run_command(command: &Command) -> Result<CommandOutput, String> {
+    let program = codeassist_core::text::sanitize(&command.program, 120);
+    let mut child = std::process::Command::new(&command.program)
+        .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("{program} could not be started: {error}"))?;
+    let deadline = Instant::now() + command.timeout;
+    let (sender, output) = std::sync::mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stdout
+                .take(MAX_COMMAND_OUTPUT as u64)
+                .read_to_end(&mut bytes);
+            let _ = sender.send(bytes);
+        });
+    }
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} did not finish within {} s and was stopped",
+                    command.timeout.as_secs_f32()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(error) => return Err(format!("{program} could not be waited for: {error}")),
+        }
+    };
+    // A child it started may still hold the pipe open: wait for the output no longer
+    // than the deadline allows.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    let output = output.recv_timeout(left).unwrap_or_default();
+    Ok(CommandOutput::new(status.code(), output))
 }

@@ -168,6 +168,11 @@ impl Client {
                     .await
                     .unwrap_or_else(|_| Err("the file reader stopped".to_owned())),
                 ),
+                Action::Run(command) => Input::Ran(
+                    tokio::task::spawn_blocking(move || codeassist_runtime::run_command(&command))
+                        .await
+                        .unwrap_or_else(|_| Err("the program runner stopped".to_owned())),
+                ),
                 Action::Send(request) => Input::Response(self.driver.send(request).await),
                 Action::Open(request) => match self.driver.open(request).await {
                     Opening::Opened(head, stream) => {

@@ -113,6 +113,10 @@ pub struct MemoryRuntime {
     pub opened_body: Option<Vec<u8>>,
     /// The files [`Action::Read`] can read; any other path does not exist.
     pub files: std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    /// What [`Action::Run`] answers, by program; any other program is not found.
+    pub programs: std::collections::BTreeMap<String, super::CommandOutput>,
+    /// The programs run, in order.
+    pub ran: Vec<super::Command>,
 }
 
 impl MemoryRuntime {
@@ -124,6 +128,8 @@ impl MemoryRuntime {
             sent: Vec::new(),
             opened_body: None,
             files: std::collections::BTreeMap::new(),
+            programs: std::collections::BTreeMap::new(),
+            ran: Vec::new(),
         }
     }
 
@@ -153,6 +159,15 @@ impl MemoryRuntime {
                     Err(misuse) => break Err(misuse.into()),
                 },
                 Action::Read(path) => Input::Read(Ok(self.files.get(&path).cloned())),
+                Action::Run(command) => {
+                    let outcome = self
+                        .programs
+                        .get(&command.program)
+                        .cloned()
+                        .ok_or_else(|| format!("{} was not found", command.program));
+                    self.ran.push(command);
+                    Input::Ran(outcome)
+                }
                 Action::Send(request) => Input::Response(self.exchange(request, &mut network)),
                 Action::Open(request) => match self.exchange(request, &mut network) {
                     Ok(response) if response.status().is_success() => {

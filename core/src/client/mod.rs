@@ -13,6 +13,7 @@
 //!   Action::Store(op)      ──▶ load / lock / save / delete / unlock  ──▶ Input::Store
 //!   Action::Wait(duration) ──▶ sleep (the store lock is never held here)
 //!   Action::Read(path)     ──▶ read a credential file (bounded)       ──▶ Input::Read
+//!   Action::Run(command)   ──▶ run a program (bounded in time, output) ──▶ Input::Ran
 //!   Action::Done(output)   ──▶ finished
 //! ```
 //!
@@ -50,14 +51,17 @@
 //! core's own conformance driver.
 
 mod authenticated;
+mod command;
 mod fallback;
 mod memory;
 mod ops;
 mod project;
 mod sign_in;
+mod steps;
 mod token;
 
 pub use authenticated::Authenticated;
+pub use command::{Command, CommandOutput, MAX_COMMAND_OUTPUT};
 pub use fallback::{Answered, FallbackOp, MakeForModel};
 pub use memory::{MemoryRuntime, MemoryStore, Reply};
 pub use ops::{FlowOp, OpenStream, Opened, Opening};
@@ -66,6 +70,7 @@ pub use project::{
     project_failure_drops_cache,
 };
 pub use sign_in::{SignIn, SignInOp};
+pub use steps::{Next, Steps, Then};
 pub use token::{RefreshPolicy, TokenOp};
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -150,6 +155,9 @@ pub enum Action<T> {
     /// [`MAX_CREDENTIAL_FILE`](crate::source::MAX_CREDENTIAL_FILE) + 1 bytes, and feed
     /// [`Input::Read`].
     Read(std::path::PathBuf),
+    /// Run this program (never through a shell), kill it at its timeout, and feed
+    /// [`Input::Ran`].
+    Run(Command),
     /// Finished with this output.
     Done(T),
 }
@@ -164,6 +172,7 @@ impl<T> Action<T> {
             Action::Store(op) => Ok(Action::Store(op)),
             Action::Wait(duration) => Ok(Action::Wait(duration)),
             Action::Read(path) => Ok(Action::Read(path)),
+            Action::Run(command) => Ok(Action::Run(command)),
             Action::Done(output) => Err(output),
         }
     }
@@ -213,6 +222,9 @@ pub enum Input {
     /// The answer to [`Action::Read`]: the bytes, `None` when the file does not exist,
     /// or why it could not be read.
     Read(Result<Option<Vec<u8>>, String>),
+    /// The answer to [`Action::Run`]: how the program ended, or why it could not run
+    /// (not found, or killed at its timeout).
+    Ran(Result<CommandOutput, String>),
 }
 
 /// A client operation: see the [module docs](self).

@@ -36,13 +36,15 @@ impl<F: Flow<Error = Error>> Operation for FlowOp<F> {
         match input {
             Input::Response(response) => self.flow.handle_response(response, now),
             // A flow never asks for these: answering is a misuse the flow reports.
-            Input::Opened(_) | Input::Store(_) | Input::Read(_) => self.flow.handle_response(
-                Err(crate::flow::TransportError::new(
-                    crate::flow::TransportErrorKind::Other,
-                    "a flow was fed an answer it did not ask for",
-                )),
-                now,
-            ),
+            Input::Opened(_) | Input::Store(_) | Input::Read(_) | Input::Ran(_) => {
+                self.flow.handle_response(
+                    Err(crate::flow::TransportError::new(
+                        crate::flow::TransportErrorKind::Other,
+                        "a flow was fed an answer it did not ask for",
+                    )),
+                    now,
+                )
+            }
         }
     }
 }
@@ -164,7 +166,7 @@ impl Operation for OpenStream {
                     _ => Err(failure.into()),
                 }
             }
-            Stage::Answered(Input::Store(_) | Input::Read(_)) => {
+            Stage::Answered(Input::Store(_) | Input::Read(_) | Input::Ran(_)) => {
                 Err(Misuse("a stream was fed a store or file answer").into())
             }
         }

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Action, Client, Input, Operation, StoreOp, StoreReply};
+use super::{Action, BoxedOp, Client, Input, Operation, StoreOp, StoreReply};
 use crate::error::ErrorClass;
+use crate::flow::Misuse;
 use crate::flow::request::RequestTimeout;
-use crate::flow::{Flow, Misuse, Step};
-use crate::oauth::{Credentials, TokenRequest};
+use crate::oauth::Credentials;
 use crate::source::CredentialSource;
 use crate::{Error, Secret};
 
@@ -69,13 +69,24 @@ enum Stage {
     Locking,
     LoadingLocked,
     Refreshing {
-        flow: Box<TokenRequest>,
+        mint: Minting,
         current: Box<Credentials>,
+        /// The longest each request of this attempt may take.
+        timeout: Duration,
     },
     Saving(Secret),
     Unlocking(Outcome),
     Backoff,
     Finished,
+}
+
+/// The operation minting a token (its steps are the source's business).
+struct Minting(BoxedOp<Credentials>);
+
+impl std::fmt::Debug for Minting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Minting")
+    }
 }
 
 /// What the operation ends with once the lock is released.
@@ -245,7 +256,7 @@ impl TokenOp {
         credentials: Box<Credentials>,
         now: SystemTime,
     ) -> Result<Action<Secret>, Error> {
-        let mut flow = self.client.config.source.token_request(
+        let mint = self.client.config.source.mint(
             &credentials,
             &self.client.config.oauth.endpoints.token,
             now,
@@ -259,16 +270,41 @@ impl TokenOp {
         };
         // Nor the call's budget (the lock wait may have spent some of it).
         let timeout = timeout.min(self.budget_left(now).max(Duration::from_secs(1)));
-        let Step::Send(mut request) = flow.poll(now)? else {
-            return Err(Misuse("a refresh starts with a request").into());
-        };
-        request.extensions_mut().insert(RequestTimeout(timeout));
         self.attempts += 1;
-        self.stage = Stage::Refreshing {
-            flow: Box::new(flow),
-            current: credentials,
+        self.step_refresh(Minting(mint), credentials, timeout, now)
+    }
+
+    /// The next action of a refresh: most sources send one request; workload identity
+    /// federation and impersonation read a file, run a program or send several.
+    fn step_refresh(
+        &mut self,
+        mut mint: Minting,
+        current: Box<Credentials>,
+        timeout: Duration,
+        now: SystemTime,
+    ) -> Result<Action<Secret>, Error> {
+        let action = match mint.0.poll(now) {
+            Ok(Action::Done(refreshed)) => return self.refreshed(Ok(refreshed), *current, now),
+            Ok(Action::Send(mut request)) => {
+                request.extensions_mut().insert(RequestTimeout(timeout));
+                Action::Send(request)
+            }
+            Ok(Action::Store(_) | Action::Open(_)) => {
+                let misuse = Misuse("a refresh asked for the store or a stream").into();
+                return self.refreshed(Err(misuse), *current, now);
+            }
+            Ok(other) => match other.pass() {
+                Ok(action) => action,
+                Err(refreshed) => return self.refreshed(Ok(refreshed), *current, now),
+            },
+            Err(error) => return self.refreshed(Err(error), *current, now),
         };
-        Ok(Action::Send(request))
+        self.stage = Stage::Refreshing {
+            mint,
+            current,
+            timeout,
+        };
+        Ok(action)
     }
 
     fn refreshed(
@@ -350,14 +386,20 @@ impl TokenOp {
             (Stage::LoadingLocked, Some(Input::Store(StoreReply::Loaded(credentials)))) => {
                 self.loaded(credentials, true, now)
             }
-            (Stage::Refreshing { mut flow, current }, Some(Input::Response(response))) => {
-                flow.handle_response(response, now);
-                let outcome = match flow.poll(now) {
-                    Ok(Step::Done(credentials)) => Ok(credentials),
-                    Ok(_) => Err(Misuse("a refresh is a single request").into()),
-                    Err(error) => Err(error),
-                };
-                self.refreshed(outcome, *current, now)
+            (
+                Stage::Refreshing {
+                    mut mint,
+                    current,
+                    timeout,
+                },
+                input,
+            ) => {
+                // After a wait there is no input; anything else is the answer to the
+                // mint's last action.
+                if let Some(input) = input {
+                    mint.0.handle(input, now);
+                }
+                self.step_refresh(mint, current, timeout, now)
             }
             (Stage::Saving(token), Some(Input::Store(StoreReply::Done))) => {
                 self.unlock(Outcome::Token(token))

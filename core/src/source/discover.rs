@@ -164,20 +164,26 @@ impl DiscoverOp {
             )
             .into());
         }
-        let source = match parse_credential_file(&bytes, &origin, self.keys.as_ref())? {
-            CredentialFile::AuthorizedUser(user) if self.pinned != SourceKind::ServiceAccount => {
-                CredentialSource::AuthorizedUser(user)
-            }
-            CredentialFile::AuthorizedUser(_) => {
-                return Err(SourceError::new(
-                    "service account key",
-                    &origin,
-                    "this file holds user credentials (authorized_user), not a service-account key",
-                )
-                .into());
-            }
-            CredentialFile::ServiceAccount(account) => CredentialSource::ServiceAccount(account),
-        };
+        let file = parse_credential_file(&bytes, &origin, self.keys.as_ref())?;
+        if self.pinned == SourceKind::ServiceAccount
+            && !matches!(file, CredentialFile::ServiceAccount(_))
+        {
+            let held = match file {
+                CredentialFile::AuthorizedUser(_) => "user credentials (authorized_user)",
+                CredentialFile::ExternalAccount(_) => {
+                    "workload identity federation (external_account)"
+                }
+                _ => "an impersonation (impersonated_service_account)",
+            };
+            return Err(SourceError::new(
+                "service account key",
+                &origin,
+                format!("this file holds {held}, not a service-account key"),
+            )
+            .into());
+        }
+        let mut source = file.into_source();
+        source.use_environment(&self.env);
         self.finish(source)
     }
 

@@ -1,5 +1,7 @@
-//! Reading credential files: gcloud's user credentials (`authorized_user`) and
-//! service-account keys (`service_account`). Strict about the types of the fields
+//! Reading credential files: gcloud's user credentials (`authorized_user`),
+//! service-account keys (`service_account`), workload identity federation
+//! (`external_account`, see [`super::external`]) and impersonation
+//! (`impersonated_service_account`). Strict about the types of the fields
 //! used, tolerant of fields this crate does not know; never echoes a secret. A key
 //! for another universe than Google's (`universe_domain` other than
 //! `googleapis.com`) is refused: every target here calls Google's own hosts.
@@ -10,7 +12,11 @@ use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::{AuthorizedUser, CLOUD_PLATFORM_SCOPE, Origin, RsaKeys, ServiceAccount, SourceError};
+use super::impersonate::IAM_SCOPE;
+use super::{
+    AuthorizedUser, CLOUD_PLATFORM_SCOPE, ExternalAccount, ImpersonatedServiceAccount,
+    Impersonation, Origin, RsaKeys, ServiceAccount, SourceError,
+};
 use crate::Secret;
 use crate::flow::request::secure_uri;
 use crate::oauth::check_token;
@@ -26,6 +32,83 @@ pub enum CredentialFile {
     AuthorizedUser(AuthorizedUser),
     /// A service-account key, ready to sign.
     ServiceAccount(ServiceAccount),
+    /// Workload identity federation.
+    ExternalAccount(Box<ExternalAccount>),
+    /// A service account impersonated with another credential.
+    Impersonated(ImpersonatedServiceAccount),
+}
+
+impl CredentialFile {
+    /// The credential source the file describes.
+    pub fn into_source(self) -> super::CredentialSource {
+        use super::CredentialSource;
+        match self {
+            CredentialFile::AuthorizedUser(user) => CredentialSource::AuthorizedUser(user),
+            CredentialFile::ServiceAccount(account) => CredentialSource::ServiceAccount(account),
+            CredentialFile::ExternalAccount(account) => CredentialSource::ExternalAccount(account),
+            CredentialFile::Impersonated(impersonated) => {
+                CredentialSource::Impersonated(impersonated)
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ImpersonatedFile {
+    service_account_impersonation_url: String,
+    source_credentials: serde_json::Value,
+    #[serde(default)]
+    delegates: Vec<String>,
+    #[serde(default)]
+    quota_project_id: Option<String>,
+}
+
+/// An `impersonated_service_account` file: its source credential (user credentials,
+/// a service-account key or workload identity federation, never another
+/// impersonation) and the account impersonated.
+fn impersonated(
+    bytes: &[u8],
+    origin: &Origin,
+    keys: &dyn RsaKeys,
+) -> Result<CredentialFile, SourceError> {
+    let fail = |problem: String| SourceError::new("impersonated service account", origin, problem);
+    let file: ImpersonatedFile = serde_json::from_slice(bytes).map_err(|e| {
+        fail(format!(
+            "unreadable impersonated_service_account file ({e})"
+        ))
+    })?;
+    let source_bytes = serde_json::to_vec(&file.source_credentials)
+        .map_err(|_| fail("source_credentials cannot be read".into()))?;
+    let source = match parse_credential_file(&source_bytes, origin, keys)? {
+        CredentialFile::Impersonated(_) => {
+            return Err(fail(
+                "source_credentials is itself an impersonation; name the account directly".into(),
+            ));
+        }
+        CredentialFile::ServiceAccount(mut account) => {
+            // A key that only buys the impersonated token asks for IAM's scope, as
+            // google-auth does.
+            account.scopes = vec![IAM_SCOPE.to_owned()];
+            CredentialFile::ServiceAccount(account)
+        }
+        other => other,
+    };
+    let mut impersonation =
+        Impersonation::from_url(file.service_account_impersonation_url.trim(), origin)?;
+    if file
+        .delegates
+        .iter()
+        .any(|d| !crate::text::is_one_word(d) || d.len() > 320)
+    {
+        return Err(fail("delegates holds an entry that is not one word".into()));
+    }
+    impersonation.delegates = file.delegates;
+    Ok(CredentialFile::Impersonated(ImpersonatedServiceAccount {
+        source: Box::new(source.into_source()),
+        impersonation,
+        quota_project_id: file.quota_project_id.filter(|p| !p.trim().is_empty()),
+        origin: origin.clone(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -132,14 +215,10 @@ pub fn parse_credential_file(
                 origin: origin.clone(),
             }))
         }
-        Some("external_account") => Err(fail(
-            "type external_account (workload identity federation) is not supported yet; \
-             use a service-account key, gcloud user credentials or the metadata server"
-                .into(),
-        )),
-        Some("impersonated_service_account") => Err(fail(
-            "type impersonated_service_account is not supported yet".into(),
-        )),
+        Some("external_account") => Ok(CredentialFile::ExternalAccount(Box::new(
+            ExternalAccount::parse(bytes, origin)?,
+        ))),
+        Some("impersonated_service_account") => impersonated(bytes, origin, keys),
         Some(other) => Err(fail(format!(
             "unsupported credential type {:?}",
             crate::text::sanitize(other, 60)

@@ -44,15 +44,20 @@
 //! `ring`'s signing API takes an operating-system random source, which core never
 //! touches.
 
+pub mod aws;
 mod discover;
+pub mod external;
 mod file;
 mod gcloud;
+pub mod impersonate;
 mod jwt;
 mod metadata;
 
 pub use discover::DiscoverOp;
+pub use external::{ExternalAccount, ExternalEnvironment, SubjectFormat, SubjectSource};
 pub use file::{CredentialFile, MAX_CREDENTIAL_FILE, parse_credential_file};
 pub use gcloud::{GcloudProject, gcloud_project_in};
+pub use impersonate::Impersonation;
 pub use jwt::{JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME, jwt_bearer};
 pub use metadata::{
     DEFAULT_METADATA_HOST, FALLBACK_METADATA_HOST, METADATA_FLAVOR, metadata_email,
@@ -65,8 +70,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::flow::request::{is_google_api_url, same_origin};
-use crate::oauth::{Credentials, TokenRequest, refresh_token};
+use crate::client::{BoxedOp, FlowOp, Steps};
+use crate::oauth::{Credentials, refresh_token};
 use crate::{Error, Secret};
 
 /// The environment variables through which a token is handed over, in the order read.
@@ -87,7 +92,7 @@ pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-pl
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// Every variable discovery reads; a runtime captures these into an [`Environment`].
-pub const DISCOVERY_VARS: [&str; 10] = [
+pub const DISCOVERY_VARS: [&str; 16] = [
     INJECTED_TOKEN_VARS[0],
     INJECTED_TOKEN_VARS[1],
     CREDENTIALS_FILE_VAR,
@@ -98,6 +103,12 @@ pub const DISCOVERY_VARS: [&str; 10] = [
     "HOME",
     "APPDATA",
     "XDG_CONFIG_HOME",
+    external::ALLOW_EXECUTABLES_VAR,
+    external::AWS_VARS[0],
+    external::AWS_VARS[1],
+    external::AWS_VARS[2],
+    external::AWS_VARS[3],
+    external::AWS_VARS[4],
 ];
 
 /// The environment values discovery reads, captured by the runtime (core reads no
@@ -360,6 +371,22 @@ impl InjectedToken {
     }
 }
 
+/// A service account impersonated with another credential's token
+/// (`type: impersonated_service_account`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ImpersonatedServiceAccount {
+    /// The credential whose token buys the impersonated one (gcloud's user
+    /// credentials, a service-account key, or workload identity federation).
+    pub source: Box<CredentialSource>,
+    /// Who is impersonated, and how.
+    pub impersonation: Impersonation,
+    /// `quota_project_id` from the file.
+    pub quota_project_id: Option<String>,
+    /// The file, and the variable that named it.
+    pub origin: Origin,
+}
+
 /// Where the client's access tokens come from (see the [module docs](self)).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -375,6 +402,10 @@ pub enum CredentialSource {
     Metadata(MetadataServer),
     /// A token handed over in the environment.
     Injected(InjectedToken),
+    /// Workload identity federation.
+    ExternalAccount(Box<ExternalAccount>),
+    /// A service account impersonated with another credential.
+    Impersonated(ImpersonatedServiceAccount),
 }
 
 /// What `status` shows of a source: never a secret.
@@ -412,6 +443,10 @@ impl CredentialSource {
     pub fn quota_project<'a>(&'a self, configured: Option<&'a str>) -> Option<&'a str> {
         let from_file = match self {
             CredentialSource::AuthorizedUser(user) => user.quota_project_id.as_deref(),
+            CredentialSource::ExternalAccount(account) => account.quota_project_id.as_deref(),
+            CredentialSource::Impersonated(impersonated) => {
+                impersonated.quota_project_id.as_deref()
+            }
             _ => None,
         };
         configured
@@ -425,6 +460,21 @@ impl CredentialSource {
         match self {
             CredentialSource::ServiceAccount(account) => account.project_id.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Gives a workload identity federation source (also as an impersonation's
+    /// source) what it reads of the environment: the AWS variables and whether
+    /// executables may run.
+    pub fn use_environment(&mut self, env: &Environment) {
+        match self {
+            CredentialSource::ExternalAccount(account) => {
+                account.environment = ExternalEnvironment::from_environment(env);
+            }
+            CredentialSource::Impersonated(impersonated) => {
+                impersonated.source.use_environment(env)
+            }
+            _ => {}
         }
     }
 
@@ -444,6 +494,19 @@ impl CredentialSource {
                 Some(format!("metadata server {}", server.host)),
             ),
             CredentialSource::Injected(injected) => ("env", None, Some(injected.origin.0.clone())),
+            CredentialSource::ExternalAccount(account) => (
+                "adc",
+                account
+                    .impersonation
+                    .as_ref()
+                    .map(|impersonation| impersonation.target.clone()),
+                Some(account.origin.0.clone()),
+            ),
+            CredentialSource::Impersonated(impersonated) => (
+                "adc",
+                Some(impersonated.impersonation.target.clone()),
+                Some(impersonated.origin.0.clone()),
+            ),
         };
         SourceSummary {
             kind,
@@ -477,22 +540,39 @@ impl CredentialSource {
                 seed.expires_at = Some(i64::MAX);
                 seed
             }
+            CredentialSource::ExternalAccount(account) => {
+                let mut seed = Credentials::new(format!("external:{}", account.audience), None, "");
+                seed.email = account.impersonation.as_ref().map(|i| i.target.clone());
+                seed
+            }
+            CredentialSource::Impersonated(impersonated) => {
+                let target = &impersonated.impersonation.target;
+                let mut seed = Credentials::new(format!("impersonated:{target}"), None, "");
+                seed.email = Some(target.clone());
+                seed
+            }
         };
         Some(seed)
     }
 
-    /// The request that mints a new access token for `current` at `now`.
-    /// `token_endpoint` is the configured token endpoint (Google's unless overridden);
-    /// it replaces a credential file's `token_uri` when that is Google's own.
-    pub fn token_request(
+    /// The operation that mints a new access token for `current` at `now`: its output
+    /// is `current` with the new token applied. Most sources send one request;
+    /// workload identity federation reads a file, runs a program or asks several
+    /// hosts, and impersonation first mints the source's own token.
+    ///
+    /// `token_endpoint` is the configured token endpoint (Google's unless
+    /// overridden): it replaces a credential file's `token_uri` when that is Google's
+    /// own, and its origin is the one host besides Google's that a credential file's
+    /// URLs may name.
+    pub fn mint(
         &self,
         current: &Credentials,
         token_endpoint: &str,
         now: SystemTime,
-    ) -> Result<TokenRequest, Error> {
-        match self {
+    ) -> Result<BoxedOp<Credentials>, Error> {
+        Ok(match self {
             CredentialSource::SignIn | CredentialSource::AuthorizedUser(_) => {
-                refresh_token(current, token_endpoint)
+                Box::new(FlowOp::new(refresh_token(current, token_endpoint)?))
             }
             CredentialSource::ServiceAccount(account) => {
                 let audience = match account.token_uri.as_str() {
@@ -502,27 +582,52 @@ impl CredentialSource {
                 // The signed assertion goes only to Google's token hosts, or to the
                 // base URL that replaces them: a key file naming another host would
                 // hand it a credential.
-                if !is_google_api_url(audience) && !same_origin(audience, token_endpoint) {
-                    return Err(SourceError::new(
-                        "service account key",
-                        &account.origin,
-                        format!(
-                            "token_uri {} is not one of Google's token hosts                              (https://*.googleapis.com); nothing was sent to it",
-                            crate::text::sanitize(audience, 100)
-                        ),
-                    )
-                    .into());
-                }
-                jwt_bearer(account, audience, current.clone(), now)
+                impersonate::check_google_url(
+                    "token_uri",
+                    audience,
+                    token_endpoint,
+                    &account.origin,
+                )?;
+                Box::new(FlowOp::new(jwt_bearer(
+                    account,
+                    audience,
+                    current.clone(),
+                    now,
+                )?))
             }
-            CredentialSource::Metadata(server) => metadata_token(server, current.clone()),
-            CredentialSource::Injected(injected) => Err(SourceError::new(
-                "injected access token",
-                &injected.origin,
-                "the token was refused or has expired, and an injected token cannot be \
-                 refreshed: provide a new one",
-            )
-            .into()),
-        }
+            CredentialSource::Metadata(server) => {
+                Box::new(FlowOp::new(metadata_token(server, current.clone())?))
+            }
+            CredentialSource::Injected(injected) => {
+                return Err(SourceError::new(
+                    "injected access token",
+                    &injected.origin,
+                    "the token was refused or has expired, and an injected token cannot be \
+                     refreshed: provide a new one",
+                )
+                .into());
+            }
+            CredentialSource::ExternalAccount(account) => Box::new(Steps::new(account.mint(
+                current.clone(),
+                token_endpoint,
+                now,
+            ))),
+            CredentialSource::Impersonated(impersonated) => {
+                impersonated
+                    .impersonation
+                    .check_host(token_endpoint, &impersonated.origin)?;
+                let seed = impersonated.source.seed().ok_or(Error::NotSignedIn)?;
+                let first = impersonated.source.mint(&seed, token_endpoint, now)?;
+                let impersonation = impersonated.impersonation.clone();
+                let current = current.clone();
+                Box::new(Steps::after(first, move |source: Credentials, now| {
+                    let token = source.access_token.ok_or_else(|| Error::InvalidResponse {
+                        what: "the impersonation's source credential",
+                        detail: "no access token".into(),
+                    })?;
+                    impersonation.exchange(&token, current, now)
+                }))
+            }
+        })
     }
 }
