@@ -3,7 +3,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /_emulator/credentials` | the OAuth client and a refresh token for it, the API key, and a service-account key file the emulator accepts |
+//! | `GET /_emulator/credentials` | the OAuth client and a refresh token for it, the API key, a service-account key file the emulator accepts, and a workload identity federation subject token with an `external_account` file that uses it |
 //! | `POST /_emulator/fault` | queues a fault: `{"model"?, "path"?, "kind", "retry_after_secs"?, "times"?}` |
 //! | `POST /_emulator/script` | queues a model's next answers: `{"model", "answers": [{"parts"?, "text"?, "thoughts"?, "function_calls"?, "finish_reason"?, "usage"?}]}` |
 //! | `GET /_emulator/requests` | what it received: method, path and body size per request (bodies, which hold secrets, are not shown) |
@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::federation::SUBJECT_TOKEN;
 use super::{
     API_KEY, Answer, CLIENT_ID, CLIENT_SECRET, Fault, SERVICE_ACCOUNT_EMAIL, Scripted, State,
     google_error, json_answer, service_account_file,
@@ -29,6 +30,25 @@ use super::{
 
 /// The signature the emulator puts on the parts Gemini signs (base64, as Google's).
 pub const EMULATOR_SIGNATURE: &str = "ZW11bGF0b3Itc2lnbmF0dXJl";
+
+/// An `external_account` file for the emulator at `host`: the subject token from
+/// `GET /_emulator/credentials` (its `subject_token` field), exchanged at the
+/// emulator's STS, then the service account impersonated.
+pub fn external_account_file(host: &str) -> Value {
+    json!({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/emulator-pool/providers/emulator-provider",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("http://{host}/v1/token"),
+        "service_account_impersonation_url": format!(
+            "http://{host}/v1/projects/-/serviceAccounts/{SERVICE_ACCOUNT_EMAIL}:generateAccessToken"
+        ),
+        "credential_source": {
+            "url": format!("http://{host}/_emulator/credentials"),
+            "format": {"type": "json", "subject_token_field_name": "subject_token"},
+        },
+    })
+}
 
 /// The most faults one request may queue.
 const MAX_TIMES: u64 = 1000;
@@ -56,6 +76,11 @@ pub(crate) fn control(
                 "service_account_key": serde_json::from_str::<Value>(
                     &service_account_file(&format!("http://{host}/token"))
                 ).unwrap_or(Value::Null),
+                // Workload identity federation: the subject token the emulated STS
+                // accepts, and a file that uses it (its token read from this very
+                // endpoint) and impersonates the service account above.
+                "subject_token": SUBJECT_TOKEN,
+                "external_account": external_account_file(host),
             }),
         ),
         ("GET", "/_emulator/requests") => json_answer(

@@ -39,9 +39,13 @@
 #![forbid(unsafe_code)]
 
 mod control;
+mod federation;
 mod server;
 
-pub use control::EMULATOR_SIGNATURE;
+pub use control::{EMULATOR_SIGNATURE, external_account_file};
+pub use federation::{
+    AWS_ACCESS_KEY_ID, AWS_ROLE, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ZONE, SUBJECT_TOKEN,
+};
 pub use server::Server;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -202,6 +206,8 @@ struct State {
     metadata_unflavored: bool,
     /// Faults for a model's generate calls, whatever the target.
     model_faults: HashMap<String, VecDeque<Fault>>,
+    /// IMDSv2 session tokens the emulated AWS metadata service handed out.
+    imds_sessions: Vec<String>,
 }
 
 impl State {
@@ -589,6 +595,11 @@ fn route(
             metadata(state, request, p, now)
         }
         (_, p) if p.starts_with("/v1beta/openai/") => openai(state, request, p, now),
+        ("POST", "/v1/token") => federation::sts(state, request, now),
+        ("POST", p) if p.contains("/serviceAccounts/") && p.ends_with(":generateAccessToken") => {
+            federation::generate_access_token(state, request, p, now)
+        }
+        (_, p) if p.starts_with("/latest/") => federation::aws_metadata(state, request, p),
         (_, p)
             if p.starts_with("/v1beta/models")
                 || p.starts_with("/v1/models")

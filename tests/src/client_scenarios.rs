@@ -609,12 +609,80 @@ pub fn targets<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
 
+/// A credential file parsed as discovery parses it, with `env` as its environment.
+fn source_from_file(file: &serde_json::Value, env: &[(&str, &str)]) -> CredentialSource {
+    let parsed = parse_credential_file(
+        file.to_string().as_bytes(),
+        &Origin("federation test file".into()),
+        &RingKeys,
+    )
+    .expect("the test file parses");
+    let mut source = parsed.into_source();
+    source.use_environment(&Environment::from_vars(env.iter().copied()));
+    source
+}
+
+/// Workload identity federation against the emulated STS and IAM Credentials: a
+/// subject token from a file, exchanged, then the service account impersonated; an
+/// AWS workload through the emulated instance metadata service; a subject token STS
+/// refuses is a permanent failure.
+pub fn workload_identity_federation<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
+    let base = runtime.base_url();
+    let subject = runtime.place_file("subject-token", crate::emulator::SUBJECT_TOKEN.as_bytes());
+    let audience =
+        "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q";
+    let file = serde_json::json!({"type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{base}/v1/token"),
+        "service_account_impersonation_url": format!(
+            "{base}/v1/projects/-/serviceAccounts/{SERVICE_ACCOUNT_EMAIL}:generateAccessToken"),
+        "credential_source": {"file": subject}});
+    let client = client_with_source(runtime, source_from_file(&file, &[]));
+    let token = runtime.run(client.access_token()).unwrap();
+    assert!(
+        token.expose().starts_with("ya29.emu-impersonated-"),
+        "{token:?}"
+    );
+    assert_eq!(emulator.count("/v1/token"), 1);
+    assert!(runtime.stored().is_none(), "the store was written");
+    // Warm: from memory.
+    runtime.run(client.access_token()).unwrap();
+    assert_eq!(emulator.count("/v1/token"), 1);
+
+    let mut aws = serde_json::json!({"type": "external_account", "audience": audience,
+        "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+        "token_url": format!("{base}/v1/token"),
+        "credential_source": {"environment_id": "aws1",
+            "region_url": format!("{base}/latest/meta-data/placement/availability-zone"),
+            "url": format!("{base}/latest/meta-data/iam/security-credentials"),
+            "imdsv2_session_token_url": format!("{base}/latest/api/token")}});
+    let client = client_with_source(runtime, source_from_file(&aws, &[]));
+    let token = runtime.run(client.access_token()).unwrap();
+    assert!(token.expose().starts_with("ya29.emu-access-"), "{token:?}");
+    assert_eq!(emulator.count("/v1/token"), 2);
+
+    // Keys of another AWS account: STS refuses the signed request, for good.
+    aws["credential_source"]
+        .as_object_mut()
+        .unwrap()
+        .remove("imdsv2_session_token_url");
+    let env = [
+        ("AWS_REGION", "us-east-2"),
+        ("AWS_ACCESS_KEY_ID", "AKIDSTRANGER"),
+        ("AWS_SECRET_ACCESS_KEY", "stranger-secret"),
+    ];
+    let client = client_with_source(runtime, source_from_file(&aws, &env));
+    let error = runtime.run(client.access_token()).unwrap_err();
+    assert_eq!(error.class(), Some(ErrorClass::AuthPermanent), "{error}");
+    assert!(!error.to_string().contains("stranger-secret"), "{error}");
+}
+
 /// One scenario, run on a runtime against its emulator.
 type Scenario<R> = fn(&mut R, &Emulator);
 
 /// Every scenario, in order. The emulator is reset to a new free user between them.
 pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
-    let scenarios: [(&str, Scenario<R>); 14] = [
+    let scenarios: [(&str, Scenario<R>); 15] = [
         ("outage_with_a_valid_token", outage_with_a_valid_token),
         ("outage_with_an_expired_token", outage_with_an_expired_token),
         ("sign_in_again", sign_in_again),
@@ -632,6 +700,7 @@ pub fn run_all<R: ClientRuntime>(runtime: &mut R, emulator: &Emulator) {
         ("injected_token", injected_token),
         ("discovery", discovery),
         ("targets", targets),
+        ("workload_identity_federation", workload_identity_federation),
     ];
     for (name, scenario) in scenarios {
         reset(emulator);

@@ -116,3 +116,51 @@ pub fn run_command(command: &Command) -> Result<CommandOutput, String> {
     let output = output.recv_timeout(left).unwrap_or_default();
     Ok(CommandOutput::new(status.code(), output))
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Duration) -> Command {
+        Command::new("sh", vec!["-c".into(), script.into()], timeout)
+    }
+
+    #[test]
+    fn a_program_gives_its_stdout_and_exit_code_with_the_variables_asked() {
+        let mut command = sh(
+            "echo \"out:$GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE\"; echo noise >&2; exit 3",
+            Duration::from_secs(10),
+        );
+        command.env = vec![("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE".into(), "pool".into())];
+        let output = run_command(&command).unwrap();
+        assert_eq!(output.code, Some(3));
+        // stderr is discarded: it never reaches a message or a terminal.
+        assert_eq!(output.output, b"out:pool\n");
+    }
+
+    #[test]
+    fn a_program_that_outlives_its_timeout_is_stopped() {
+        let started = Instant::now();
+        let error = run_command(&sh("sleep 30", Duration::from_millis(300))).unwrap_err();
+        assert!(error.contains("did not finish within 0.3 s"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn output_is_capped_and_a_missing_program_is_named() {
+        let output = run_command(&sh(
+            "head -c 200000 /dev/zero | tr '\\0' a",
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+        assert_eq!(output.output.len(), MAX_COMMAND_OUTPUT);
+        let error = run_command(&Command::new(
+            "/nonexistent/token-helper\u{1b}[31m",
+            Vec::new(),
+            Duration::from_secs(1),
+        ))
+        .unwrap_err();
+        assert!(error.contains("/nonexistent/token-helper"), "{error}");
+        assert!(!error.contains('\u{1b}'), "{error:?}");
+    }
+}
