@@ -8,7 +8,6 @@ use codeassist_core::inference::models::{self, Thinking};
 use codeassist_core::inference::{
     API_KEY_VARS, DEFAULT_LOCATION, LOCATION_VAR, StreamItem, Target, TargetKind, default_target,
 };
-use codeassist_core::source::CredentialSource;
 use codeassist_core::{Error, Secret};
 use serde_json::json;
 
@@ -139,32 +138,6 @@ fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Clie
     Ok((target, client))
 }
 
-/// The project the credential names, and where it came from: a service account's
-/// key, the metadata server, or (for gcloud's user credentials) gcloud's configured
-/// project, read from its files as google-auth does.
-pub fn credential_project(client: &Client) -> Option<(String, &'static str)> {
-    let source = &client.core().config().source;
-    if let Some(project) = source.project_id() {
-        return Some((project.to_owned(), "the service-account key"));
-    }
-    match source {
-        CredentialSource::Metadata(server) => codeassist_core::source::metadata_project_id(server)
-            .ok()
-            .and_then(|flow| client.run(codeassist_core::client::FlowOp::new(flow)).ok())
-            .map(|project| (project, "the metadata server")),
-        CredentialSource::AuthorizedUser(_) => {
-            let env =
-                codeassist_core::source::Environment::capture(|name| std::env::var(name).ok());
-            client
-                .run(codeassist_core::source::GcloudProject::new(&env))
-                .ok()
-                .flatten()
-                .map(|project| (project, "gcloud's configuration"))
-        }
-        _ => None,
-    }
-}
-
 /// The project for calls that need one, and where it came from: `--project`, the
 /// environment (`GOOGLE_CLOUD_PROJECT`, else `GCLOUD_PROJECT`), else the credential's.
 pub fn project_and_origin(
@@ -178,7 +151,15 @@ pub fn project_and_origin(
     if let (Some(project), Some(var)) = (&config.project, config.project_var) {
         return Some((project.clone(), var));
     }
-    credential_project(client)
+    // The credential's own project, else gcloud's or the metadata server's, in
+    // google-auth's order (core's `ProjectLookup`).
+    let env = codeassist_core::source::Environment::capture(|name| std::env::var(name).ok());
+    let source = &client.core().config().source;
+    client
+        .run(codeassist_core::source::ProjectLookup::new(&env, source))
+        .ok()
+        .flatten()
+        .map(|(project, origin)| (project, origin.describe()))
 }
 
 /// The prompt: the argument, else stdin (bounded).

@@ -686,3 +686,59 @@ fn gclouds_configured_project_is_read_from_its_files() {
     );
     assert_eq!(read(&[]), None);
 }
+
+/// The project of a credential, in google-auth's order: the variables, the key's own,
+/// gcloud's configured project for gcloud's file only, the metadata server's.
+#[test]
+fn a_credentials_project_follows_google_auth() {
+    use codeassist_core::source::{ProjectLookup, ProjectOrigin};
+    let lookup = |source: &CredentialSource, vars: &[(&str, &str)]| {
+        let mut vars = vars.to_vec();
+        vars.push(("CLOUDSDK_CONFIG", "/gcloud"));
+        let env = Environment::from_vars(vars);
+        let mut runtime = MemoryRuntime::new(start(), MemoryStore::default());
+        runtime.files.insert(
+            "/gcloud/configurations/config_default".into(),
+            b"[core]\nproject = gcloud-project\n".to_vec(),
+        );
+        runtime
+            .run(ProjectLookup::new(&env, source), |request, _| {
+                assert!(request.uri().path().ends_with("/project/project-id"));
+                reply(200, &[("Metadata-Flavor", "Google")], "metadata-project")
+            })
+            .unwrap()
+    };
+    let key = parse(&key_file(GOOGLE_TOKEN_URI)).unwrap();
+    assert_eq!(
+        lookup(&key, &[("GCLOUD_PROJECT", "legacy")]),
+        Some(("legacy".into(), ProjectOrigin::Variable("GCLOUD_PROJECT")))
+    );
+    // An empty GOOGLE_CLOUD_PROJECT hides GCLOUD_PROJECT; the key's own applies.
+    assert_eq!(
+        lookup(
+            &key,
+            &[("GOOGLE_CLOUD_PROJECT", ""), ("GCLOUD_PROJECT", "legacy")]
+        ),
+        Some(("p".into(), ProjectOrigin::CredentialFile))
+    );
+    // gcloud's configured project is for credentials from gcloud's own file.
+    let named = parse(&user_file(None)).unwrap();
+    assert_eq!(lookup(&named, &[]), None);
+    let parsed = parse_credential_file(
+        user_file(None).as_bytes(),
+        &Origin("/gcloud/application_default_credentials.json (gcloud's application default credentials)".into()),
+        &AnyKey,
+    )
+    .unwrap();
+    let from_gcloud = parsed.into_source();
+    assert!(from_gcloud.is_from_gcloud_file());
+    assert_eq!(
+        lookup(&from_gcloud, &[]),
+        Some(("gcloud-project".into(), ProjectOrigin::Gcloud))
+    );
+    let metadata = CredentialSource::Metadata(MetadataServer::new("127.0.0.1:9"));
+    assert_eq!(
+        lookup(&metadata, &[]),
+        Some(("metadata-project".into(), ProjectOrigin::MetadataServer))
+    );
+}

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use super::file::{CredentialFile, parse_credential_file};
 use super::metadata::{check_flavor, probe};
 use super::{
-    CREDENTIALS_FILE_VAR, CredentialSource, Environment, INJECTED_TOKEN_VARS, InjectedToken,
-    MAX_CREDENTIAL_FILE, MetadataServer, NO_GCE_CHECK_VAR, Origin, RsaKeys, SourceError,
-    SourceKind,
+    CREDENTIALS_FILE_VAR, CredentialSource, Environment, GCLOUD_FILE_ORIGIN, INJECTED_TOKEN_VARS,
+    InjectedToken, MAX_CREDENTIAL_FILE, MetadataServer, NO_GCE_CHECK_VAR, Origin, RsaKeys,
+    SourceError, SourceKind,
 };
 use crate::client::{Action, Input, Operation, StoreOp, StoreReply};
 use crate::flow::Misuse;
@@ -135,12 +135,11 @@ impl DiscoverOp {
         named: bool,
         read: Result<Option<Vec<u8>>, String>,
     ) -> Result<Action<CredentialSource>, Error> {
-        let origin = match named {
-            true => Origin(format!("{} ({CREDENTIALS_FILE_VAR})", path.display())),
-            false => Origin(format!(
-                "{} (gcloud's application default credentials)",
-                path.display()
-            )),
+        // The variable naming gcloud's own file is gcloud's file, as in google-auth.
+        let gcloud = !named || self.env.gcloud_adc_file().as_ref() == Some(&path);
+        let origin = match gcloud {
+            false => Origin(format!("{} ({CREDENTIALS_FILE_VAR})", path.display())),
+            true => Origin(format!("{} {GCLOUD_FILE_ORIGIN}", path.display())),
         };
         let bytes = match read {
             Ok(Some(bytes)) => bytes,

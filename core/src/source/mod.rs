@@ -52,6 +52,7 @@ mod gcloud;
 pub mod impersonate;
 mod jwt;
 mod metadata;
+mod project;
 
 pub use discover::DiscoverOp;
 pub use external::{ExternalAccount, ExternalEnvironment, SubjectFormat, SubjectSource};
@@ -63,6 +64,7 @@ pub use metadata::{
     DEFAULT_METADATA_HOST, FALLBACK_METADATA_HOST, METADATA_FLAVOR, metadata_email,
     metadata_project_id, metadata_token,
 };
+pub use project::{ProjectLookup, ProjectOrigin};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -92,7 +94,7 @@ pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-pl
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// Every variable discovery reads; a runtime captures these into an [`Environment`].
-pub const DISCOVERY_VARS: [&str; 16] = [
+pub const DISCOVERY_VARS: [&str; 18] = [
     INJECTED_TOKEN_VARS[0],
     INJECTED_TOKEN_VARS[1],
     CREDENTIALS_FILE_VAR,
@@ -109,7 +111,12 @@ pub const DISCOVERY_VARS: [&str; 16] = [
     external::AWS_VARS[2],
     external::AWS_VARS[3],
     external::AWS_VARS[4],
+    crate::code_assist::PROJECT_ENV_VAR,
+    crate::code_assist::GCLOUD_PROJECT_VAR,
 ];
+
+/// How the origin of a credential read from gcloud's well-known file ends.
+pub(crate) const GCLOUD_FILE_ORIGIN: &str = "(gcloud's application default credentials)";
 
 /// The environment values discovery reads, captured by the runtime (core reads no
 /// environment). Empty and blank values count as unset.
@@ -136,9 +143,9 @@ impl Environment {
             vars: vars
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
-                // Empty is unset; blank is kept, for the variables where it means
-                // something (see [`Environment::is_blank`]).
-                .filter(|(_, v)| !v.is_empty())
+                // Kept as set: empty and blank read as unset through
+                // [`Environment::get`], and mean something for a few variables
+                // ([`Environment::is_blank`], [`Environment::raw`]).
                 .collect(),
         }
     }
@@ -162,7 +169,14 @@ impl Environment {
 
     /// True when `name` is set to spaces only (not empty: empty is unset).
     pub fn is_blank(&self, name: &str) -> bool {
-        self.vars.get(name).is_some_and(|v| v.trim().is_empty())
+        self.vars
+            .get(name)
+            .is_some_and(|v| !v.is_empty() && v.trim().is_empty())
+    }
+
+    /// The value of `name` exactly as set, empty included; `None` when unset.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
     }
 
     /// gcloud's Application Default Credentials file: `$CLOUDSDK_CONFIG/…`, else
@@ -453,6 +467,19 @@ impl CredentialSource {
             .or(from_file)
             .map(str::trim)
             .filter(|p| !p.is_empty())
+    }
+
+    /// True when the credential was read from gcloud's well-known file (whose
+    /// configured project then applies, as in google-auth).
+    pub fn is_from_gcloud_file(&self) -> bool {
+        let origin = match self {
+            CredentialSource::AuthorizedUser(user) => &user.origin,
+            CredentialSource::ServiceAccount(account) => &account.origin,
+            CredentialSource::ExternalAccount(account) => &account.origin,
+            CredentialSource::Impersonated(impersonated) => &impersonated.origin,
+            _ => return false,
+        };
+        origin.0.ends_with(GCLOUD_FILE_ORIGIN)
     }
 
     /// The project the credential itself names (a service account's `project_id`).
