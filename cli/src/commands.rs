@@ -224,7 +224,7 @@ pub fn status(config: &Config, as_json: bool) -> Result<(), Failure> {
             "proxy_problem": proxy_problem,
             "trust_roots": trust_roots,
             "trust_problem": trust_problem,
-            "source": summary.as_ref().map(|s| json!({"kind": s.kind, "account": s.account, "origin": s.origin})),
+            "source": summary.as_ref().map(|s| json!({"kind": s.kind, "type": s.file_type, "account": s.account, "origin": s.origin})),
             "source_problem": source_problem,
             "quota_project": quota_project,
             "signed_in": credentials.is_some(),

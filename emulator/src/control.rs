@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::federation::SUBJECT_TOKEN;
+use super::federation::{
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, SUBJECT_TOKEN,
+};
 use super::{
     API_KEY, Answer, CLIENT_ID, CLIENT_SECRET, Fault, SERVICE_ACCOUNT_EMAIL, Scripted, State,
     google_error, json_answer, service_account_file,
@@ -81,6 +83,11 @@ pub(crate) fn control(
                 // endpoint) and impersonates the service account above.
                 "subject_token": SUBJECT_TOKEN,
                 "external_account": external_account_file(host),
+                // The emulated AWS role's keys (also served by the emulated instance
+                // metadata service under /latest/).
+                "aws": {"access_key_id": AWS_ACCESS_KEY_ID,
+                    "secret_access_key": AWS_SECRET_ACCESS_KEY,
+                    "session_token": AWS_SESSION_TOKEN},
             }),
         ),
         ("GET", "/_emulator/requests") => json_answer(

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The variables a test run of the program never inherits.
-pub const INHERITED_NEVER: [&str; 26] = [
+pub const INHERITED_NEVER: [&str; 32] = [
     "GOOGLE_CLOUD_PROJECT",
     "GCLOUD_PROJECT",
     "GEMINI_MODEL",
@@ -33,6 +33,12 @@ pub const INHERITED_NEVER: [&str; 26] = [
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "RUST_LOG",
+    "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 ];
 
 /// `program` with `home` as its credential directory, Google replaced by `base`, and

@@ -432,6 +432,9 @@ pub struct SourceSummary {
     pub account: Option<String>,
     /// Where the credential came from.
     pub origin: Option<String>,
+    /// The credential file's `type` (`authorized_user`, `service_account`,
+    /// `external_account`, `impersonated_service_account`), for a file.
+    pub file_type: Option<&'static str>,
 }
 
 impl CredentialSource {
@@ -535,10 +538,18 @@ impl CredentialSource {
                 Some(impersonated.origin.0.clone()),
             ),
         };
+        let file_type = match self {
+            CredentialSource::AuthorizedUser(_) => Some("authorized_user"),
+            CredentialSource::ServiceAccount(_) => Some("service_account"),
+            CredentialSource::ExternalAccount(_) => Some("external_account"),
+            CredentialSource::Impersonated(_) => Some("impersonated_service_account"),
+            _ => None,
+        };
         SourceSummary {
             kind,
             account,
             origin,
+            file_type,
         }
     }
 
