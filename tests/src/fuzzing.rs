@@ -14,8 +14,8 @@ use codeassist_core::flow::{
     Call, Flow, Request, Response, Step, TransportError, TransportErrorKind,
 };
 use codeassist_core::oauth::{
-    Credentials, OAuthClient, TokenResponse, callback_reply, exchange_code, fetch_email,
-    parse_callback,
+    Credentials, OAuthClient, OAuthEndpoints, TokenResponse, callback_reply, exchange_code,
+    fetch_email, parse_callback,
 };
 use codeassist_core::retry::{Jitter, Retry, RetryPolicy};
 use codeassist_core::{ApiError, Secret, SplitMix64};
@@ -497,7 +497,23 @@ pub fn check_credential_file(data: &[u8]) {
     };
     let origin = Origin("fuzzed.json".into());
     match parse_credential_file(data, &origin, &codeassist_runtime::RingKeys) {
-        Ok(_) => {}
+        // Whatever a file holds, minting a token from it (every step answered with
+        // the same bytes) ends in a token or an error, never a panic.
+        Ok(file) => {
+            let mut config = ClientConfig::new(
+                OAuthClient::new("c", "s")
+                    .with_endpoints(OAuthEndpoints::under("http://127.0.0.1:9")),
+            );
+            config.source = file.into_source();
+            let mut runtime = MemoryRuntime::new(now(), MemoryStore::default());
+            runtime.files.insert("/t".into(), data.to_vec());
+            let _ = runtime.run(Client::new(config).access_token(), |_, _| {
+                Reply::now(Ok(http::Response::builder()
+                    .status(200)
+                    .body(data.to_vec())
+                    .expect("a response")))
+            });
+        }
         Err(error) => {
             let message = error.to_string();
             assert!(message.contains("fuzzed.json"), "{message}");

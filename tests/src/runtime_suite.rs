@@ -244,6 +244,7 @@ macro_rules! runtime_suite {
             a_paste_races_the_browser_and_its_end_does_not_cancel,
             a_silent_connection_does_not_hold_up_the_callback,
             slow_local_clients_cannot_hold_the_callback_hostage,
+            a_federation_program_runs_under_the_runtime,
         );
     };
     (@each $runtime:ty; $($scenario:ident),* $(,)?) => {
@@ -259,6 +260,77 @@ macro_rules! runtime_suite {
 
 // ---------------------------------------------------------------------------------
 // Helpers.
+
+/// Workload identity federation through a program (an executable credential
+/// source): the runtime runs it, without a shell, with Google's variables, and the
+/// token it prints is exchanged at the emulated STS; a program that hangs is stopped
+/// at its timeout.
+pub fn a_federation_program_runs_under_the_runtime<R: RuntimeUnderTest>(runtime: &R) {
+    if cfg!(not(unix)) {
+        return;
+    }
+    let emulator = Emulator::new();
+    let server = emulator.serve().expect("the emulator");
+    let base = server.base_url();
+    let dir = tempfile::tempdir().expect("a directory");
+    let script = dir.path().join("token-helper");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE\" = 0 ] || exit 9\n\
+             [ \"$1\" = hang ] && sleep 30\n\
+             printf '{{\"version\": 1, \"success\": true, \"token_type\": \"urn:ietf:params:oauth:token-type:jwt\", \"id_token\": \"{}\", \"expiration_time\": 4102444800}}'\n",
+            crate::emulator::SUBJECT_TOKEN
+        ),
+    )
+    .expect("the script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+    }
+    let client_for = |argument: &str| {
+        let file = json!({"type": "external_account",
+            "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "token_url": format!("{base}/v1/token"),
+            "credential_source": {"executable": {
+                "command": format!("{} {argument}", script.display()), "timeout_millis": 5000}}});
+        let parsed = codeassist_core::source::parse_credential_file(
+            file.to_string().as_bytes(),
+            &codeassist_core::source::Origin("federation.json".into()),
+            &codeassist_runtime::RingKeys,
+        )
+        .expect("the file parses");
+        let mut source = parsed.into_source();
+        source.use_environment(&codeassist_core::source::Environment::from_vars([(
+            "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+            "1",
+        )]));
+        runtime.build(
+            runtime
+                .builder(oauth_client(&base))
+                .store(FileStore::new(dir.path().join("oauth.json")))
+                .env_project(None)
+                .source(source),
+        )
+    };
+    let token = runtime
+        .access_token(&client_for("run"))
+        .expect("a federated token");
+    assert!(token.expose().starts_with("ya29.emu-access-"), "{token:?}");
+    assert_eq!(emulator.count("/v1/token"), 1);
+
+    let started = Instant::now();
+    let error = runtime.access_token(&client_for("hang")).unwrap_err();
+    assert!(
+        error.to_string().contains("did not finish within 5 s"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(emulator.count("/v1/token"), 1);
+}
 
 /// GETs `url`, returning the status and the body.
 fn get(url: &str) -> (u16, String) {
