@@ -127,9 +127,18 @@ impl Config {
             match &mut source {
                 CredentialSource::ServiceAccount(account) => account.scopes = scopes.to_vec(),
                 CredentialSource::Metadata(server) => server.scopes = scopes.to_vec(),
+                CredentialSource::ExternalAccount(account) => {
+                    account.scopes = scopes.to_vec();
+                    if let Some(impersonation) = &mut account.impersonation {
+                        impersonation.scopes = scopes.to_vec();
+                    }
+                }
+                CredentialSource::Impersonated(impersonated) => {
+                    impersonated.impersonation.scopes = scopes.to_vec()
+                }
                 _ => {
                     return Err(Failure::usage(format!(
-                        "--scopes applies to service accounts and the metadata server, not to {} credentials",
+                        "--scopes applies to service accounts, workload identity federation, impersonation and the metadata server, not to {} credentials",
                         source.summary().kind
                     )));
                 }
