@@ -56,7 +56,9 @@ impl fmt::Display for ProjectOrigin {
     }
 }
 
-/// Finds the project of `source` in `env` (see the [module docs](self)). Output: the
+/// Finds the project of `source` in `env`, in google-auth's order: the variables, the
+/// key's own project, gcloud's configured project for credentials from gcloud's own
+/// file, the metadata server's project. Output: the
 /// project and its origin, or `None`. Never fails on what files or the metadata
 /// server hold: an unreadable answer counts as no project.
 pub struct ProjectLookup {
