@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(envelope retry callback token_response flows sse credential_file)
+[ ${#targets[@]} -gt 0 ] || targets=(envelope retry callback token_response flows sse credential_file compat)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"

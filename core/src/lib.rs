@@ -72,6 +72,8 @@
 //! - [`source`]: where access tokens come from (this library's sign-in, gcloud's and
 //!   other credential files, service-account keys, the metadata server, an injected
 //!   token) and the order in which they are discovered.
+//! - [`compat`]: the OpenAI Chat Completions and Anthropic Messages wires ⇄ Gemini,
+//!   as pure translation (requests, whole and streamed answers, errors).
 //! - [`text`] and [`rfc3339`]: leaves every room may use: outside text made safe to
 //!   show (one line, no secret, bounded), and RFC 3339 timestamps.
 //!
@@ -84,6 +86,7 @@
 
 pub mod client;
 pub mod code_assist;
+pub mod compat;
 pub mod error;
 pub mod flow;
 pub mod inference;

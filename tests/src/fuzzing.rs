@@ -21,7 +21,7 @@ use codeassist_core::retry::{Jitter, Retry, RetryPolicy};
 use codeassist_core::{ApiError, Secret, SplitMix64};
 
 /// The fuzz targets, by name (each has a corpus directory of the same name).
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "envelope",
     "retry",
     "callback",
@@ -29,6 +29,7 @@ pub const TARGETS: [&str; 7] = [
     "flows",
     "sse",
     "credential_file",
+    "compat",
 ];
 
 /// Runs the check of `target` on `data`. Unknown targets are ignored.
@@ -41,6 +42,7 @@ pub fn check(target: &str, data: &[u8]) {
         "flows" => check_flows(data),
         "sse" => check_sse(data),
         "credential_file" => check_credential_file(data),
+        "compat" => check_compat(data),
         _ => {}
     }
 }
@@ -576,4 +578,74 @@ pub fn check_credential_file(data: &[u8]) {
             "{email:?}"
         );
     }
+}
+
+/// Any client request (OpenAI or Anthropic) and any Gemini stream through the
+/// translators of `codeassist_core::compat`: a request gives a Gemini request with
+/// contents or a refusal naming a field; a stream gives, on both wires, events whose
+/// tool-call indices count up from 0 per choice with arguments that are JSON, the same
+/// whatever the cut of the bytes; never a panic.
+pub fn check_compat(data: &[u8]) {
+    use codeassist_core::compat::{Options, anthropic, openai};
+    use codeassist_core::inference::{StreamItem, StreamReader};
+    if let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) {
+        for options in [Options::default(), Options::dropping()] {
+            for outcome in [
+                openai::to_gemini(&body, options),
+                anthropic::to_gemini(&body, options),
+            ] {
+                match outcome {
+                    Ok(translated) => assert!(
+                        translated.request["contents"]
+                            .as_array()
+                            .is_some_and(|c| !c.is_empty())
+                    ),
+                    Err(refusal) => assert!(!refusal.field.is_empty()),
+                }
+            }
+        }
+        let _ = anthropic::count_tokens_request(&body, Options::default());
+        let _ = openai::from_gemini(&body, &openai::AnswerMeta::new("c", 1, "m"));
+        let _ = anthropic::from_gemini(&body, &anthropic::AnswerMeta::new("m", "m"));
+    }
+    let translate = |pieces: &[&[u8]]| {
+        let mut reader = StreamReader::new();
+        let mut to_openai =
+            openai::StreamTranslator::new(openai::AnswerMeta::new("c", 1, "m"), true);
+        let mut to_anthropic =
+            anthropic::StreamTranslator::new(anthropic::AnswerMeta::new("m", "m"));
+        let (mut events, mut named) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            for item in reader.push(piece, now()) {
+                if let StreamItem::Chunk(chunk) = item {
+                    events.extend(to_openai.push(&chunk.response));
+                    named.extend(to_anthropic.push(&chunk.response));
+                }
+            }
+        }
+        events.extend(to_openai.finish());
+        named.extend(to_anthropic.finish());
+        (events, named)
+    };
+    let cut = data.first().map_or(0, |c| usize::from(*c)).min(data.len());
+    let whole = translate(&[data]);
+    assert_eq!(whole, translate(&[&data[..cut], &data[cut..]]));
+    let mut next: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for event in &whole.0 {
+        for choice in event["choices"].as_array().into_iter().flatten() {
+            let index = choice["index"].as_u64().unwrap_or(0);
+            for call in choice["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let expected = next.entry(index).or_insert(0);
+                assert_eq!(call["index"].as_u64(), Some(*expected));
+                *expected += 1;
+                let arguments = call["function"]["arguments"].as_str().unwrap_or("");
+                assert!(serde_json::from_str::<serde_json::Value>(arguments).is_ok());
+            }
+        }
+    }
+    assert_eq!(whole.1.last().map(|(name, _)| *name), Some("message_stop"));
 }
