@@ -47,7 +47,7 @@ fn api_key() -> Option<(Secret, &'static str)> {
 
 /// The target and a client that reaches it: an API key needs no sign-in; every
 /// other target takes a token from the credential source (`--source`).
-fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
+pub fn target_and_client(config: &Config, args: &TargetArgs) -> Result<(Target, Client), Failure> {
     let key = api_key();
     // Without --target, the credential decides: it is discovered (and its project
     // looked up) once, here, and the target below reuses both.

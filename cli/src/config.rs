@@ -177,7 +177,17 @@ impl Config {
         oauth: OAuthClient,
         project: Option<String>,
     ) -> ClientBuilder<BlockingDriver> {
-        Client::builder(oauth)
+        self.configure(Client::builder(oauth), project)
+    }
+
+    /// `builder` (of any runtime) with the credential file, the Code Assist endpoints
+    /// and the projects.
+    pub fn configure<D: codeassist_runtime::Runtime>(
+        &self,
+        builder: ClientBuilder<D>,
+        project: Option<String>,
+    ) -> ClientBuilder<D> {
+        builder
             .store(self.store.clone())
             .code_assist(self.code_assist())
             .project(project)

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod demo;
 mod explain;
+mod serve;
 mod ui;
 
 use std::io::{Read, Write};
@@ -204,6 +205,41 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a local gateway: OpenAI (`/v1/chat/completions`), Anthropic
+    /// (`/v1/messages`) and Gemini (`/v1beta/models/…`) clients reach Gemini through
+    /// this machine's Google credentials, with fallback and each wire's own errors.
+    /// Prints its URL, then serves until SIGTERM or Ctrl-C (streams get 10 s).
+    #[command(after_help = "Examples:
+  codeassist serve --port 8080
+  OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=unused python agent.py
+  CODEASSIST_SERVE_API_KEY=secret codeassist serve --host 0.0.0.0 --target vertex --project my-project")]
+    Serve {
+        /// The address to listen on (loopback unless a key is set).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port (0: a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The key callers must present (default CODEASSIST_SERVE_API_KEY): as
+        /// `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
+        #[arg(long, value_name = "KEY")]
+        api_key: Option<String>,
+        /// Where to send requests: code-assist, gemini-api or vertex (default as for ask).
+        #[arg(long, value_name = "TARGET")]
+        target: Option<codeassist_core::inference::TargetKind>,
+        /// The Google Cloud project (Code Assist, Vertex AI).
+        #[arg(long, value_name = "ID")]
+        project: Option<String>,
+        /// Vertex AI's location.
+        #[arg(long, value_name = "LOCATION")]
+        location: Option<String>,
+        /// Never switch to another model.
+        #[arg(long)]
+        no_fallback: bool,
+        /// Drop request fields that cannot be translated instead of refusing them.
+        #[arg(long)]
+        drop_unsupported: bool,
+    },
     /// Run the whole journey against a built-in emulator of Google: no account needed.
     #[command(after_help = "Example:\n  codeassist demo")]
     Demo,
@@ -371,6 +407,31 @@ fn main() -> ExitCode {
                         ..ask::TargetArgs::default()
                     },
                     json,
+                ),
+                Command::Serve {
+                    host,
+                    port,
+                    api_key,
+                    target,
+                    project,
+                    location,
+                    no_fallback,
+                    drop_unsupported,
+                } => serve::serve(
+                    &config,
+                    serve::ServeArgs {
+                        host,
+                        port,
+                        api_key,
+                        target: ask::TargetArgs {
+                            target,
+                            project,
+                            location,
+                            api_version: None,
+                        },
+                        no_fallback,
+                        drop_unsupported,
+                    },
                 ),
                 Command::ExplainError { .. } | Command::Demo | Command::Emulator { .. } => Ok(()),
             }

@@ -723,6 +723,29 @@ pub fn error_reply(error: &ApiError) -> ErrorReply {
     }
 }
 
+/// Any failed call in Anthropic's words: Google's errors as [`error_reply`], the
+/// gateway's own as an `api_error` with a 5xx status.
+pub fn failure_reply(error: &crate::Error) -> ErrorReply {
+    match super::fault_of(error) {
+        super::Fault::Google(api) => error_reply(api),
+        super::Fault::Gateway { status, message } => ErrorReply {
+            status,
+            retry_after: None,
+            body: json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+        },
+    }
+}
+
+/// The gateway's own key was missing or wrong: 401.
+pub fn unauthorized() -> ErrorReply {
+    ErrorReply {
+        status: 401,
+        retry_after: None,
+        body: json!({"type": "error", "error": {"type": "authentication_error",
+            "message": "a valid API key for this gateway is required"}}),
+    }
+}
+
 /// A refused request: 400 naming the field.
 pub fn refusal_reply(refusal: &Refusal) -> ErrorReply {
     ErrorReply {

@@ -30,6 +30,7 @@
 //! when the host asks ([`Options::drop_unsupported`]), and the drop is reported.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 pub mod signature;
 
@@ -398,6 +399,40 @@ pub(crate) fn answer_tag(id: &str) -> String {
         hash = hash.wrapping_mul(0x0100_0193);
     }
     format!("{hash:08x}")
+}
+
+/// A failed call as a wire shows it: Google's classified error, or the gateway's
+/// own trouble (no sign-in, a credential that cannot give a token, a broken
+/// answer) with the status and one line to send.
+pub(crate) enum Fault<'a> {
+    Google(&'a crate::ApiError),
+    Gateway { status: u16, message: String },
+}
+
+pub(crate) fn fault_of(error: &crate::Error) -> Fault<'_> {
+    use crate::Error;
+    let message = crate::text::redact_secrets(&crate::text::sanitize(&error.to_string(), 400));
+    match error {
+        Error::Api(api) => Fault::Google(api),
+        _ if error.needs_sign_in() => Fault::Gateway {
+            status: 503,
+            message: "the gateway is not signed in to Google: run `codeassist login` (or give it \
+                      Application Default Credentials) where it runs"
+                .into(),
+        },
+        Error::Source(_) | Error::CodeAssist(_) => Fault::Gateway {
+            status: 503,
+            message,
+        },
+        Error::InvalidResponse { .. } => Fault::Gateway {
+            status: 502,
+            message,
+        },
+        _ => Fault::Gateway {
+            status: 500,
+            message,
+        },
+    }
 }
 
 /// Whole seconds of a retry delay, rounded up (what `Retry-After` carries).

@@ -693,7 +693,7 @@ impl StreamTranslator {
         match (self.include_usage, self.usage) {
             (true, usage) => {
                 let mut last = self.chunk(Vec::new());
-                last["usage"] = usage.map(|u| self::usage(&u)).unwrap_or(Value::Null);
+                last["usage"] = self::usage(&usage.unwrap_or_default());
                 vec![last]
             }
             (false, _) => Vec::new(),
@@ -770,6 +770,29 @@ pub fn error_reply(error: &ApiError) -> ErrorReply {
         status,
         retry_after,
         body: json!({"error": {"message": error.message(), "type": kind, "code": code, "param": null}}),
+    }
+}
+
+/// Any failed call in OpenAI's words: Google's errors as [`error_reply`], the
+/// gateway's own (no sign-in, a broken credential) as a 5xx `server_error`.
+pub fn failure_reply(error: &crate::Error) -> ErrorReply {
+    match super::fault_of(error) {
+        super::Fault::Google(api) => error_reply(api),
+        super::Fault::Gateway { status, message } => ErrorReply {
+            status,
+            retry_after: None,
+            body: json!({"error": {"message": message, "type": "server_error", "code": null, "param": null}}),
+        },
+    }
+}
+
+/// The gateway's own key was missing or wrong: 401.
+pub fn unauthorized() -> ErrorReply {
+    ErrorReply {
+        status: 401,
+        retry_after: None,
+        body: json!({"error": {"message": "a valid API key for this gateway is required",
+            "type": "invalid_request_error", "code": "invalid_api_key", "param": null}}),
     }
 }
 

@@ -515,6 +515,19 @@ pub struct ModelInfo {
     pub methods: Vec<String>,
 }
 
+impl ModelInfo {
+    /// A model known by name only, offered for `generateContent` and `countTokens`
+    /// (what a target without `models.list` is said to offer).
+    pub fn known(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            input_token_limit: None,
+            output_token_limit: None,
+            methods: vec!["generateContent".into(), "countTokens".into()],
+        }
+    }
+}
+
 /// One page of `models.list`: the models and the next page's token.
 pub fn read_models_page(body: &[u8]) -> Result<(Vec<ModelInfo>, Option<String>), Error> {
     let value: Value = serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
