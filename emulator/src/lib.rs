@@ -1326,7 +1326,11 @@ fn public_models(
     else {
         return google_error(404, "NOT_FOUND", "Method not found.", json!([]));
     };
-    let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
+    let mut body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
+    // countTokens also takes a whole request (system instruction and tools counted).
+    if method == "countTokens" && body["generateContentRequest"].is_object() {
+        body = body["generateContentRequest"].take();
+    }
     if !body["contents"].is_array() {
         return google_error(400, "INVALID_ARGUMENT", "contents is required", json!([]));
     }
@@ -1342,7 +1346,9 @@ fn public_models(
         "streamGenerateContent" => model_answer(state, model, true, false),
         "countTokens" => json_answer(
             200,
-            json!({"totalTokens": body["contents"].to_string().len() / 4}),
+            json!({"totalTokens": (body["contents"].to_string().len()
+                + body["systemInstruction"].to_string().len()
+                + body["tools"].to_string().len()) / 4}),
         ),
         _ => google_error(404, "NOT_FOUND", "Method not found.", json!([])),
     }

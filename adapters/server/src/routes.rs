@@ -90,7 +90,7 @@ fn core_error(error: ClientError) -> Error {
 }
 
 fn class_of(error: &Error) -> String {
-    match error {
+    match error.root() {
         Error::Api(api) => api.class().to_string(),
         _ if error.needs_sign_in() => "not_signed_in".to_owned(),
         _ => "gateway".to_owned(),
@@ -675,7 +675,7 @@ impl Events for OpenAiEvents {
         openai::render(&self.0.finish(), true).into()
     }
     fn error(&mut self, error: &Error) -> Bytes {
-        let body = match error {
+        let body = match error.root() {
             Error::Api(api) => self.0.error(api),
             other => openai::failure_reply(other).body,
         };
@@ -696,7 +696,7 @@ impl Events for AnthropicEvents {
         anthropic::render(&self.0.finish()).into()
     }
     fn error(&mut self, error: &Error) -> Bytes {
-        let event = match error {
+        let event = match error.root() {
             Error::Api(api) => self.0.error(api),
             other => ("error", anthropic::failure_reply(other).body),
         };

@@ -412,6 +412,8 @@ pub(crate) enum Fault<'a> {
 pub(crate) fn fault_of(error: &crate::Error) -> Fault<'_> {
     use crate::Error;
     let message = crate::text::redact_secrets(&crate::text::sanitize(&error.to_string(), 400));
+    // Retries wrap the error that ended them: the wire shows that one.
+    let error = error.root();
     match error {
         Error::Api(api) => Fault::Google(api),
         _ if error.needs_sign_in() => Fault::Gateway {
