@@ -1238,3 +1238,76 @@ fn the_project_comes_from_where_google_auth_finds_it() {
         "an empty GOOGLE_CLOUD_PROJECT hides GCLOUD_PROJECT"
     );
 }
+
+#[test]
+fn serve_refuses_to_expose_the_credentials_without_a_key_and_stops_on_sigterm() {
+    let home = tempfile::tempdir().unwrap();
+    let emulator = codeassist_testkit::emulator::Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    let output = run(codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", codeassist_testkit::emulator::API_KEY)
+        .args(["serve", "--host", "0.0.0.0", "--port", "0"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--api-key"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = run(codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", codeassist_testkit::emulator::API_KEY)
+        .args(["serve", "--host", "example.test"]));
+    assert_eq!(output.status.code(), Some(2));
+
+    // On loopback it serves, and SIGTERM ends it with 0.
+    let mut child = codeassist(home.path(), &base)
+        .env("GEMINI_API_KEY", codeassist_testkit::emulator::API_KEY)
+        .args(["serve", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line.trim();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
+    let mut response = agent()
+        .post(format!("{url}/v1/chat/completions"))
+        .send(r#"{"model": "gemini-3.8-flash", "messages": [{"role": "user", "content": "hi"}]}"#)
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("Hello from the emulator.")
+    );
+    #[cfg(unix)]
+    {
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "serve did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(0));
+    }
+    #[cfg(not(unix))]
+    let _ = child.kill();
+}

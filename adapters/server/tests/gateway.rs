@@ -456,3 +456,40 @@ fn anything_but_loopback_needs_a_key() {
     assert!(check_exposure("[::1]:8080".parse().unwrap(), false).is_ok());
     assert!(check_exposure("[::]:8080".parse().unwrap(), false).is_err());
 }
+
+#[test]
+fn h2c_clients_are_served_too() {
+    let gateway = Running::start(|_| {});
+    let address: SocketAddr = gateway.url.trim_start_matches("http://").parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = gateway.url.clone();
+    let body = runtime.block_on(async move {
+        use http_body_util::BodyExt;
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let request = http::Request::post(format!("{url}/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                chat(false).to_string(),
+            )))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        response.into_body().collect().await.unwrap().to_bytes()
+    });
+    assert!(String::from_utf8_lossy(&body).contains("Hello from the emulator."));
+    // The client's connection closes with its runtime; shutdown needs no drain.
+    drop(runtime);
+    let mut gateway = gateway;
+    assert!(gateway.stop() < Duration::from_secs(5));
+}
