@@ -260,6 +260,10 @@ enum Command {
         /// credentials: only on a network you trust).
         #[arg(long)]
         allow_remote: bool,
+        /// Every model call answers after this many milliseconds (a fixed upstream
+        /// latency, for benchmarks).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -354,7 +358,8 @@ fn main() -> ExitCode {
             host,
             port,
             allow_remote,
-        } => emulator(host, port, allow_remote),
+            latency_ms,
+        } => emulator(host, port, allow_remote, latency_ms),
         command => config::Config::from_env().and_then(|mut config| {
             config.source = cli.source;
             config.cache_source_tokens = cli.cache_token;
@@ -450,13 +455,19 @@ fn main() -> ExitCode {
 }
 
 /// `codeassist emulator`: serves until the process is stopped.
-fn emulator(host: std::net::IpAddr, port: u16, allow_remote: bool) -> Result<(), Failure> {
+fn emulator(
+    host: std::net::IpAddr,
+    port: u16,
+    allow_remote: bool,
+    latency_ms: u64,
+) -> Result<(), Failure> {
     if !host.is_loopback() && !allow_remote {
         return Err(Failure::usage(format!(
             "{host} is not a loopback address: the emulator's credentials are public; add --allow-remote to listen there"
         )));
     }
     let emulator = codeassist_emulator::Emulator::new();
+    emulator.set_latency(std::time::Duration::from_millis(latency_ms));
     // The key file /_emulator/credentials hands out signs assertions it accepts.
     emulator.trust_service_account(
         codeassist_emulator::SERVICE_ACCOUNT_EMAIL,

@@ -8,6 +8,8 @@
 //! | `POST /_emulator/script` | queues a model's next answers: `{"model", "answers": [{"parts"?, "text"?, "thoughts"?, "function_calls"?, "finish_reason"?, "usage"?}]}` |
 //! | `GET /_emulator/requests` | what it received: method, path and body size per request (bodies, which hold secrets, are not shown) |
 //! | `POST /_emulator/reset` | clears faults, counts and the request log |
+//! | `POST /_emulator/latency` | every model call answers after `{"ms": …}` (a fixed upstream latency, for benchmarks) |
+//! | `POST /_emulator/pace` | streamed answers wait `{"ms": …}` between events |
 //!
 //! A scripted answer's parts are Gemini's (`text`, `thought`, `thoughtSignature`,
 //! `functionCall`, …), one streamed event each; or, shorter, `thoughts` (thought
@@ -105,6 +107,23 @@ pub(crate) fn control(
             state.scripts.clear();
             state.capacity_mid_stream = false;
             json_answer(200, json!({}))
+        }
+        ("POST", "/_emulator/latency" | "/_emulator/pace") => {
+            let ms = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["ms"].as_u64())
+                .filter(|ms| *ms <= 600_000);
+            match ms {
+                Some(ms) if path.ends_with("latency") => {
+                    state.latency = Duration::from_millis(ms);
+                    json_answer(200, json!({"latency_ms": ms}))
+                }
+                Some(ms) => {
+                    state.stream_pace = Duration::from_millis(ms);
+                    json_answer(200, json!({"pace_ms": ms}))
+                }
+                None => google_error(400, "INVALID_ARGUMENT", "ms must be 0 to 600000", json!([])),
+            }
         }
         ("POST", "/_emulator/script") => match queue_script(state, body) {
             Ok(queued) => json_answer(200, queued),

@@ -208,6 +208,9 @@ struct State {
     model_faults: HashMap<String, VecDeque<Fault>>,
     /// IMDSv2 session tokens the emulated AWS metadata service handed out.
     imds_sessions: Vec<String>,
+    /// How long every model call takes before its answer (a fixed upstream latency
+    /// for benchmarks); zero by default.
+    latency: Duration,
 }
 
 impl State {
@@ -363,6 +366,12 @@ impl Emulator {
         self.state().counts.get(path).copied().unwrap_or(0)
     }
 
+    /// Every model call (generate, stream, OpenAI-compatible chat) answers after
+    /// `latency`: a fixed upstream latency, for benchmarks.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
     /// The bodies of every request to `path`, in order.
     pub fn bodies(&self, path: &str) -> Vec<Vec<u8>> {
         self.state()
@@ -430,19 +439,40 @@ impl Emulator {
         }
         *state.counts.entry(path.clone()).or_default() += 1;
         state.bodies.push((path.clone(), request.body().clone()));
-        let model_fault = model_called(request, &path)
-            .and_then(|model| state.model_faults.get_mut(&model)?.pop_front());
-        if let Some(fault) = model_fault.or_else(|| take_fault(&mut state, &path)) {
+        let called = model_called(request, &path);
+        let latency = match called.is_some() || path.ends_with("/chat/completions") {
+            true => state.latency,
+            false => Duration::ZERO,
+        };
+        if !latency.is_zero() {
+            let mut answer = self.answer(&mut state, request, &path, called, now);
+            answer.delay = answer.delay.max(latency);
+            return answer;
+        }
+        self.answer(&mut state, request, &path, called, now)
+    }
+
+    fn answer(
+        &self,
+        state: &mut State,
+        request: &http::Request<Vec<u8>>,
+        path: &str,
+        called: Option<String>,
+        now: SystemTime,
+    ) -> Answer {
+        let path = path.to_owned();
+        let model_fault = called.and_then(|model| state.model_faults.get_mut(&model)?.pop_front());
+        if let Some(fault) = model_fault.or_else(|| take_fault(state, &path)) {
             match fault {
                 Fault::Slow(delay) => {
-                    let mut answer = route(&mut state, request, &path, now);
+                    let mut answer = route(state, request, &path, now);
                     answer.delay = delay;
                     return answer;
                 }
                 other => return fault_answer(&other),
             }
         }
-        route(&mut state, request, &path, now)
+        route(state, request, &path, now)
     }
 }
 
