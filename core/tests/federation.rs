@@ -163,6 +163,10 @@ fn a_file_subject_token_is_exchanged_at_sts_with_the_exact_form() {
     assert_eq!(form(sts), expected);
     assert!(sts.headers().get("authorization").is_none());
     assert!(runtime.store.credentials.is_none(), "the store was written");
+    // Counted for a host's metrics; a warm call mints nothing.
+    assert_eq!(client.refreshes(), 1);
+    runtime.run(client.access_token(), google).unwrap();
+    assert_eq!(client.refreshes(), 1);
 
     // The file is read again on the next refresh (the platform rotates it).
     runtime.clock.advance(Duration::from_secs(3600));
@@ -171,6 +175,7 @@ fn a_file_subject_token_is_exchanged_at_sts_with_the_exact_form() {
         .insert(PathBuf::from("/var/run/token"), b"rotated.jwt.sig".to_vec());
     runtime.run(client.access_token(), google).unwrap();
     assert_eq!(form(&runtime.sent[1])["subject_token"], "rotated.jwt.sig");
+    assert_eq!(client.refreshes(), 2);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! What `/metrics` shows, in Prometheus' text format (through the Prometheus
 //! project's `prometheus-client`): requests by route and status, errors by class,
-//! fallbacks, upstream latency, open streams.
+//! fallbacks, upstream latency, open streams, token refreshes.
 
 use std::sync::Mutex;
 
@@ -21,6 +21,9 @@ pub struct Metrics {
     fallbacks: Counter,
     upstream: Histogram,
     open_streams: Gauge,
+    token_refreshes: Counter,
+    /// The client's refresh count when last shown.
+    refreshes_seen: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -46,6 +49,7 @@ impl Metrics {
             0.005, 2.0, 15,
         ));
         let open_streams = Gauge::default();
+        let token_refreshes = Counter::default();
         let mut registry = Registry::with_prefix("codeassist");
         registry.register(
             "requests",
@@ -68,6 +72,11 @@ impl Metrics {
             "Streams being relayed",
             open_streams.clone(),
         );
+        registry.register(
+            "token_refreshes",
+            "Google access tokens minted (refreshes, grants, exchanges)",
+            token_refreshes.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -75,6 +84,18 @@ impl Metrics {
             fallbacks,
             upstream,
             open_streams,
+            token_refreshes,
+            refreshes_seen: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Brings the token refresh counter up to the client's own count.
+    pub(crate) fn sync_refreshes(&self, total: u64) {
+        let seen = self
+            .refreshes_seen
+            .fetch_max(total, std::sync::atomic::Ordering::Relaxed);
+        if total > seen {
+            self.token_refreshes.inc_by(total - seen);
         }
     }
 

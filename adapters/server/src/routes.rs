@@ -255,6 +255,10 @@ async fn route(
     }
     if path == "/metrics" {
         note.route = "metrics";
+        gateway
+            .inner
+            .metrics
+            .sync_refreshes(gateway.inner.client.core().refreshes());
         return full(
             200,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",

@@ -355,6 +355,11 @@ fn the_callers_key_is_checked_in_each_wire_and_never_forwarded() {
     let (status, metrics) = gateway.get("/metrics", &[("authorization", "Bearer gateway-key")]);
     assert_eq!(status, 200);
     assert!(metrics.contains("codeassist_requests_total"), "{metrics}");
+    // An API key mints no token.
+    assert!(
+        metrics.contains("codeassist_token_refreshes_total 0"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -409,6 +409,8 @@ pub struct Client {
     config: Arc<ClientConfig>,
     memory: Arc<Mutex<Option<Credentials>>>,
     models: Arc<Mutex<crate::inference::ModelAvailability>>,
+    /// Tokens minted by this client and its clones (refreshes, grants, exchanges).
+    refreshes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Client {
@@ -418,6 +420,7 @@ impl Client {
             config: Arc::new(config),
             memory: Arc::new(Mutex::new(None)),
             models: Arc::default(),
+            refreshes: Arc::default(),
         }
     }
 
@@ -430,6 +433,7 @@ impl Client {
             config: Arc::new(config),
             memory: Arc::clone(&self.memory),
             models: Arc::clone(&self.models),
+            refreshes: Arc::clone(&self.refreshes),
         }
     }
 
@@ -442,6 +446,7 @@ impl Client {
             config: Arc::new(config),
             memory: Arc::clone(&self.memory),
             models: Arc::clone(&self.models),
+            refreshes: Arc::clone(&self.refreshes),
         }
     }
 
@@ -537,6 +542,17 @@ impl Client {
         self.memory
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many tokens this client and its clones have minted (refreshes, grants,
+    /// exchanges), for a host's metrics.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_refresh(&self) {
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn remember(&self, credentials: Option<Credentials>) {

@@ -315,6 +315,7 @@ impl TokenOp {
     ) -> Result<Action<Secret>, Error> {
         let error = match outcome {
             Ok(mut refreshed) => {
+                self.client.count_refresh();
                 refreshed.projects = current.projects;
                 let token = refreshed.access_token.clone().unwrap_or_default();
                 self.client.remember(Some(refreshed.clone()));
