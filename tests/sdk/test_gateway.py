@@ -219,6 +219,10 @@ def test_google_genai_through_the_gateway(gateway_url):
     text = "".join(chunk.text or "" for chunk in client.models.generate_content_stream(model=FLASH, contents="hi"))
     assert text == "Hello from the emulator."
     assert client.models.count_tokens(model=FLASH, contents="hi").total_tokens > 0
+    assert FLASH in [m.name.removeprefix("models/") for m in client.models.list()]
+    v1 = genai.Client(api_key="unused", http_options=types.HttpOptions(base_url=gateway_url, api_version="v1"))
+    assert v1.models.generate_content(model=FLASH, contents="hi").text == "Hello from the emulator."
+    assert FLASH in [m.name.removeprefix("models/") for m in v1.models.list()]
     with pytest.raises(genai.errors.ClientError) as raised:
         client.models.generate_content(model="gemini-2.5-flash", contents="hi")
     assert raised.value.code == 404

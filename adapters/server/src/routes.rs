@@ -192,7 +192,13 @@ fn wire_of(path: &str, request: &http::Request<Incoming>) -> Wire {
         || (path == "/v1/models" && request.headers().contains_key("anthropic-version"))
     {
         Wire::Anthropic
-    } else if path.starts_with("/v1beta/") || path.starts_with("/v1/models/") {
+    } else if path.starts_with("/v1beta/")
+        || path.starts_with("/v1/models/")
+        // google-genai on `v1` lists at the OpenAI path; it names itself.
+        || (path == "/v1/models"
+            && (request.headers().contains_key("x-goog-api-client")
+                || request.headers().contains_key("x-goog-api-key")))
+    {
         Wire::Gemini
     } else {
         Wire::OpenAi
@@ -277,6 +283,10 @@ async fn route(
         ("POST", "/v1/chat/completions") => {
             note.route = "openai_chat";
             chat_completions(gateway, &body, note).await
+        }
+        ("GET", "/v1/models") if wire == Wire::Gemini => {
+            note.route = "gemini";
+            native(gateway, "GET", path, &query, &body, note).await
         }
         ("GET", "/v1/models") => {
             note.route = "models";
