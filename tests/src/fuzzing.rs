@@ -506,8 +506,23 @@ pub fn check_credential_file(data: &[u8]) {
                 OAuthClient::new("c", "s")
                     .with_endpoints(OAuthEndpoints::under("http://127.0.0.1:9")),
             );
-            config.source = file.into_source();
+            let mut source = file.into_source();
+            // A program the file names answers with the same bytes (allowed to run).
+            source.use_environment(&codeassist_core::source::Environment::from_vars([(
+                "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+                "1",
+            )]));
             let mut runtime = MemoryRuntime::new(now(), MemoryStore::default());
+            if let CredentialSource::ExternalAccount(account) = &source
+                && let codeassist_core::source::SubjectSource::Executable { command, .. } =
+                    &account.subject
+            {
+                runtime.programs.insert(
+                    command[0].clone(),
+                    codeassist_core::client::CommandOutput::new(Some(0), data.to_vec()),
+                );
+            }
+            config.source = source;
             runtime.files.insert("/t".into(), data.to_vec());
             let _ = runtime.run(Client::new(config).access_token(), |_, _| {
                 Reply::now(Ok(http::Response::builder()

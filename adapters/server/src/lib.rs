@@ -52,6 +52,11 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// How long in-flight streams may go on after shutdown starts: 10 s.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
+/// The longest a caller may take to send a request's head, and then its body.
+pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a stream waits for its caller to take the next frame before the
+/// caller counts as gone (a slow caller slows the upstream; a stalled one ends it).
+pub const CALLER_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest request body taken: 32 MiB (images and documents inline).
 pub const DEFAULT_MAX_REQUEST: usize = 32 * 1024 * 1024;
 
@@ -158,7 +163,12 @@ impl Gateway {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // A caller that never finishes its request head is not waited for forever.
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(REQUEST_READ_TIMEOUT);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use codeassist_core::Error;
-use codeassist_core::compat::{Translated, anthropic, gemini, openai};
+use codeassist_core::compat::{ErrorReply, Translated, anthropic, gemini, openai};
 use codeassist_core::inference::{ModelInfo, StreamItem, models::KNOWN_MODELS};
 use codeassist_runtime::ClientError;
 use codeassist_tokio::AsyncResponseStream;
@@ -50,10 +50,10 @@ fn json_response(status: u16, body: &Value) -> http::Response<Body> {
     full(status, "application/json", body.to_string())
 }
 
-/// An error body with its status and `Retry-After`.
-fn error_response(status: u16, retry_after: Option<u64>, body: &Value) -> http::Response<Body> {
-    let mut response = json_response(status, body);
-    if let Some(seconds) = retry_after {
+/// An error reply of any wire: its status, `Retry-After` and body.
+fn error_response(reply: ErrorReply) -> http::Response<Body> {
+    let mut response = json_response(reply.status, &reply.body);
+    if let Some(seconds) = reply.retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -99,38 +99,20 @@ fn class_of(error: &Error) -> String {
 
 /// A failure in the caller's wire.
 fn failure(wire: Wire, error: &Error) -> http::Response<Body> {
-    match wire {
-        Wire::OpenAi => {
-            let reply = openai::failure_reply(error);
-            error_response(reply.status, reply.retry_after, &reply.body)
-        }
-        Wire::Anthropic => {
-            let reply = anthropic::failure_reply(error);
-            error_response(reply.status, reply.retry_after, &reply.body)
-        }
-        Wire::Gemini => {
-            let reply = gemini::failure_reply(error);
-            error_response(reply.status, reply.retry_after, &reply.body)
-        }
-    }
+    error_response(match wire {
+        Wire::OpenAi => openai::failure_reply(error),
+        Wire::Anthropic => anthropic::failure_reply(error),
+        Wire::Gemini => gemini::failure_reply(error),
+    })
 }
 
 /// A refused or malformed request in the caller's wire.
 fn bad_request(wire: Wire, refusal: &codeassist_core::compat::Refusal) -> http::Response<Body> {
-    match wire {
-        Wire::OpenAi => {
-            let reply = openai::refusal_reply(refusal);
-            error_response(reply.status, None, &reply.body)
-        }
-        Wire::Anthropic => {
-            let reply = anthropic::refusal_reply(refusal);
-            error_response(reply.status, None, &reply.body)
-        }
-        Wire::Gemini => {
-            let reply = gemini::reply(400, &refusal.to_string());
-            error_response(reply.status, None, &reply.body)
-        }
-    }
+    error_response(match wire {
+        Wire::OpenAi => openai::refusal_reply(refusal),
+        Wire::Anthropic => anthropic::refusal_reply(refusal),
+        Wire::Gemini => gemini::reply(400, &refusal.to_string()),
+    })
 }
 
 fn plain_error(wire: Wire, status: u16, message: &str) -> http::Response<Body> {
@@ -147,21 +129,11 @@ fn plain_error(wire: Wire, status: u16, message: &str) -> http::Response<Body> {
 }
 
 fn unauthorized(wire: Wire) -> http::Response<Body> {
-    let (status, body) = match wire {
-        Wire::OpenAi => {
-            let reply = openai::unauthorized();
-            (reply.status, reply.body)
-        }
-        Wire::Anthropic => {
-            let reply = anthropic::unauthorized();
-            (reply.status, reply.body)
-        }
-        Wire::Gemini => {
-            let reply = gemini::reply(401, "a valid API key for this gateway is required");
-            (reply.status, reply.body)
-        }
-    };
-    json_response(status, &body)
+    error_response(match wire {
+        Wire::OpenAi => openai::unauthorized(),
+        Wire::Anthropic => anthropic::unauthorized(),
+        Wire::Gemini => gemini::reply(401, "a valid API key for this gateway is required"),
+    })
 }
 
 /// The key a request presents: `Authorization: Bearer`, `x-api-key`,
@@ -276,7 +248,11 @@ async fn route(
         Ok(body) => body,
         Err(status) => {
             note.route = "too_large";
-            return plain_error(wire, status, "the request body is too large or broken");
+            return plain_error(
+                wire,
+                status,
+                "the request body is too large, too slow or broken",
+            );
         }
     };
     match (method.as_str(), path) {
@@ -319,10 +295,12 @@ async fn route(
 }
 
 async fn read_body(request: http::Request<Incoming>, max: usize) -> Result<Bytes, u16> {
-    match Limited::new(request.into_body(), max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(413),
-        Err(_) => Err(400),
+    let reading = Limited::new(request.into_body(), max).collect();
+    match tokio::time::timeout(crate::REQUEST_READ_TIMEOUT, reading).await {
+        Err(_) => Err(408),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(413),
+        Ok(Err(_)) => Err(400),
     }
 }
 
@@ -824,7 +802,11 @@ fn relay(
                         Some(Ok(_)) => continue,
                         Some(Err(error)) => (events.error(&error), true),
                     };
-                    if !bytes.is_empty() && sender.send(bytes).await.is_err() {
+                    let sent = match bytes.is_empty() {
+                        true => Ok(Ok(())),
+                        false => tokio::time::timeout(crate::CALLER_STALL_TIMEOUT, sender.send(bytes)).await,
+                    };
+                    if !matches!(sent, Ok(Ok(()))) {
                         tracing::debug!("the client went away; the upstream request is dropped");
                         break;
                     }

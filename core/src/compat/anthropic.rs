@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+pub use super::ErrorReply;
 use super::signature::{normalize, signature_from_id, tool_call_id};
 use super::{
     Ending, Options, Piece, Refusal, SKIP_SIGNATURE, Strictness, Translated, Usage, answer_tag,
@@ -681,18 +682,6 @@ pub fn render(events: &[Event]) -> Vec<u8> {
         out.extend_from_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes());
     }
     out
-}
-
-/// An error as Anthropic's SDKs read it.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ErrorReply {
-    /// The HTTP status.
-    pub status: u16,
-    /// `Retry-After`, in seconds.
-    pub retry_after: Option<u64>,
-    /// `{"type": "error", "error": {"type", "message"}}`.
-    pub body: Value,
 }
 
 /// A classified Google error in Anthropic's words (`overloaded_error`, 529, for

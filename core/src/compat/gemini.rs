@@ -2,22 +2,10 @@
 //! error envelope (what google-genai raises typed errors from) for Google's errors and
 //! for the gateway's own.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+pub use super::ErrorReply;
 use super::{Fault, fault_of, retry_after_secs};
-
-/// An error in Google's envelope: the status, `Retry-After` in whole seconds, and
-/// `{"error": {"code", "message", "status"}}`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ErrorReply {
-    /// The HTTP status.
-    pub status: u16,
-    /// `Retry-After`, in seconds.
-    pub retry_after: Option<u64>,
-    /// The envelope.
-    pub body: Value,
-}
 
 /// The canonical status name of an HTTP status, as Google's envelope spells it.
 fn status_name(status: u16) -> &'static str {

@@ -64,6 +64,19 @@ impl Refusal {
     }
 }
 
+/// An error as a wire's SDKs read it (every wire's replies are of this shape: the
+/// `openai`, `anthropic` and `gemini` rooms make the body).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ErrorReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Retry-After`, in whole seconds.
+    pub retry_after: Option<u64>,
+    /// The body, in the wire's own error shape.
+    pub body: Value,
+}
+
 /// How strict a translation is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

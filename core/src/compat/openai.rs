@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+pub use super::ErrorReply;
 use super::signature::{normalize, signature_from_id, tool_call_id};
 use super::{
     Ending, Options, Piece, Refusal, SKIP_SIGNATURE, Strictness, Translated, Usage, answer_tag,
@@ -720,19 +721,6 @@ pub fn render(events: &[Value], done: bool) -> Vec<u8> {
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
     out
-}
-
-/// An error as OpenAI's SDKs read it: the status, `Retry-After` in whole seconds, and
-/// `{"error": {"message", "type", "code", "param"}}`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ErrorReply {
-    /// The HTTP status.
-    pub status: u16,
-    /// `Retry-After`, in seconds.
-    pub retry_after: Option<u64>,
-    /// The body.
-    pub body: Value,
 }
 
 /// A classified Google error in OpenAI's words.

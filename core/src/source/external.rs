@@ -93,8 +93,9 @@ pub enum SubjectSource {
     Url {
         /// The URL.
         url: String,
-        /// Headers to send with the request.
-        headers: Vec<(String, String)>,
+        /// Headers to send with the request (values kept secret: they may carry a
+        /// credential of the workload's own).
+        headers: Vec<(String, Secret)>,
         /// The answer's format.
         format: SubjectFormat,
     },
@@ -343,7 +344,7 @@ fn parse_subject(
                         "credential_source.headers holds a header that cannot be sent".into(),
                     ));
                 }
-                headers.push((name.clone(), value.to_owned()));
+                headers.push((name.clone(), Secret::new(value)));
             }
         }
         if url
@@ -509,7 +510,7 @@ impl ExternalAccount {
                 let mut request =
                     http::Request::get(url.as_str()).header(http::header::USER_AGENT, USER_AGENT);
                 for (name, value) in headers {
-                    request = request.header(name.as_str(), value.as_str());
+                    request = request.header(name.as_str(), value.expose());
                 }
                 let request = request
                     .body(Vec::new())
@@ -829,18 +830,13 @@ impl ExternalAccount {
         now: SystemTime,
         then: impl FnOnce(Secret, SystemTime) -> Result<Next<Credentials>, Error> + Send + 'static,
     ) -> Result<Next<Credentials>, Error> {
-        let SubjectSource::Aws {
-            session_token_url, ..
-        } = &self.subject
-        else {
-            return Err(crate::flow::Misuse("not an aws source").into());
-        };
+        let session_token_url = self.aws_urls()?.session_token;
         let needs_metadata =
             self.environment.aws_region.is_none() || self.environment.aws_credentials.is_none();
         let account = self.clone();
         match session_token_url {
             Some(url) if needs_metadata => {
-                let request = http::Request::put(url.as_str())
+                let request = http::Request::put(url)
                     .header("X-aws-ec2-metadata-token-ttl-seconds", "300")
                     .body(Vec::new())
                     .map_err(|_| self.error("imdsv2_session_token_url cannot be requested"))?;
@@ -849,10 +845,7 @@ impl ExternalAccount {
                     self.origin.clone(),
                     "the AWS session token URL",
                     move |body, now| {
-                        let token = String::from_utf8(body)
-                            .unwrap_or_default()
-                            .trim()
-                            .to_owned();
+                        let token = trimmed_text(body);
                         check_token("AWS session token", &token, 4096)
                             .map_err(|why| account.error(why))?;
                         account.aws_region(Some(Secret::new(token)), now, then)
@@ -860,6 +853,25 @@ impl ExternalAccount {
                 ))
             }
             _ => account.aws_region(None, now, then),
+        }
+    }
+
+    /// The AWS source's URLs, read in one place for every AWS step (which only an AWS
+    /// source reaches).
+    fn aws_urls(&self) -> Result<AwsUrls<'_>, Error> {
+        match &self.subject {
+            SubjectSource::Aws {
+                region_url,
+                credentials_url,
+                session_token_url,
+                verification_url,
+            } => Ok(AwsUrls {
+                region: region_url.as_deref(),
+                credentials: credentials_url.as_deref(),
+                session_token: session_token_url.as_deref(),
+                verification: verification_url,
+            }),
+            _ => Err(crate::flow::Misuse("not an aws source").into()),
         }
     }
 
@@ -882,13 +894,10 @@ impl ExternalAccount {
         if let Some(region) = self.environment.aws_region.clone() {
             return self.aws_credentials(session, region, now, then);
         }
-        let SubjectSource::Aws { region_url, .. } = &self.subject else {
-            return Err(crate::flow::Misuse("not an aws source").into());
-        };
-        let url = region_url.clone().ok_or_else(|| {
+        let url = self.aws_urls()?.region.ok_or_else(|| {
             self.error("the AWS region is unknown: set AWS_REGION or name region_url")
         })?;
-        let request = self.aws_get(&url, &session)?;
+        let request = self.aws_get(url, &session)?;
         let account = self.clone();
         Ok(workload_request(
             request,
@@ -896,10 +905,7 @@ impl ExternalAccount {
             "the AWS region URL",
             move |body, now| {
                 // The availability zone (`us-east-1b`) less its last letter.
-                let zone = String::from_utf8(body)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let zone = trimmed_text(body);
                 let region = zone
                     .get(..zone.len().saturating_sub(1))
                     .filter(|r| {
@@ -923,17 +929,15 @@ impl ExternalAccount {
             let token = self.aws_sign(&credentials, &region, now)?;
             return then(token, now);
         }
-        let SubjectSource::Aws {
-            credentials_url, ..
-        } = &self.subject
-        else {
-            return Err(crate::flow::Misuse("not an aws source").into());
-        };
-        let url = credentials_url.clone().ok_or_else(|| {
-            self.error(
+        let url = self
+            .aws_urls()?
+            .credentials
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                self.error(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or name url",
             )
-        })?;
+            })?;
         let request = self.aws_get(&url, &session)?;
         let account = self.clone();
         Ok(workload_request(
@@ -941,10 +945,7 @@ impl ExternalAccount {
             self.origin.clone(),
             "the AWS role URL",
             move |body, _now| {
-                let role = String::from_utf8(body)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let role = trimmed_text(body);
                 if role.is_empty()
                     || !role
                         .bytes()
@@ -975,16 +976,27 @@ impl ExternalAccount {
         region: &str,
         now: SystemTime,
     ) -> Result<Secret, Error> {
-        let SubjectSource::Aws {
-            verification_url, ..
-        } = &self.subject
-        else {
-            return Err(crate::flow::Misuse("not an aws source").into());
-        };
+        let verification_url = self.aws_urls()?.verification;
         aws_subject_token(credentials, region, verification_url, &self.audience, now)
             .map(Secret::new)
             .map_err(|why| self.error(why))
     }
+}
+
+/// The URLs of an AWS subject source.
+struct AwsUrls<'a> {
+    region: Option<&'a str>,
+    credentials: Option<&'a str>,
+    session_token: Option<&'a str>,
+    verification: &'a str,
+}
+
+/// A short text answer of the workload's platform, trimmed (not UTF-8: empty).
+fn trimmed_text(body: Vec<u8>) -> String {
+    String::from_utf8(body)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// A request to the workload's own platform (an identity endpoint, AWS's metadata
