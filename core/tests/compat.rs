@@ -159,6 +159,16 @@ fn what_cannot_be_translated_is_refused_naming_the_field() {
             json!({"model": "gemini-3.8-flash", "messages": user, "stop": ["a", "b", "c", "d", "e", "f"]}),
             "stop",
         ),
+        // A key that is not a plain name is named as a JSON string: never an empty
+        // field, never a raw control character.
+        (
+            json!({"model": "gemini-3.8-flash", "messages": user, "": 1}),
+            "\"\"",
+        ),
+        (
+            json!({"model": "gemini-3.8-flash", "messages": user, "\u{1b}[31mred": 1}),
+            "\"\\u001b[31mred\"",
+        ),
     ] {
         let refusal = refused("openai", body.clone());
         assert_eq!(refusal.field, field, "{body}");

@@ -151,6 +151,29 @@ impl Strictness {
         Err(Refusal::new(field, why))
     }
 
+    /// The body's top-level keys that `known` does not list cannot be translated. A key
+    /// that is not a plain name (empty, or holding quotes, spaces or control characters)
+    /// is named as a JSON string, so the refusal always names something a reader can see.
+    pub(crate) fn unknown_keys(
+        &mut self,
+        body: &Map<String, Value>,
+        known: &[&str],
+    ) -> Result<(), Refusal> {
+        for key in body.keys().filter(|key| !known.contains(&key.as_str())) {
+            let plain = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            let field = if plain {
+                key.clone()
+            } else {
+                Value::String(key.clone()).to_string()
+            };
+            self.unsupported(&field, "is not supported by this gateway")?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn into_dropped(self) -> Vec<String> {
         self.dropped
     }

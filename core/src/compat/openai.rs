@@ -69,11 +69,7 @@ pub fn to_gemini(body: &Value, options: Options) -> Result<Translated, Refusal> 
         .as_object()
         .ok_or_else(|| Refusal::new("body", "must be a JSON object"))?;
     let mut strict = Strictness::new(options);
-    for key in object.keys() {
-        if !KNOWN.contains(&key.as_str()) {
-            strict.unsupported(key, "is not supported by this gateway")?;
-        }
-    }
+    strict.unknown_keys(object, &KNOWN)?;
     let model = model_of(object.get("model"))?;
     let mut request = json!({});
     let (contents, system) = messages(object.get("messages"), &mut strict)?;
