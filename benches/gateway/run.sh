@@ -13,9 +13,10 @@ cd "$(dirname "$0")/../.."
 seconds="${SECONDS_PER_RUN:-10}"
 litellm_version="1.108.7"
 cargo build --release --quiet -p codeassist-cli
-cargo build --release --quiet -p codeassist-benches --example gateway_load
+cargo build --release --quiet -p codeassist-benches --example gateway_load --example h2_upstream
 bin=target/release/codeassist
 load=target/release/examples/gateway_load
+h2_upstream=target/release/examples/h2_upstream
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -100,3 +101,22 @@ hold() { # name pid url [extra flags]
 hold codeassist "$gateway_pid" "$gateway/v1/chat/completions"
 [ -n "$litellm" ] && hold litellm "$litellm_pid" "$litellm/v1/chat/completions" --header "authorization: Bearer sk-bench-0000000000000000"
 curl -s -X POST "$upstream/_emulator/pace" -d '{"ms": 0}' > /dev/null
+
+# Google is reached over HTTP/2 (one connection, many streams); the emulator's own
+# server speaks HTTP/1.1 (a connection per stream), so the same emulator behind an
+# HTTP/2 front, in its own process, shows what a stream holds in production.
+echo "== memory per open stream, the upstream over HTTP/2 (as Google is reached)"
+"$h2_upstream" --ca-file "$work/h2-ca.pem" --pace-ms 600000 > "$work/h2.url" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$work/h2.url" ] && break; sleep 0.1; done
+env -i PATH="$PATH" HOME="$work/home" CODEASSIST_HOME="$work/home/ca" CLOUDSDK_CONFIG="$work/home/gcloud" \
+  NO_GCE_CHECK=true CODEASSIST_GOOGLE_BASE_URL="$(head -n 1 "$work/h2.url")" CODEASSIST_CA_FILE="$work/h2-ca.pem" \
+  GEMINI_API_KEY="AIzaSy-emulator-api-key-000000000000000" \
+  "$bin" serve --port 0 --no-fallback > "$work/gateway-h2.url" 2>/dev/null &
+gateway_h2_pid=$!
+pids+=($gateway_h2_pid)
+for _ in $(seq 50); do [ -s "$work/gateway-h2.url" ] && break; sleep 0.1; done
+gateway_h2=$(head -n 1 "$work/gateway-h2.url")
+# One answer first, so the upstream connection (and its ALPN) is there before 200 streams.
+curl -sf "$gateway_h2/v1/chat/completions" -H 'content-type: application/json' -d "$body" > /dev/null
+hold codeassist-h2-upstream "$gateway_h2_pid" "$gateway_h2/v1/chat/completions"

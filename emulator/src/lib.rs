@@ -46,7 +46,7 @@ pub use control::{EMULATOR_SIGNATURE, external_account_file};
 pub use federation::{
     AWS_ACCESS_KEY_ID, AWS_ROLE, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ZONE, SUBJECT_TOKEN,
 };
-pub use server::Server;
+pub use server::{Server, paced_pieces};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

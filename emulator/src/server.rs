@@ -182,20 +182,34 @@ fn serve_connection<S: Read + Write>(
             // A slow model: the head, then each event after a pause.
             reader.get_mut().write_all(head.as_bytes())?;
             reader.get_mut().flush()?;
-            let body = response.body();
-            let mut start = 0;
-            while start < body.len() {
-                let end = find_event_end(&body[start..]).map_or(body.len(), |end| start + end);
+            for piece in paced_pieces(response.body()) {
                 std::thread::sleep(answer.pace);
-                reader.get_mut().write_all(&body[start..end])?;
+                reader.get_mut().write_all(piece)?;
                 reader.get_mut().flush()?;
-                start = end;
             }
         }
         if !stays_open {
             return Ok(());
         }
     }
+}
+
+/// The pieces of a streamed body that a server sends one [`Answer::pace`] apart: each
+/// server-sent event with its blank line (what is left after the last one is the last
+/// piece). Every server of the emulator paces streams so.
+///
+/// [`Answer::pace`]: crate::Answer::pace
+pub fn paced_pieces(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = find_event_end(rest).unwrap_or(rest.len());
+        let (piece, after) = rest.split_at(end);
+        rest = after;
+        Some(piece)
+    })
 }
 
 /// Where the first server-sent event of `bytes` ends (after its blank line).
@@ -263,6 +277,18 @@ mod tests {
 
     const GET: &str = "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n";
     const GET_AND_CLOSE: &str = "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn a_streamed_body_is_paced_event_by_event() {
+        let body = b"data: 1\r\n\r\ndata: 2\n\ndata: 3";
+        let pieces: Vec<&[u8]> = paced_pieces(body).collect();
+        assert_eq!(
+            pieces,
+            [&b"data: 1\r\n\r\n"[..], b"data: 2\n\n", b"data: 3"]
+        );
+        assert_eq!(pieces.concat(), body);
+        assert_eq!(paced_pieces(b"").count(), 0);
+    }
 
     #[test]
     fn one_request_per_connection_by_default() {

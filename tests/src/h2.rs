@@ -1,7 +1,8 @@
 //! The emulator behind HTTP/2 over TLS (ALPN `h2`), for tests of the async runtime's
 //! HTTP/2: a hyper server on tokio that hands every request to
-//! [`Emulator::handle`](crate::emulator::Emulator::handle) and counts the connections
-//! it accepted.
+//! [`Emulator::handle`](crate::emulator::Emulator::handle), waits its latency, paces
+//! streamed answers as the emulator's own server does, and counts the connections it
+//! accepted.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http_body_util::channel::Channel;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use crate::emulator::Emulator;
+use crate::emulator::{Emulator, paced_pieces};
 
 /// A running HTTP/2 front of an emulator; stops when dropped.
 #[derive(Debug)]
@@ -80,7 +83,7 @@ impl Drop for H2Server {
 async fn answer(
     emulator: &Emulator,
     request: http::Request<Incoming>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<BoxBody<Bytes, Infallible>> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -88,11 +91,30 @@ async fn answer(
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let answer = emulator.handle(&http::Request::from_parts(parts, body), SystemTime::now());
-    let response = answer.response.unwrap_or_else(|| {
-        http::Response::builder()
+    tokio::time::sleep(answer.delay).await;
+    let Some(response) = answer.response else {
+        return http::Response::builder()
             .status(502)
-            .body(Vec::new())
-            .expect("a static response")
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("a static response");
+    };
+    if answer.pace.is_zero() {
+        return response.map(|body| Full::new(Bytes::from(body)).boxed());
+    }
+    // A slow model: each event after a pause, while the caller reads.
+    let (parts, body) = response.into_parts();
+    let (mut sender, channel) = Channel::<Bytes, Infallible>::new(1);
+    tokio::spawn(async move {
+        for piece in paced_pieces(&body) {
+            tokio::time::sleep(answer.pace).await;
+            if sender
+                .send_data(Bytes::copy_from_slice(piece))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
     });
-    response.map(|body| Full::new(Bytes::from(body)))
+    http::Response::from_parts(parts, channel.boxed())
 }

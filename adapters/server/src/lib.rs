@@ -183,9 +183,12 @@ impl Gateway {
                     };
                     let _ = stream.set_nodelay(true);
                     let gateway = self.clone();
+                    // The answer's future is boxed: hyper keeps a slot the size of the
+                    // service's future for the connection's life, and an open stream
+                    // should not hold the handler's state once its head is answered.
                     let service = hyper::service::service_fn(move |request| {
                         let gateway = gateway.clone();
-                        async move { Ok::<_, Infallible>(gateway.handle(request).await) }
+                        Box::pin(async move { Ok::<_, Infallible>(gateway.handle(request).await) })
                     });
                     let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                     let connection = graceful.watch(connection);
