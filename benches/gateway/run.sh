@@ -14,7 +14,7 @@ seconds="${SECONDS_PER_RUN:-10}"
 litellm_version="1.108.7"
 cargo build --release --quiet -p codeassist-cli
 cargo build --release --quiet -p codeassist-benches --example gateway_load --example h2_upstream
-bin=target/release/codeassist
+bin="${CODEASSIST_BIN:-target/release/codeassist}"  # another build of the gateway to compare
 load=target/release/examples/gateway_load
 h2_upstream=target/release/examples/h2_upstream
 work=$(mktemp -d)
