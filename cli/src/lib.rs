@@ -242,6 +242,11 @@ enum Command {
         /// Drop request fields that cannot be translated instead of refusing them.
         #[arg(long)]
         drop_unsupported: bool,
+        /// How many times a failing upstream call is tried before the caller gets the
+        /// error (1: no retry; default 10, within 300 s). Callers whose SDK retries
+        /// on its own, or that time out early, want fewer.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+        max_attempts: Option<u32>,
     },
     /// Run the whole journey against a built-in emulator of Google: no account needed.
     #[command(after_help = "Example:\n  codeassist demo")]
@@ -470,6 +475,7 @@ fn dispatch(serve_with: ServeWith) -> ExitCode {
                     location,
                     no_fallback,
                     drop_unsupported,
+                    max_attempts,
                 } => serve_with(
                     &config,
                     serve::ServeArgs {
@@ -484,6 +490,7 @@ fn dispatch(serve_with: ServeWith) -> ExitCode {
                         },
                         no_fallback,
                         drop_unsupported,
+                        max_attempts,
                     },
                 ),
                 Command::ExplainError { .. } | Command::Demo | Command::Emulator { .. } => Ok(()),

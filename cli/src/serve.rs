@@ -24,6 +24,8 @@ pub struct ServeArgs {
     pub target: TargetArgs,
     pub no_fallback: bool,
     pub drop_unsupported: bool,
+    /// Attempts per upstream call (the library's default when `None`).
+    pub max_attempts: Option<u32>,
 }
 
 /// `localhost` or an IP address.
@@ -68,11 +70,16 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<(), Failure> {
     // The target and credential as `ask` finds them, then the same client on tokio.
     let (target, found) = target_and_client(config, &args.target)?;
     let core = found.core().config();
+    let mut code_assist = config.code_assist();
+    if let Some(attempts) = args.max_attempts {
+        code_assist.retry.max_attempts = attempts;
+    }
     let builder = config
         .configure(
             codeassist_tokio::Client::builder(config.oauth(false)?),
             args.target.project.clone(),
         )
+        .code_assist(code_assist)
         .source(core.source.clone())
         .quota_project(core.quota_project.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1239,6 +1239,58 @@ fn the_project_comes_from_where_google_auth_finds_it() {
     );
 }
 
+/// `codeassist serve --port 0 ARGS` with the emulator's API key, and the URL it printed.
+fn start_serve(home: &Path, base: &str, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = codeassist(home, base)
+        .env("GEMINI_API_KEY", codeassist_testkit::emulator::API_KEY)
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
+    (child, url)
+}
+
+#[test]
+fn serve_tries_a_failing_upstream_call_at_most_max_attempts_times() {
+    use codeassist_testkit::emulator::Fault;
+    let home = tempfile::tempdir().unwrap();
+    let emulator = codeassist_testkit::emulator::Emulator::new();
+    let server = emulator.serve().unwrap();
+    let base = server.base_url();
+    emulator.inject_model("gemini-3.8-flash", Fault::Unavailable, 50);
+    let (mut child, url) = start_serve(
+        home.path(),
+        &base,
+        &["--max-attempts", "1", "--no-fallback"],
+    );
+    let response = agent()
+        .post(format!("{url}/v1/chat/completions"))
+        .send(r#"{"model": "gemini-3.8-flash", "messages": [{"role": "user", "content": "hi"}]}"#)
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        emulator.count("/v1beta/models/gemini-3.8-flash:generateContent"),
+        1,
+        "one attempt, no retry"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // Out of range is a usage error.
+    let output = run(codeassist(home.path(), &base).args(["serve", "--max-attempts", "0"]));
+    assert_eq!(output.status.code(), Some(2));
+}
+
 #[test]
 fn serve_refuses_to_expose_the_credentials_without_a_key_and_stops_on_sigterm() {
     let home = tempfile::tempdir().unwrap();
@@ -1260,22 +1312,8 @@ fn serve_refuses_to_expose_the_credentials_without_a_key_and_stops_on_sigterm() 
     assert_eq!(output.status.code(), Some(2));
 
     // On loopback it serves, and SIGTERM ends it with 0.
-    let mut child = codeassist(home.path(), &base)
-        .env("GEMINI_API_KEY", codeassist_testkit::emulator::API_KEY)
-        .args(["serve", "--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line.trim();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
+    let (mut child, url) = start_serve(home.path(), &base, &[]);
+    let url = url.as_str();
     let mut response = agent()
         .post(format!("{url}/v1/chat/completions"))
         .send(r#"{"model": "gemini-3.8-flash", "messages": [{"role": "user", "content": "hi"}]}"#)

@@ -304,6 +304,13 @@ fn google_errors_become_each_wires_errors_with_retry_after() {
             500,
             "api_error",
         ),
+        // Google's 503 stays a 503 for OpenAI's clients (try again soon, not a fault).
+        (
+            503,
+            r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "The service is currently unavailable."}}"#,
+            503,
+            "api_error",
+        ),
     ] {
         let error = google_error(status, body, Some("7"));
         assert_eq!(openai::error_reply(&error).status, openai_status, "{body}");

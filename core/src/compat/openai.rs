@@ -748,6 +748,15 @@ pub fn error_reply(error: &ApiError) -> ErrorReply {
         ErrorClass::Capacity => (503, "server_error", Some("model_capacity_exhausted")),
         ErrorClass::Timeout => (504, "server_error", Some("timeout")),
         ErrorClass::Network | ErrorClass::TransportPermanent => (502, "server_error", None),
+        // Google's own 5xx is kept: a 503 (try again soon) is not a 500 (a fault).
+        ErrorClass::ServerError => (
+            error
+                .http_status()
+                .filter(|status| (500..=599).contains(status))
+                .unwrap_or(500),
+            "server_error",
+            None,
+        ),
         _ => (500, "server_error", None),
     };
     ErrorReply {
