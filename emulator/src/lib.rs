@@ -440,39 +440,34 @@ impl Emulator {
         *state.counts.entry(path.clone()).or_default() += 1;
         state.bodies.push((path.clone(), request.body().clone()));
         let called = model_called(request, &path);
-        let latency = match called.is_some() || path.ends_with("/chat/completions") {
-            true => state.latency,
-            false => Duration::ZERO,
-        };
-        if !latency.is_zero() {
-            let mut answer = self.answer(&mut state, request, &path, called, now);
+        let model_call = called.is_some() || path.ends_with("/chat/completions");
+        let latency = state.latency;
+        let mut answer = answer(&mut state, request, &path, called, now);
+        if model_call {
             answer.delay = answer.delay.max(latency);
-            return answer;
         }
-        self.answer(&mut state, request, &path, called, now)
+        answer
     }
+}
 
-    fn answer(
-        &self,
-        state: &mut State,
-        request: &http::Request<Vec<u8>>,
-        path: &str,
-        called: Option<String>,
-        now: SystemTime,
-    ) -> Answer {
-        let path = path.to_owned();
-        let model_fault = called.and_then(|model| state.model_faults.get_mut(&model)?.pop_front());
-        if let Some(fault) = model_fault.or_else(|| take_fault(state, &path)) {
-            match fault {
-                Fault::Slow(delay) => {
-                    let mut answer = route(state, request, &path, now);
-                    answer.delay = delay;
-                    return answer;
-                }
-                other => return fault_answer(&other),
-            }
+/// What `path` answers: a fault queued for the model called or for the path, else
+/// the route's own answer.
+fn answer(
+    state: &mut State,
+    request: &http::Request<Vec<u8>>,
+    path: &str,
+    called: Option<String>,
+    now: SystemTime,
+) -> Answer {
+    let model_fault = called.and_then(|model| state.model_faults.get_mut(&model)?.pop_front());
+    match model_fault.or_else(|| take_fault(state, path)) {
+        Some(Fault::Slow(delay)) => {
+            let mut answer = route(state, request, path, now);
+            answer.delay = delay;
+            answer
         }
-        route(state, request, &path, now)
+        Some(other) => fault_answer(&other),
+        None => route(state, request, path, now),
     }
 }
 

@@ -516,9 +516,10 @@ pub fn check_credential_file(data: &[u8]) {
             if let CredentialSource::ExternalAccount(account) = &source
                 && let codeassist_core::source::SubjectSource::Executable { command, .. } =
                     &account.subject
+                && let Some(program) = command.first()
             {
                 runtime.programs.insert(
-                    command[0].clone(),
+                    program.clone(),
                     codeassist_core::client::CommandOutput::new(Some(0), data.to_vec()),
                 );
             }

@@ -802,11 +802,12 @@ fn relay(
                         Some(Ok(_)) => continue,
                         Some(Err(error)) => (events.error(&error), true),
                     };
-                    let sent = match bytes.is_empty() {
-                        true => Ok(Ok(())),
-                        false => tokio::time::timeout(crate::CALLER_STALL_TIMEOUT, sender.send(bytes)).await,
-                    };
-                    if !matches!(sent, Ok(Ok(()))) {
+                    if !bytes.is_empty()
+                        && !matches!(
+                            tokio::time::timeout(crate::CALLER_STALL_TIMEOUT, sender.send(bytes)).await,
+                            Ok(Ok(()))
+                        )
+                    {
                         tracing::debug!("the client went away; the upstream request is dropped");
                         break;
                     }
